@@ -1,0 +1,32 @@
+//! # promsdk
+//!
+//! A Prometheus instrumentation SDK: counters, gauges, histograms and summaries,
+//! labelled vecs that can forget series (explicit removal, partial-match removal, TTL
+//! expiry, a cardinality limit), on-demand [`Collector`]s, a [`Registry`] gathering
+//! both, and text 0.0.4 / OpenMetrics 1.0 encoders.
+//!
+//! ## Map of modules
+//! - [`labels`], [`desc`], [`clock`], [`family`], [`collector`]: names, descriptors,
+//!   time, the gathered data model and the `Collector` trait.
+//! - [`metrics`]: the live metric types.
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod collector;
+pub mod desc;
+pub mod error;
+pub mod family;
+pub mod labels;
+pub mod metrics;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use collector::{Collected, Collector, FamilyWriter};
+pub use desc::{Desc, Opts};
+pub use error::{Error, ExistingCollector, Result};
+pub use family::{
+    Bucket, Exemplar, HistogramValue, MetricFamily, MetricType, Sample, SummaryValue, Value,
+};
+pub use labels::{LabelPair, LabelSet};
+pub use metrics::counter::Counter;
+pub use metrics::gauge::Gauge;
+pub use metrics::{Lifecycle, Metric};

@@ -1,0 +1,171 @@
+//! [`Counter`]: a monotonically increasing total with an integer fast path.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{atomic_f64_add, Lifecycle, Metric};
+use crate::error::{Error, Result};
+use crate::family::{Exemplar, MetricType, Value};
+use crate::labels::LabelSet;
+
+#[derive(Debug, Default)]
+struct Core {
+    /// Whole increments: one `fetch_add`, the fast path.
+    int: AtomicU64,
+    /// Fractional increments, as `f64` bits.
+    float: AtomicU64,
+    has_exemplar: AtomicBool,
+    exemplar: Mutex<Option<Box<Exemplar>>>,
+    lifecycle: Lifecycle,
+}
+
+/// A counter: a total that only goes up (until the process restarts).
+///
+/// `inc` and `inc_by` take the integer fast path (one atomic add); `add` takes any
+/// non-negative `f64`. The exposed value is the sum of both.
+///
+/// ```
+/// use promsdk::Counter;
+/// let c = Counter::default();
+/// c.inc();
+/// c.inc_by(2);
+/// c.add(0.5).unwrap();
+/// assert!(c.add(-1.0).is_err());
+/// assert_eq!(c.get(), 3.5);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Counter(Arc<Core>);
+
+impl Counter {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.inc_by(1);
+    }
+
+    /// Adds a whole number.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        // Relaxed: only atomicity matters (see the `metrics` module doc).
+        self.0.int.fetch_add(n, Ordering::Relaxed);
+        self.0.lifecycle.touch();
+    }
+
+    /// Adds `v`, which must be non-negative and not NaN.
+    #[inline]
+    pub fn add(&self, v: f64) -> Result<()> {
+        if v.is_nan() || v < 0.0 {
+            return Err(Error::NegativeCounterAdd { value: v });
+        }
+        atomic_f64_add(&self.0.float, v);
+        self.0.lifecycle.touch();
+        Ok(())
+    }
+
+    /// Adds `v` and records an exemplar (e.g. `trace_id`) shown in OpenMetrics output.
+    pub fn add_with_exemplar(&self, v: f64, exemplar_labels: LabelSet) -> Result<()> {
+        self.add(v)?;
+        *self.0.exemplar.lock() = Some(Box::new(Exemplar {
+            labels: exemplar_labels,
+            value: v,
+            timestamp: Some(crate::clock::Clock::unix_seconds(
+                &crate::clock::SystemClock,
+            )),
+        }));
+        // Release: pairs with the Acquire in `value` so a gather that sees the flag
+        // finds the exemplar behind the lock (the lock itself also orders it).
+        self.0.has_exemplar.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The current total.
+    pub fn get(&self) -> f64 {
+        self.0.int.load(Ordering::Relaxed) as f64
+            + f64::from_bits(self.0.float.load(Ordering::Relaxed))
+    }
+}
+
+impl Metric for Counter {
+    type Config = ();
+    const TYPE: MetricType = MetricType::Counter;
+
+    fn check_config(_: &str, _: &()) -> Result<()> {
+        Ok(())
+    }
+
+    fn from_config(_: &()) -> Self {
+        Self::default()
+    }
+
+    fn value(&self) -> Value {
+        let exemplar = if self.0.has_exemplar.load(Ordering::Acquire) {
+            self.0.exemplar.lock().clone()
+        } else {
+            None
+        };
+        Value::Counter {
+            total: self.get(),
+            created: None,
+            exemplar,
+        }
+    }
+
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.0.lifecycle
+    }
+
+    fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_the_value_across_threads() {
+        let c = Counter::default();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                let c = c.clone();
+                s.spawn(move || {
+                    for _ in 0..10_000 {
+                        c.inc();
+                        c.add(0.5).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(c.get(), 60_000.0);
+    }
+
+    #[test]
+    fn rejects_negative_and_nan() {
+        let c = Counter::default();
+        assert!(matches!(c.add(-0.1), Err(Error::NegativeCounterAdd { .. })));
+        assert!(c.add(f64::NAN).is_err());
+        assert_eq!(c.get(), 0.0);
+    }
+
+    #[test]
+    fn exemplar_is_reported() {
+        let c = Counter::default();
+        let labels = LabelSet::from_pairs("c", &[("trace_id", "abc")]).unwrap();
+        c.add_with_exemplar(2.0, labels.clone()).unwrap();
+        match c.value() {
+            Value::Counter {
+                total,
+                exemplar: Some(e),
+                ..
+            } => {
+                assert_eq!(total, 2.0);
+                assert_eq!(e.labels, labels);
+                assert_eq!(e.value, 2.0);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! [`Gauge`]: a value that goes up and down.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{atomic_f64_add, Lifecycle, Metric};
+use crate::clock::{Clock, SystemClock};
+use crate::error::Result;
+use crate::family::{MetricType, Value};
+
+#[derive(Debug, Default)]
+struct Core {
+    /// The value as `f64` bits.
+    bits: AtomicU64,
+    lifecycle: Lifecycle,
+}
+
+/// A gauge: a value that can be set, increased and decreased.
+///
+/// ```
+/// use promsdk::Gauge;
+/// let g = Gauge::default();
+/// g.set(10.0);
+/// g.inc();
+/// g.sub(2.5);
+/// assert_eq!(g.get(), 8.5);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Gauge(Arc<Core>);
+
+impl Gauge {
+    /// Sets the value.
+    #[inline]
+    pub fn set(&self, v: f64) {
+        // Relaxed: a plain store of the latest value; see the `metrics` module doc.
+        self.0.bits.store(v.to_bits(), Ordering::Relaxed);
+        self.0.lifecycle.touch();
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1.0);
+    }
+
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1.0);
+    }
+
+    /// Adds `v` (may be negative).
+    #[inline]
+    pub fn add(&self, v: f64) {
+        atomic_f64_add(&self.0.bits, v);
+        self.0.lifecycle.touch();
+    }
+
+    /// Subtracts `v`.
+    #[inline]
+    pub fn sub(&self, v: f64) {
+        self.add(-v);
+    }
+
+    /// Sets the value to the current Unix time in seconds.
+    pub fn set_to_current_time(&self) {
+        self.set(SystemClock.unix_seconds());
+    }
+
+    /// The current value.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.bits.load(Ordering::Relaxed))
+    }
+}
+
+impl Metric for Gauge {
+    type Config = ();
+    const TYPE: MetricType = MetricType::Gauge;
+
+    fn check_config(_: &str, _: &()) -> Result<()> {
+        Ok(())
+    }
+
+    fn from_config(_: &()) -> Self {
+        Self::default()
+    }
+
+    fn value(&self) -> Value {
+        Value::Gauge(self.get())
+    }
+
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.0.lifecycle
+    }
+
+    fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_adds_are_exact() {
+        let g = Gauge::default();
+        std::thread::scope(|s| {
+            for i in 0..4 {
+                let g = g.clone();
+                s.spawn(move || {
+                    for _ in 0..10_000 {
+                        if i % 2 == 0 {
+                            g.add(2.0)
+                        } else {
+                            g.dec()
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(g.get(), 20_000.0);
+    }
+
+    #[test]
+    fn current_time_is_recent() {
+        let g = Gauge::default();
+        g.set_to_current_time();
+        assert!(g.get() > 1.7e9, "{}", g.get());
+    }
+}
