@@ -173,6 +173,15 @@ impl FamilyWriter<'_> {
         self.push(label_values, value, Some(timestamp_ms))
     }
 
+    /// Adds a sample whose labels are already complete (constant labels included);
+    /// only its type is checked. Vecs use this to push their children.
+    pub fn push_sample(&mut self, sample: Sample) -> &mut Self {
+        if self.check_type(&sample.value) {
+            self.family.samples.push(sample);
+        }
+        self
+    }
+
     /// Adds a counter sample.
     pub fn counter(&mut self, label_values: &[&str], total: f64) -> &mut Self {
         self.sample(label_values, Value::counter(total))
@@ -249,22 +258,29 @@ impl FamilyWriter<'_> {
         self.sample(label_values, Value::StateSet(states))
     }
 
+    fn check_type(&mut self, value: &Value) -> bool {
+        let expected = self.desc.metric_type();
+        if value.metric_type() == expected {
+            return true;
+        }
+        self.errors.push(Error::InconsistentSample {
+            name: self.desc.name().to_owned(),
+            reason: format!(
+                "a {:?} value was written to a {:?} family",
+                value.metric_type(),
+                expected
+            ),
+        });
+        false
+    }
+
     fn push(
         &mut self,
         label_values: &[&str],
         value: Value,
         timestamp_ms: Option<i64>,
     ) -> &mut Self {
-        let expected = self.desc.metric_type();
-        if value.metric_type() != expected {
-            self.errors.push(Error::InconsistentSample {
-                name: self.desc.name().to_owned(),
-                reason: format!(
-                    "a {:?} value was written to a {:?} family",
-                    value.metric_type(),
-                    expected
-                ),
-            });
+        if !self.check_type(&value) {
             return self;
         }
         match self.desc.labels(label_values) {

@@ -18,6 +18,9 @@ pub mod error;
 pub mod family;
 pub mod labels;
 pub mod metrics;
+mod sync;
+pub mod ttl;
+pub mod vec;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{Collected, Collector, FamilyWriter};
@@ -30,3 +33,4 @@ pub use labels::{LabelPair, LabelSet};
 pub use metrics::counter::Counter;
 pub use metrics::gauge::Gauge;
 pub use metrics::{Lifecycle, Metric};
+pub use vec::{CounterVec, GaugeVec, MetricVec, VecBuilder};

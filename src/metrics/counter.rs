@@ -1,16 +1,11 @@
 //! [`Counter`]: a monotonically increasing total with an integer fast path.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-
-use parking_lot::Mutex;
-
 use super::{atomic_f64_add, Lifecycle, Metric};
 use crate::error::{Error, Result};
 use crate::family::{Exemplar, MetricType, Value};
 use crate::labels::LabelSet;
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 
-#[derive(Debug, Default)]
 struct Core {
     /// Whole increments: one `fetch_add`, the fast path.
     int: AtomicU64,
@@ -19,6 +14,18 @@ struct Core {
     has_exemplar: AtomicBool,
     exemplar: Mutex<Option<Box<Exemplar>>>,
     lifecycle: Lifecycle,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Core {
+            int: AtomicU64::new(0),
+            float: AtomicU64::new(0),
+            has_exemplar: AtomicBool::new(false),
+            exemplar: Mutex::new(None),
+            lifecycle: Lifecycle::default(),
+        }
+    }
 }
 
 /// A counter: a total that only goes up (until the process restarts).
@@ -35,8 +42,14 @@ struct Core {
 /// assert!(c.add(-1.0).is_err());
 /// assert_eq!(c.get(), 3.5);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Counter(Arc<Core>);
+
+impl std::fmt::Debug for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Counter").field(&self.get()).finish()
+    }
+}
 
 impl Counter {
     /// Adds one.

@@ -1,18 +1,25 @@
 //! [`Gauge`]: a value that goes up and down.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
 use super::{atomic_f64_add, Lifecycle, Metric};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::family::{MetricType, Value};
+use crate::sync::{Arc, AtomicU64, Ordering};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Core {
     /// The value as `f64` bits.
     bits: AtomicU64,
     lifecycle: Lifecycle,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Core {
+            bits: AtomicU64::new(0),
+            lifecycle: Lifecycle::default(),
+        }
+    }
 }
 
 /// A gauge: a value that can be set, increased and decreased.

@@ -6,10 +6,9 @@
 //! metric value is a statistic read by a later gather, nothing else is published
 //! through it, so only the atomicity of each update matters.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
 use crate::error::Result;
 use crate::family::{MetricType, Value};
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
 pub mod counter;
 pub mod gauge;
@@ -43,9 +42,17 @@ pub trait Metric: Clone + Send + Sync + 'static {
 
 /// Per-metric state used by TTL expiry: whether the metric was updated since the last
 /// sweep looked at it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lifecycle {
     touched: AtomicBool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            touched: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Lifecycle {
@@ -59,6 +66,17 @@ impl Lifecycle {
         if !self.touched.load(Ordering::Relaxed) {
             self.touched.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Clears the mark, returning whether it was set (used by TTL sweeps and gathers).
+    pub(crate) fn take_touched(&self) -> bool {
+        // Relaxed: as in `touch`; the read-modify-write is atomic, so no mark is lost
+        // between the read and the clear. A compare-exchange rather than `swap` because
+        // loom mis-models a store racing a `swap` (tokio-rs/loom#254) and we model-check
+        // this race.
+        self.touched
+            .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 }
 

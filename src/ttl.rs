@@ -1,0 +1,151 @@
+//! TTL expiry of idle vec children.
+//!
+//! A vec built with [`VecBuilder::ttl`](crate::VecBuilder::ttl) stops exporting a child
+//! that has not been **updated** (a lookup alone is not an update) for longer than the
+//! TTL, and frees it. A background thread sweeps every TTL vec about four times per TTL,
+//! so memory is reclaimed even when nobody scrapes; [`MetricVec::expire_idle`] sweeps at
+//! once.
+//!
+//! # No update is ever lost
+//! Every update marks its metric ([`Lifecycle::touch`](crate::Lifecycle::touch)) after
+//! changing the value. A sweep, holding the vec's write lock (so no lookup can hand out a
+//! new handle meanwhile), treats a child as idle only if it was not marked since the
+//! previous look, and then:
+//! - **frees** it only if the vec holds the last handle to it. Nobody else can update a
+//!   freed child, so no update can go to it; the next lookup of those labels starts a
+//!   fresh series (a counter restarts at zero, as after a restart).
+//! - otherwise **keeps** it, unexported. A handle you cached keeps its child alive: when
+//!   you update it again, the series comes back at the next gather **with its full
+//!   value** (nothing was reset), and a lookup of the same labels finds the same child.
+//!   Once you drop the handle, the next sweep frees the child if it is still idle.
+//!
+//! An update racing with a sweep therefore either marks the child before the sweep looks
+//! (the child stays exported) or after it (the child is hidden for at most one gather and
+//! then exported again with every update included).
+//!
+//! [`MetricVec::expire_idle`]: crate::MetricVec::expire_idle
+
+use std::hash::BuildHasher;
+use std::time::Duration;
+
+use crate::metrics::Metric;
+use crate::sync::{AtomicU64, Ordering};
+use crate::vec::{Entry, Inner};
+
+/// A vec's TTL settings and sweep schedule.
+pub(crate) struct Ttl {
+    nanos: u64,
+    /// The vec-clock time at which the background thread should sweep next.
+    next_sweep: AtomicU64,
+}
+
+impl Ttl {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Ttl {
+            nanos: u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX),
+            next_sweep: AtomicU64::new(0),
+        }
+    }
+
+    /// Folds the child's update mark into its last-seen time, then says whether it has
+    /// been idle for longer than the TTL.
+    pub(crate) fn is_expired<M: Metric>(&self, e: &Entry<M>, now: u64) -> bool {
+        // Relaxed throughout: `last_seen` is only written by a gather or a sweep folding
+        // the mark, and a stale read merely delays expiry by one look.
+        if e.metric.lifecycle().take_touched() {
+            e.last_seen.store(now, Ordering::Relaxed);
+            return false;
+        }
+
+        now.saturating_sub(e.last_seen.load(Ordering::Relaxed)) > self.nanos
+    }
+}
+
+/// Frees the idle children of `inner` that nobody else holds; returns how many.
+pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
+    let Some(ttl) = &inner.ttl else {
+        return 0;
+    };
+    let now = inner.clock.monotonic_nanos();
+    // Relaxed: only schedules the background thread.
+    ttl.next_sweep
+        .store(now.saturating_add(ttl.nanos / 4), Ordering::Relaxed);
+    let mut map = inner.map.write();
+    let before = map.table.len();
+    // With the write lock held no lookup can clone a handle, so a handle count of one
+    // (the vec's own) stays one until the child is gone.
+    map.table
+        .retain(|e| !(ttl.is_expired(e, now) && e.metric.handle_count() == 1));
+    let removed = before - map.table.len();
+    if removed > 0 {
+        inner.removed(&mut map);
+    }
+    removed
+}
+
+#[cfg(not(loom))]
+pub(crate) use background::watch;
+
+#[cfg(not(loom))]
+mod background {
+    use std::hash::BuildHasher;
+    use std::sync::{Arc, Weak};
+    use std::time::Duration;
+
+    use once_cell::sync::Lazy;
+    use parking_lot::Mutex;
+
+    use crate::metrics::Metric;
+    use crate::sync::Ordering;
+    use crate::vec::{Inner, MetricVec};
+
+    /// What the sweeper thread needs of a vec, with its types erased.
+    trait Sweep: Send + Sync {
+        /// Sweeps if the vec's schedule says it is time.
+        fn sweep_if_due(&self);
+    }
+
+    impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Sweep for Inner<M, S> {
+        fn sweep_if_due(&self) {
+            let due = self.ttl.as_ref().is_some_and(|ttl| {
+                // Relaxed: a schedule hint; sweeping early or late is harmless.
+                self.clock.monotonic_nanos() >= ttl.next_sweep.load(Ordering::Relaxed)
+            });
+            if due {
+                super::sweep(self);
+            }
+        }
+    }
+
+    /// How often the sweeper thread wakes; each vec sweeps when its own schedule
+    /// (a quarter of its TTL) says so.
+    const TICK: Duration = Duration::from_millis(250);
+
+    static WATCHED: Lazy<Mutex<Vec<Weak<dyn Sweep>>>> = Lazy::new(|| {
+        let spawned = std::thread::Builder::new()
+            .name("promsdk-ttl-sweeper".into())
+            .spawn(|| loop {
+                std::thread::sleep(TICK);
+                let live: Vec<Arc<dyn Sweep>> = {
+                    let mut watched = WATCHED.lock();
+                    watched.retain(|w| w.strong_count() > 0);
+                    watched.iter().filter_map(Weak::upgrade).collect()
+                };
+                for vec in live {
+                    vec.sweep_if_due();
+                }
+            });
+        if let Err(e) = spawned {
+            // Without the thread, expiry still happens at every gather (unexported) and
+            // through `expire_idle`; say so rather than fail.
+            eprintln!("promsdk: could not start the TTL sweeper thread: {e}");
+        }
+        Mutex::new(Vec::new())
+    });
+
+    /// Adds a TTL vec to the background sweeper's list (it holds only a weak reference).
+    pub(crate) fn watch<M: Metric, S: BuildHasher + Send + Sync + 'static>(vec: &MetricVec<M, S>) {
+        let strong: Arc<dyn Sweep> = vec.inner.clone();
+        WATCHED.lock().push(Arc::downgrade(&strong));
+    }
+}

@@ -1,0 +1,490 @@
+//! [`MetricVec`]: a labelled vec of metrics, one child per label-value combination, that
+//! can forget series: [`remove`](MetricVec::remove), partial-match
+//! [`remove_matching`](MetricVec::remove_matching), [`clear`](MetricVec::clear),
+//! [`retain`](MetricVec::retain), TTL expiry of idle children (see [`crate::ttl`]) and a
+//! `max_series` cardinality limit.
+//!
+//! Children live in a hash table keyed by their label values. The hash only finds
+//! candidates: every lookup compares the full values, so two label sets with equal hashes
+//! never share a child (tests prove it with a hasher that sends everything to one
+//! bucket). A lookup of an existing child takes the read lock, hashes, compares and
+//! clones the child's handle: no allocation.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use smallvec::SmallVec;
+
+use crate::clock::Clock;
+use crate::collector::{Collected, Collector};
+use crate::desc::Desc;
+use crate::error::{Error, Result};
+use crate::family::Sample;
+use crate::labels::LabelSet;
+use crate::metrics::Metric;
+use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
+use crate::ttl::Ttl;
+
+mod builder;
+pub use builder::VecBuilder;
+
+/// The hasher vecs use unless told otherwise.
+pub type DefaultHasher = ahash::RandomState;
+
+/// The label value given to every variable label of the overflow series that collects
+/// updates for label sets rejected by `max_series`.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// The family reporting how many label sets each vec rejected because of `max_series`.
+pub const REJECTED_FAMILY: &str = "promsdk_vec_rejected_label_sets";
+
+/// One child: its label values (the key), its full label set and the metric.
+pub(crate) struct Entry<M> {
+    hash: u64,
+    values: Box<[Box<str>]>,
+    pub(crate) labels: LabelSet,
+    pub(crate) metric: M,
+    /// When the child was last seen updated, in the vec clock's nanoseconds.
+    pub(crate) last_seen: AtomicU64,
+}
+
+pub(crate) struct Map<M> {
+    pub(crate) table: HashTable<Arc<Entry<M>>>,
+    /// Bumped on every insert and removal, so gathers know when to re-sort.
+    generation: u64,
+}
+
+struct Sorted<M> {
+    generation: u64,
+    entries: Vec<Arc<Entry<M>>>,
+}
+
+pub(crate) struct Inner<M: Metric, S> {
+    pub(crate) desc: Desc,
+    config: M::Config,
+    hasher: S,
+    pub(crate) map: RwLock<Map<M>>,
+    /// Children in label order, rebuilt by a gather after the map changed; emptied on
+    /// every removal so removed children are freed at once.
+    sorted: Mutex<Sorted<M>>,
+    max_series: Option<usize>,
+    rejected_desc: Option<Desc>,
+    rejected: AtomicU64,
+    overflow: once_cell::sync::OnceCell<Entry<M>>,
+    /// Infallible lookups answered with a detached metric (wrong label count).
+    invalid_lookups: AtomicU64,
+    pub(crate) ttl: Option<Ttl>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl<M: Metric, S> Inner<M, S> {
+    /// Bookkeeping after removals, with the map's write lock held: bump the generation
+    /// and drop the sorted cache so removed children are freed now, not at the next
+    /// gather.
+    pub(crate) fn removed(&self, map: &mut Map<M>) {
+        map.generation += 1;
+        self.sorted.lock().entries.clear();
+    }
+}
+
+/// A labelled vec of metrics of type `M`: `CounterVec`, `GaugeVec`, … Cheap to clone;
+/// clones share the children. Register it (it is a [`Collector`]) and look children up by
+/// label values.
+///
+/// ```
+/// use promsdk::{CounterVec, Opts};
+/// let requests = CounterVec::new(Opts::new("http_requests_total", "Requests."), &["method", "code"]).unwrap();
+/// requests.with_label_values(&["GET", "200"]).inc();
+/// requests.with_label_values(&["GET", "200"]).inc();
+/// assert_eq!(requests.with_label_values(&["GET", "200"]).get(), 2.0);
+/// assert!(requests.try_with_label_values(&["GET"]).is_err());
+/// assert!(requests.remove(&["GET", "200"]));
+/// assert_eq!(requests.len(), 0);
+/// ```
+pub struct MetricVec<M: Metric, S = DefaultHasher> {
+    pub(crate) inner: Arc<Inner<M, S>>,
+    /// Label values fixed by [`MetricVec::curry_with`], by label position.
+    curried: Option<Arc<[Option<Box<str>>]>>,
+}
+
+impl<M: Metric, S> Clone for MetricVec<M, S> {
+    fn clone(&self) -> Self {
+        MetricVec {
+            inner: self.inner.clone(),
+            curried: self.curried.clone(),
+        }
+    }
+}
+
+fn values_eq(stored: &[Box<str>], wanted: &[&str]) -> bool {
+    stored.len() == wanted.len() && stored.iter().zip(wanted).all(|(a, b)| **a == **b)
+}
+
+/// Label values on the stack: vecs rarely have more than eight labels.
+type Values<'a> = SmallVec<[&'a str; 8]>;
+
+impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
+    /// The descriptor.
+    pub fn desc(&self) -> &Desc {
+        &self.inner.desc
+    }
+
+    /// The child for these label values (in declaration order), created if missing.
+    ///
+    /// Errors: wrong number of values ([`Error::LabelCount`]), or the vec is at its
+    /// `max_series` limit ([`Error::SeriesLimit`]).
+    pub fn try_with_label_values(&self, values: &[&str]) -> Result<M> {
+        let full = self.apply_curry(values)?;
+        self.lookup(&full)
+    }
+
+    /// The child for these label values, created if missing; never fails.
+    ///
+    /// A wrong number of values gets a detached metric (updates go nowhere) and is
+    /// reported as an error at every gather; past `max_series` the shared overflow
+    /// child is returned. Use [`MetricVec::try_with_label_values`] to handle both.
+    pub fn with_label_values(&self, values: &[&str]) -> M {
+        match self.try_with_label_values(values) {
+            Ok(m) => m,
+            Err(Error::SeriesLimit { .. }) => self.overflow_child().metric.clone(),
+            Err(_) => {
+                // Relaxed: a statistic reported at the next gather.
+                self.inner.invalid_lookups.fetch_add(1, Ordering::Relaxed);
+                M::from_config(&self.inner.config)
+            }
+        }
+    }
+
+    /// The child for these `(name, value)` pairs, in any order, created if missing.
+    pub fn with_labels(&self, pairs: &[(&str, &str)]) -> Result<M> {
+        let values = self.values_from_pairs(pairs)?;
+        self.try_with_label_values(&values)
+    }
+
+    /// Removes the child with exactly these label values; returns whether it existed.
+    /// A wrong number of values removes nothing.
+    pub fn remove(&self, values: &[&str]) -> bool {
+        let Ok(full) = self.apply_curry(values) else {
+            return false;
+        };
+        let hash = self.inner.hasher.hash_one(&full[..]);
+        let mut map = self.inner.map.write();
+        let found = map
+            .table
+            .find_entry(hash, |e| e.hash == hash && values_eq(&e.values, &full));
+        match found {
+            Ok(entry) => {
+                entry.remove();
+                self.inner.removed(&mut map);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Removes the child with exactly these `(name, value)` pairs.
+    pub fn remove_with(&self, pairs: &[(&str, &str)]) -> Result<bool> {
+        let values = self.values_from_pairs(pairs)?;
+        Ok(self.remove(&values))
+    }
+
+    /// Removes every child whose labels include all of `pairs` (as client_golang's
+    /// `DeletePartialMatch`) and returns how many were removed. The match compares the
+    /// values themselves, so children whose hashes collide are never removed by mistake.
+    /// A label name the vec does not have is an error.
+    pub fn remove_matching(&self, pairs: &[(&str, &str)]) -> Result<usize> {
+        let mut wanted: Vec<(usize, &str)> = Vec::with_capacity(pairs.len());
+        for &(name, value) in pairs {
+            wanted.push((self.label_position(name)?, value));
+        }
+        if let Some(curried) = &self.curried {
+            wanted.extend(
+                curried
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| v.as_deref().map(|v| (i, v))),
+            );
+        }
+        Ok(self.retain_entries(|e| wanted.iter().all(|&(i, v)| &*e.values[i] == v)))
+    }
+
+    /// Removes every child (of this curried view only, if curried).
+    pub fn clear(&self) {
+        self.retain(|_, _| false);
+    }
+
+    /// Keeps only the children for which `keep(labels, metric)` is true (within this
+    /// curried view, if curried); returns how many were removed.
+    pub fn retain(&self, mut keep: impl FnMut(&LabelSet, &M) -> bool) -> usize {
+        let curried = self.curried.clone();
+        self.retain_entries(|e| {
+            let in_view = curried.as_ref().is_none_or(|c| {
+                c.iter()
+                    .zip(e.values.iter())
+                    .all(|(want, have)| want.as_deref().is_none_or(|w| w == &**have))
+            });
+            in_view && !keep(&e.labels, &e.metric)
+        })
+    }
+
+    /// A view of this vec with some labels fixed: its lookups and removals take values
+    /// for the remaining labels only (client_golang's `CurryWith`). The view shares the
+    /// children; register the original vec, not the view.
+    pub fn curry_with(&self, pairs: &[(&str, &str)]) -> Result<Self> {
+        let n = self.inner.desc.variable_labels().len();
+        let mut fixed: Vec<Option<Box<str>>> = match &self.curried {
+            Some(c) => c.to_vec(),
+            None => vec![None; n],
+        };
+        for &(name, value) in pairs {
+            let i = self.label_position(name)?;
+            if fixed[i].is_some() {
+                return Err(Error::UnknownLabel {
+                    metric: self.inner.desc.name().to_owned(),
+                    label: name.to_owned(),
+                    names: self.free_label_names(),
+                });
+            }
+            fixed[i] = Some(value.into());
+        }
+        Ok(MetricVec {
+            inner: self.inner.clone(),
+            curried: Some(fixed.into()),
+        })
+    }
+
+    /// The number of children (exported or idle).
+    pub fn len(&self) -> usize {
+        self.inner.map.read().table.len()
+    }
+
+    /// Whether the vec has no children.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many label sets were rejected by `max_series` so far.
+    pub fn rejected_label_sets(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.inner.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Expires idle children now instead of waiting for the background sweep; returns
+    /// how many were freed. Does nothing for a vec without a TTL. See [`crate::ttl`].
+    pub fn expire_idle(&self) -> usize {
+        crate::ttl::sweep(&self.inner)
+    }
+
+    fn lookup(&self, values: &[&str]) -> Result<M> {
+        let hash = self.inner.hasher.hash_one(values);
+        {
+            let map = self.inner.map.read();
+            if let Some(e) = map
+                .table
+                .find(hash, |e| e.hash == hash && values_eq(&e.values, values))
+            {
+                return Ok(e.metric.clone());
+            }
+        }
+        self.insert(hash, values)
+    }
+
+    #[cold]
+    fn insert(&self, hash: u64, values: &[&str]) -> Result<M> {
+        let inner = &*self.inner;
+        if values.iter().all(|v| *v == OVERFLOW_LABEL_VALUE) && inner.max_series.is_some() {
+            return Ok(self.overflow_child().metric.clone());
+        }
+        // Build the label set before taking the lock: it allocates.
+        let labels = inner.desc.labels(values)?;
+        let mut map = inner.map.write();
+        if let Some(e) = map
+            .table
+            .find(hash, |e| e.hash == hash && values_eq(&e.values, values))
+        {
+            return Ok(e.metric.clone());
+        }
+        if let Some(limit) = inner.max_series {
+            if map.table.len() >= limit {
+                // Relaxed: a statistic.
+                inner.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(Error::SeriesLimit {
+                    metric: inner.desc.name().to_owned(),
+                    limit,
+                });
+            }
+        }
+        let entry = Arc::new(self.new_entry(hash, values, labels));
+        let metric = entry.metric.clone();
+        map.table.insert_unique(hash, entry, |e| e.hash);
+        map.generation += 1;
+        Ok(metric)
+    }
+
+    fn new_entry(&self, hash: u64, values: &[&str], labels: LabelSet) -> Entry<M> {
+        Entry {
+            hash,
+            values: values.iter().map(|v| Box::from(*v)).collect(),
+            labels,
+            metric: M::from_config(&self.inner.config),
+            last_seen: AtomicU64::new(self.inner.clock.monotonic_nanos()),
+        }
+    }
+
+    fn overflow_child(&self) -> &Entry<M> {
+        self.inner.overflow.get_or_init(|| {
+            let n = self.inner.desc.variable_labels().len();
+            let values = vec![OVERFLOW_LABEL_VALUE; n];
+            let labels = self
+                .inner
+                .desc
+                .labels(&values)
+                .unwrap_or_else(|_| LabelSet::empty());
+            self.new_entry(0, &values, labels)
+        })
+    }
+
+    /// Removes the entries for which `remove` is true; returns how many.
+    fn retain_entries(&self, mut remove: impl FnMut(&Entry<M>) -> bool) -> usize {
+        let mut map = self.inner.map.write();
+        let before = map.table.len();
+        map.table.retain(|e| !remove(e));
+        let removed = before - map.table.len();
+        if removed > 0 {
+            self.inner.removed(&mut map);
+        }
+        removed
+    }
+
+    fn apply_curry<'a>(&'a self, values: &[&'a str]) -> Result<Values<'a>> {
+        let Some(curried) = &self.curried else {
+            self.inner.desc.check_label_count(values.len())?;
+            return Ok(values.iter().copied().collect());
+        };
+        let free = curried.iter().filter(|c| c.is_none()).count();
+        if values.len() != free {
+            return Err(Error::LabelCount {
+                metric: self.inner.desc.name().to_owned(),
+                names: self.free_label_names(),
+                expected: free,
+                got: values.len(),
+            });
+        }
+        let mut given = values.iter();
+        Ok(curried
+            .iter()
+            .map(|c| match c {
+                Some(v) => &**v,
+                None => given.next().copied().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    fn label_position(&self, name: &str) -> Result<usize> {
+        self.inner
+            .desc
+            .variable_labels()
+            .iter()
+            .position(|l| &**l == name)
+            .ok_or_else(|| Error::UnknownLabel {
+                metric: self.inner.desc.name().to_owned(),
+                label: name.to_owned(),
+                names: self.inner.desc.variable_label_names(),
+            })
+    }
+
+    fn free_label_names(&self) -> Vec<String> {
+        let names = self.inner.desc.variable_labels().iter();
+        match &self.curried {
+            Some(c) => names
+                .zip(c.iter())
+                .filter(|(_, v)| v.is_none())
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            None => names.map(|n| n.to_string()).collect(),
+        }
+    }
+
+    /// Values in the order of the free labels, from `(name, value)` pairs.
+    fn values_from_pairs<'a>(&self, pairs: &[(&str, &'a str)]) -> Result<Values<'a>> {
+        let free = self.free_label_names();
+        for &(name, _) in pairs {
+            if !free.iter().any(|f| f == name) {
+                return Err(Error::UnknownLabel {
+                    metric: self.inner.desc.name().to_owned(),
+                    label: name.to_owned(),
+                    names: free,
+                });
+            }
+        }
+        free.iter()
+            .map(|f| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| n == f)
+                    .map(|&(_, v)| v)
+                    .ok_or_else(|| Error::MissingLabel {
+                        metric: self.inner.desc.name().to_owned(),
+                        label: f.clone(),
+                    })
+            })
+            .collect()
+    }
+}
+
+impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<M, S> {
+    fn describe(&self) -> Vec<Desc> {
+        let mut descs = vec![self.inner.desc.clone()];
+        descs.extend(self.inner.rejected_desc.clone());
+        descs
+    }
+
+    fn collect(&self, out: &mut Collected) {
+        let inner = &*self.inner;
+        let now = inner.clock.monotonic_nanos();
+        let mut family = out.family(&inner.desc);
+        {
+            let map = inner.map.read();
+            let mut sorted = inner.sorted.lock();
+            if sorted.generation != map.generation {
+                sorted.entries.clear();
+                sorted.entries.extend(map.table.iter().cloned());
+                sorted
+                    .entries
+                    .sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+                sorted.generation = map.generation;
+            }
+            drop(map);
+            for e in &sorted.entries {
+                if inner.ttl.as_ref().is_some_and(|ttl| ttl.is_expired(e, now)) {
+                    continue;
+                }
+                family.push_sample(Sample::new(e.labels.clone(), e.metric.value()));
+            }
+        }
+        if let Some(e) = inner.overflow.get() {
+            family.push_sample(Sample::new(e.labels.clone(), e.metric.value()));
+        }
+        if let Some(desc) = &inner.rejected_desc {
+            out.family(desc)
+                .counter(&[], self.rejected_label_sets() as f64);
+        }
+        // Relaxed: a statistic.
+        let invalid = inner.invalid_lookups.load(Ordering::Relaxed);
+        if invalid > 0 {
+            out.error(Error::Collect {
+                name: inner.desc.name().to_owned(),
+                message: format!(
+                    "{invalid} lookups passed the wrong number of label values (expected {:?}) and were answered with a detached metric",
+                    inner.desc.variable_label_names()
+                ),
+            });
+        }
+    }
+}
+
+/// A vec of [`Counter`](crate::Counter)s.
+pub type CounterVec = MetricVec<crate::Counter>;
+/// A vec of [`Gauge`](crate::Gauge)s.
+pub type GaugeVec = MetricVec<crate::Gauge>;

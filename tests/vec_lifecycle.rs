@@ -1,0 +1,385 @@
+//! Vec lifecycle: lookups, exact removal under hash collisions, partial-match removal,
+//! currying, TTL expiry with held handles, the series limit, and a concurrent stress test
+//! with exact totals.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use promsdk::{
+    Collected, Collector, Counter, CounterVec, Error, GaugeVec, ManualClock, MetricVec, Opts, Value,
+};
+
+/// A hasher that sends every key to the same bucket.
+#[derive(Clone, Default)]
+struct Colliding;
+
+struct ZeroHasher;
+
+impl Hasher for ZeroHasher {
+    fn finish(&self) -> u64 {
+        42
+    }
+    fn write(&mut self, _: &[u8]) {}
+}
+
+impl BuildHasher for Colliding {
+    type Hasher = ZeroHasher;
+    fn build_hasher(&self) -> ZeroHasher {
+        ZeroHasher
+    }
+}
+
+fn colliding_vec() -> MetricVec<Counter, Colliding> {
+    CounterVec::builder(Opts::new("c_total", "help"), &["a", "b"])
+        .hasher(Colliding)
+        .build()
+        .unwrap()
+}
+
+/// The exported `(labels, value)` pairs of a counter or gauge vec, in gather order.
+fn exported(c: &impl Collector) -> Vec<(Vec<String>, f64)> {
+    let mut out = Collected::default();
+    c.collect(&mut out);
+    out.families()[0]
+        .samples
+        .iter()
+        .map(|s| {
+            let labels = s.labels.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            let v = match &s.value {
+                Value::Counter { total, .. } => *total,
+                Value::Gauge(v) => *v,
+                other => panic!("unexpected {other:?}"),
+            };
+            (labels, v)
+        })
+        .collect()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<String> {
+    pairs.iter().map(|(n, v)| format!("{n}={v}")).collect()
+}
+
+#[test]
+fn lookups_by_values_and_by_pairs_reach_the_same_child() {
+    let v = CounterVec::new(Opts::new("req_total", "h"), &["method", "code"]).unwrap();
+    v.with_label_values(&["GET", "200"]).inc();
+    v.with_labels(&[("code", "200"), ("method", "GET")])
+        .unwrap()
+        .inc();
+    assert_eq!(
+        exported(&v),
+        vec![(labels(&[("code", "200"), ("method", "GET")]), 2.0)]
+    );
+
+    let err = v.try_with_label_values(&["GET"]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LabelCount {
+                expected: 2,
+                got: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = v
+        .with_labels(&[("method", "GET"), ("nope", "x")])
+        .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+    let err = v.with_labels(&[("method", "GET")]).unwrap_err();
+    assert!(matches!(err, Error::MissingLabel { .. }), "{err}");
+}
+
+#[test]
+fn infallible_lookup_with_wrong_count_is_detached_and_reported() {
+    let v = CounterVec::new(Opts::new("req_total", "h"), &["method"]).unwrap();
+    v.with_label_values(&["a", "b"]).inc();
+    assert!(v.is_empty());
+    let mut out = Collected::default();
+    v.collect(&mut out);
+    assert!(out.families()[0].samples.is_empty());
+    assert_eq!(out.errors().len(), 1);
+    assert!(out.errors()[0].to_string().contains("\"req\""));
+}
+
+#[test]
+fn colliding_hashes_never_alias_label_sets() {
+    let v = colliding_vec();
+    // "ab"+"c" and "a"+"bc" concatenate to the same text and here hash the same too.
+    v.with_label_values(&["ab", "c"]).inc();
+    v.with_label_values(&["a", "bc"]).inc_by(2);
+    v.with_label_values(&["a", "b"]).inc_by(3);
+    assert_eq!(v.len(), 3);
+    assert_eq!(v.with_label_values(&["a", "bc"]).get(), 2.0);
+
+    assert!(v.remove(&["ab", "c"]));
+    assert!(!v.remove(&["ab", "c"]));
+    assert_eq!(
+        exported(&v),
+        vec![
+            (labels(&[("a", "a"), ("b", "b")]), 3.0),
+            (labels(&[("a", "a"), ("b", "bc")]), 2.0),
+        ]
+    );
+}
+
+#[test]
+fn partial_match_removal_is_exact_under_collisions() {
+    let v = colliding_vec();
+    for a in ["x", "y"] {
+        for b in ["1", "2", "3"] {
+            v.with_label_values(&[a, b]).inc();
+        }
+    }
+    assert_eq!(v.remove_matching(&[("a", "x")]).unwrap(), 3);
+    assert_eq!(v.remove_matching(&[("a", "x")]).unwrap(), 0);
+    assert_eq!(v.remove_matching(&[("a", "y"), ("b", "2")]).unwrap(), 1);
+    let left: Vec<_> = exported(&v).into_iter().map(|(l, _)| l).collect();
+    assert_eq!(
+        left,
+        vec![
+            labels(&[("a", "y"), ("b", "1")]),
+            labels(&[("a", "y"), ("b", "3")])
+        ]
+    );
+    assert!(matches!(
+        v.remove_matching(&[("zzz", "1")]),
+        Err(Error::UnknownLabel { .. })
+    ));
+}
+
+#[test]
+fn clear_and_retain() {
+    let v = GaugeVec::new(Opts::new("g", "h"), &["k"]).unwrap();
+    for (i, k) in ["a", "b", "c", "d"].iter().enumerate() {
+        v.with_label_values(&[k]).set(i as f64);
+    }
+    assert_eq!(v.retain(|_, g| g.get() >= 2.0), 2);
+    assert_eq!(exported(&v).len(), 2);
+    v.clear();
+    assert!(v.is_empty());
+    assert!(exported(&v).is_empty());
+}
+
+#[test]
+fn curried_views_fix_labels_and_share_children() {
+    let v = CounterVec::new(Opts::new("c_total", "h"), &["svc", "code"]).unwrap();
+    let api = v.curry_with(&[("svc", "api")]).unwrap();
+    api.with_label_values(&["200"]).inc();
+    api.with_labels(&[("code", "500")]).unwrap().inc();
+    v.with_label_values(&["web", "200"]).inc();
+    assert_eq!(v.with_label_values(&["api", "200"]).get(), 1.0);
+    assert!(api.try_with_label_values(&["api", "200"]).is_err());
+    assert!(api.curry_with(&[("svc", "x")]).is_err());
+    assert_eq!(api.remove_matching(&[("code", "200")]).unwrap(), 1);
+    api.clear();
+    assert_eq!(
+        exported(&v),
+        vec![(labels(&[("code", "200"), ("svc", "web")]), 1.0)]
+    );
+    assert!(!api.remove(&["500"]));
+}
+
+#[test]
+fn gathered_series_are_sorted_by_labels() {
+    let v = GaugeVec::new(Opts::new("g", "h"), &["k"]).unwrap();
+    for k in ["m", "b", "z", "a"] {
+        v.with_label_values(&[k]).set(1.0);
+    }
+    let keys: Vec<_> = exported(&v)
+        .into_iter()
+        .map(|(l, _)| l[0].clone())
+        .collect();
+    assert_eq!(keys, ["k=a", "k=b", "k=m", "k=z"]);
+}
+
+fn ttl_vec(clock: &ManualClock) -> CounterVec {
+    CounterVec::builder(Opts::new("c_total", "h"), &["k"])
+        .ttl(Duration::from_secs(60))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn ttl_stops_exporting_and_frees_idle_children_without_a_scrape() {
+    let clock = ManualClock::new();
+    let v = ttl_vec(&clock);
+    v.with_label_values(&["old"]).inc();
+    clock.advance(Duration::from_secs(30));
+    v.with_label_values(&["new"]).inc();
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(v.expire_idle(), 0, "the first look folds the updates");
+    clock.advance(Duration::from_secs(61));
+    // Nobody gathered; the sweep alone frees both idle children.
+    assert_eq!(v.expire_idle(), 2);
+    assert!(v.is_empty());
+    // A new lookup starts a fresh series.
+    v.with_label_values(&["old"]).inc();
+    assert_eq!(exported(&v), vec![(labels(&[("k", "old")]), 1.0)]);
+}
+
+#[test]
+fn ttl_hides_idle_series_at_gather() {
+    let clock = ManualClock::new();
+    let v = ttl_vec(&clock);
+    v.with_label_values(&["a"]).inc();
+    v.with_label_values(&["b"]).inc();
+    assert_eq!(exported(&v).len(), 2);
+    clock.advance(Duration::from_secs(50));
+    v.with_label_values(&["b"]).inc();
+    clock.advance(Duration::from_secs(50));
+    // a: idle 100 s; b: updated 50 s ago.
+    assert_eq!(exported(&v), vec![(labels(&[("k", "b")]), 2.0)]);
+}
+
+#[test]
+fn a_held_handle_restores_its_series_with_the_full_value() {
+    let clock = ManualClock::new();
+    let v = ttl_vec(&clock);
+    let held = v.with_label_values(&["k1"]);
+    held.inc_by(5);
+    assert_eq!(exported(&v).len(), 1);
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(120));
+        assert_eq!(v.expire_idle(), 0, "a held child is never freed");
+    }
+    assert!(exported(&v).is_empty(), "idle: not exported");
+    assert_eq!(v.len(), 1);
+    held.inc();
+    assert_eq!(exported(&v), vec![(labels(&[("k", "k1")]), 6.0)]);
+    // A lookup finds the same child.
+    assert_eq!(v.with_label_values(&["k1"]).get(), 6.0);
+    // Once the handle is dropped and the child idles, it is freed.
+    drop(held);
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(v.expire_idle(), 1);
+    assert!(v.is_empty());
+}
+
+#[test]
+fn series_limit_is_explicit() {
+    let v = CounterVec::builder(Opts::new("c_total", "h"), &["k"])
+        .max_series(2)
+        .build()
+        .unwrap();
+    v.with_label_values(&["a"]).inc();
+    v.with_label_values(&["b"]).inc();
+    let err = v.try_with_label_values(&["c"]).unwrap_err();
+    assert!(matches!(err, Error::SeriesLimit { limit: 2, .. }), "{err}");
+    assert!(err.to_string().contains("\"c\""));
+    v.with_label_values(&["d"]).inc_by(7);
+    v.with_label_values(&["e"]).inc();
+    // Existing children are still reachable.
+    v.with_label_values(&["a"]).inc();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v.rejected_label_sets(), 3);
+
+    let mut out = Collected::default();
+    v.collect(&mut out);
+    let fams = out.families();
+    let main: Vec<_> = fams[0]
+        .samples
+        .iter()
+        .map(|s| (s.labels.get("k").unwrap().to_owned(), s.value.clone()))
+        .collect();
+    assert_eq!(
+        main,
+        vec![
+            ("a".to_owned(), Value::counter(2.0)),
+            ("b".to_owned(), Value::counter(1.0)),
+            ("__overflow__".to_owned(), Value::counter(8.0)),
+        ]
+    );
+    assert_eq!(&*fams[1].name, "promsdk_vec_rejected_label_sets");
+    assert_eq!(fams[1].samples[0].labels.get("metric"), Some("c"));
+    assert_eq!(fams[1].samples[0].value, Value::counter(3.0));
+    // Removing makes room again.
+    assert!(v.remove(&["a"]));
+    assert!(v.try_with_label_values(&["c"]).is_ok());
+}
+
+/// Many threads update through cached handles while others gather, create and remove
+/// churn series, and expire with a clock racing ahead. Afterwards every update is
+/// accounted for, and no gather ever saw a counter go backwards.
+#[test]
+fn concurrent_updates_gathers_removals_and_expiry_lose_nothing() {
+    const SERIES: usize = 8;
+    const THREADS: usize = 4;
+    const INCS: u64 = 200_000;
+    let clock = ManualClock::new();
+    let v = CounterVec::builder(Opts::new("c_total", "h"), &["k"])
+        .ttl(Duration::from_millis(1))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let keys: Vec<String> = (0..SERIES).map(|i| format!("s{i}")).collect();
+    let handles: Vec<Vec<Counter>> = (0..THREADS)
+        .map(|_| keys.iter().map(|k| v.with_label_values(&[k])).collect())
+        .collect();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        let mut updaters = Vec::new();
+        for (t, mine) in handles.iter().enumerate() {
+            updaters.push(s.spawn(move || {
+                for i in 0..INCS {
+                    mine[(i as usize + t) % SERIES].inc();
+                }
+            }));
+        }
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                clock.advance(Duration::from_millis(5));
+                v.expire_idle();
+            }
+        });
+        s.spawn(|| {
+            let mut last = std::collections::HashMap::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for (l, value) in exported(&v) {
+                    if l[0].starts_with("k=s") {
+                        let prev = last.insert(l.clone(), value).unwrap_or(0.0);
+                        assert!(value >= prev, "{l:?} went back from {prev} to {value}");
+                    }
+                }
+            }
+        });
+        s.spawn(|| {
+            let mut i = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let k = format!("tmp{}", i % 16);
+                v.with_label_values(&[&k]).inc();
+                if i % 3 == 0 {
+                    v.remove(&[&k]);
+                }
+                i += 1;
+            }
+        });
+        for u in updaters {
+            u.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let per_series = (THREADS as u64 * INCS / SERIES as u64) as f64;
+    for k in &keys {
+        // Held handles keep their children: a lookup finds the same child, full value.
+        assert_eq!(v.with_label_values(&[k]).get(), per_series, "{k}");
+    }
+    // However long the series idled, one more update exports the full value.
+    clock.advance(Duration::from_secs(10));
+    v.expire_idle();
+    for h in &handles[0] {
+        h.inc();
+    }
+    let exported: Vec<_> = exported(&v)
+        .into_iter()
+        .filter(|(l, _)| l[0].starts_with("k=s"))
+        .collect();
+    assert_eq!(exported.len(), SERIES);
+    for (l, value) in exported {
+        assert_eq!(value, per_series + 1.0, "{l:?}");
+    }
+}
