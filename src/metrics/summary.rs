@@ -450,6 +450,41 @@ mod tests {
     }
 
     #[test]
+    fn quantiles_of_random_data_are_within_the_objectives() {
+        let clock = ManualClock::new();
+        let objectives = [(0.5, 0.05), (0.9, 0.01), (0.99, 0.001)];
+        let config = SummaryConfig::default()
+            .objectives(&objectives)
+            .clock(Arc::new(clock.clone()));
+        let s = Summary::new(config).unwrap();
+        // A linear congruential sequence: deterministic, well spread over [0, 1000).
+        let mut x: u64 = 12345;
+        let mut values = Vec::new();
+        for _ in 0..10_007 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = (x >> 33) as f64 % 1000.0;
+            values.push(v);
+            s.observe(v);
+            clock.advance(Duration::from_millis(10));
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len() as f64;
+        let snap = s.snapshot();
+        assert_eq!(snap.count, 10_007);
+        for (&(q, e), &(got_q, v)) in objectives.iter().zip(&snap.quantiles) {
+            assert_eq!(q, got_q);
+            let below = values.partition_point(|&x| x < v) as f64;
+            let at_most = values.partition_point(|&x| x <= v) as f64;
+            assert!(
+                at_most >= ((q - e) * n).floor() && below <= ((q + e) * n).ceil(),
+                "q={q}: {v} has ranks {below}..{at_most} of {n}"
+            );
+        }
+    }
+
+    #[test]
     fn nan_counts_but_has_no_rank() {
         let clock = ManualClock::new();
         let s = windowed(&clock);
