@@ -85,6 +85,23 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A state set's configured state names are not usable (empty list, empty or
+    /// repeated name, more than 64 states).
+    #[error("invalid states for state set {metric:?}: {reason}")]
+    InvalidStates {
+        /// The metric (may be empty for an unnamed child template).
+        metric: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A state set was asked to change or read a state it was not configured with.
+    #[error("unknown state {state:?} (states: {states:?})")]
+    UnknownState {
+        /// The state asked for.
+        state: String,
+        /// The configured states.
+        states: Vec<String>,
+    },
     /// A vector reached its `max_series` cardinality limit.
     #[error("metric {metric:?} reached its limit of {limit} series; label set rejected")]
     SeriesLimit {

@@ -32,5 +32,14 @@ pub use family::{
 pub use labels::{LabelPair, LabelSet};
 pub use metrics::counter::Counter;
 pub use metrics::gauge::Gauge;
+pub use metrics::histogram::{
+    exponential_buckets, linear_buckets, Histogram, HistogramConfig, DEFAULT_BUCKETS,
+};
+pub use metrics::info::Info;
+pub use metrics::stateset::{StateSet, StateSetConfig};
+pub use metrics::summary::{Summary, SummaryConfig};
+pub use metrics::timer::{Observe, Timer};
 pub use metrics::{Lifecycle, Metric};
-pub use vec::{CounterVec, GaugeVec, MetricVec, VecBuilder};
+pub use vec::{
+    CounterVec, GaugeVec, HistogramVec, InfoVec, MetricVec, StateSetVec, SummaryVec, VecBuilder,
+};

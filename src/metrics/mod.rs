@@ -12,6 +12,13 @@ use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
 pub mod counter;
 pub mod gauge;
+pub mod histogram;
+mod hot_cold;
+pub mod info;
+mod quantile;
+pub mod stateset;
+pub mod summary;
+pub mod timer;
 
 /// A metric type that can be a child of a [`MetricVec`](crate::MetricVec) or be
 /// registered alone.

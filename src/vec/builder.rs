@@ -143,10 +143,30 @@ where
 
     /// A builder for a vec with a TTL, a series limit, a config or a clock.
     pub fn builder(opts: Opts, labels: &[&str]) -> VecBuilder<M> {
+        VecBuilder::new(opts, labels, M::Config::default())
+    }
+}
+
+impl<M: Metric> VecBuilder<M> {
+    /// A builder for a vec whose children are built from `config`; for metric types
+    /// without a default config, such as [`StateSet`](crate::StateSet).
+    ///
+    /// ```
+    /// use promsdk::{Opts, StateSetConfig, StateSetVec, VecBuilder};
+    /// let phase: StateSetVec = VecBuilder::new(
+    ///     Opts::new("job_phase", "Phase of each job."),
+    ///     &["job"],
+    ///     StateSetConfig::new(&["pending", "running", "done"]),
+    /// )
+    /// .build()
+    /// .unwrap();
+    /// phase.with_label_values(&["backup"]).set_only("running").unwrap();
+    /// ```
+    pub fn new(opts: Opts, labels: &[&str], config: M::Config) -> Self {
         VecBuilder {
             opts,
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-            config: M::Config::default(),
+            config,
             hasher: DefaultHasher::new(),
             ttl: None,
             max_series: None,

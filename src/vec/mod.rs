@@ -488,3 +488,11 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
 pub type CounterVec = MetricVec<crate::Counter>;
 /// A vec of [`Gauge`](crate::Gauge)s.
 pub type GaugeVec = MetricVec<crate::Gauge>;
+/// A vec of [`Histogram`](crate::Histogram)s.
+pub type HistogramVec = MetricVec<crate::Histogram>;
+/// A vec of [`Summary`](crate::Summary)s.
+pub type SummaryVec = MetricVec<crate::Summary>;
+/// A vec of [`Info`](crate::Info)s.
+pub type InfoVec = MetricVec<crate::Info>;
+/// A vec of [`StateSet`](crate::StateSet)s.
+pub type StateSetVec = MetricVec<crate::StateSet>;
