@@ -85,6 +85,8 @@ pub struct Collected {
     families: Vec<MetricFamily>,
     errors: Vec<Error>,
     spare: Vec<Vec<Sample>>,
+    /// Families started since the last `clear`: the most buffers one gather uses.
+    started: usize,
 }
 
 impl Collected {
@@ -93,6 +95,7 @@ impl Collected {
         let mut family = desc.family();
         family.samples = self.spare.pop().unwrap_or_default();
         self.families.push(family);
+        self.started += 1;
         let family = self.families.last_mut().expect("just pushed");
         FamilyWriter {
             desc,
@@ -104,6 +107,24 @@ impl Collected {
     /// Adds a family built by hand; its samples are checked at gather time.
     pub fn push_family(&mut self, family: MetricFamily) {
         self.families.push(family);
+        self.started += 1;
+    }
+
+    /// Drops the families from index `len` on, keeping their sample buffers for reuse
+    /// (the registry drops a panicking collector's families and merged duplicates so).
+    pub fn truncate(&mut self, len: usize) {
+        while self.families.len() > len {
+            if let Some(family) = self.families.pop() {
+                self.recycle(family.samples);
+            }
+        }
+    }
+
+    fn recycle(&mut self, mut samples: Vec<Sample>) {
+        samples.clear();
+        if samples.capacity() > 0 {
+            self.spare.push(samples);
+        }
     }
 
     /// Reports an error met while collecting.
@@ -134,15 +155,14 @@ impl Collected {
         )
     }
 
-    /// Empties the sink for the next gather, keeping sample buffers for reuse.
+    /// Empties the sink for the next gather, keeping sample buffers for reuse (at most
+    /// as many as the last gather started families, so hand-built families brought in
+    /// with [`Collected::push_family`] do not pile up buffers).
     pub fn clear(&mut self) {
         self.errors.clear();
-        for mut family in self.families.drain(..) {
-            family.samples.clear();
-            if family.samples.capacity() > 0 {
-                self.spare.push(family.samples);
-            }
-        }
+        self.truncate(0);
+        self.spare.truncate(self.started);
+        self.started = 0;
     }
 }
 

@@ -9,6 +9,9 @@
 //! - [`labels`], [`desc`], [`clock`], [`family`], [`collector`]: names, descriptors,
 //!   time, the gathered data model and the `Collector` trait.
 //! - [`metrics`]: the live metric types.
+//! - [`registry`]: registering collectors with checks, gathering, prefix and
+//!   constant-label views, the default registry.
+//! - `testutil` (feature `test-util`): `to_f64`, `collect_and_count`, `lint`.
 #![deny(missing_docs)]
 
 pub mod clock;
@@ -18,6 +21,9 @@ pub mod error;
 pub mod family;
 pub mod labels;
 pub mod metrics;
+pub mod registry;
+#[cfg(feature = "test-util")]
+pub mod testutil;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{Collected, Collector, FamilyWriter};
@@ -30,3 +36,6 @@ pub use labels::{LabelPair, LabelSet};
 pub use metrics::counter::Counter;
 pub use metrics::gauge::Gauge;
 pub use metrics::{Lifecycle, Metric};
+pub use registry::{
+    default_registry, gather_all, CollectorId, Gathered, MetricCollector, Registry, RegistryView,
+};
