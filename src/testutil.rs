@@ -174,9 +174,8 @@ fn lint_family(family: &MetricFamily, name: &str, report: &mut impl FnMut(String
     let t = family.metric_type;
     let untyped = t == MetricType::Unknown;
     let lower = name.to_ascii_lowercase();
-    let has_part = |part: &str| {
-        lower.contains(&format!("_{part}_")) || lower.ends_with(&format!("_{part}"))
-    };
+    let has_part =
+        |part: &str| lower.contains(&format!("_{part}_")) || lower.ends_with(&format!("_{part}"));
     if family.help.is_empty() {
         report("no help text".into());
     }

@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use smallvec::SmallVec;
 
-use super::{suffix_clash, Entry, Map, NameInfo, Registry};
+use super::{suffix_clash, Entry, Names, Registry};
 use crate::collector::Collected;
 use crate::desc::Desc;
 use crate::error::Error;
@@ -107,7 +107,7 @@ pub fn gather_all(registries: &[&Registry]) -> Gathered {
 
 /// Runs one collector, dropping everything it wrote if it panics, then checks its
 /// families against its descriptors (checked) or the registered names (unchecked).
-fn collect_one(entry: &Entry, names: &Map<std::sync::Arc<str>, NameInfo>, out: &mut Collected) {
+fn collect_one(entry: &Entry, names: &Names, out: &mut Collected) {
     let start = out.families().len();
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| entry.collector.collect(out))) {
         out.truncate(start);
@@ -230,28 +230,29 @@ fn check_checked(family: &mut MetricFamily, descs: &[Desc], errors: &mut Vec<Err
     // Fast path: a sample with the same label names as the last one matched by a
     // descriptor without constant labels matches it too.
     let mut last_match: Option<LabelSet> = None;
-    retain_samples(family, errors, "labels match none of its descriptors", |s| {
-        if last_match.as_ref().is_some_and(|l| l.same_names(&s.labels)) {
-            return true;
-        }
-        match candidates.iter().find(|d| matches_desc(d, &s.labels)) {
-            Some(d) => {
-                if d.const_labels().is_empty() {
-                    last_match = Some(s.labels.clone());
-                }
-                true
+    retain_samples(
+        family,
+        errors,
+        "labels match none of its descriptors",
+        |s| {
+            if last_match.as_ref().is_some_and(|l| l.same_names(&s.labels)) {
+                return true;
             }
-            None => false,
-        }
-    });
+            match candidates.iter().find(|d| matches_desc(d, &s.labels)) {
+                Some(d) => {
+                    if d.const_labels().is_empty() {
+                        last_match = Some(s.labels.clone());
+                    }
+                    true
+                }
+                None => false,
+            }
+        },
+    );
     true
 }
 
-fn check_unchecked(
-    family: &mut MetricFamily,
-    names: &Map<std::sync::Arc<str>, NameInfo>,
-    errors: &mut Vec<Error>,
-) -> bool {
+fn check_unchecked(family: &mut MetricFamily, names: &Names, errors: &mut Vec<Error>) -> bool {
     if !is_valid_metric_name(&family.name) {
         errors.push(Error::InvalidMetricName {
             name: family.name.to_string(),
@@ -276,7 +277,10 @@ fn check_unchecked(
         let what = "label names differ from the registered descriptor's";
         retain_samples(family, errors, what, |s| {
             s.labels.len() == sig.label_names.len()
-                && s.labels.iter().zip(&sig.label_names).all(|((n, _), r)| n == &**r)
+                && s.labels
+                    .iter()
+                    .zip(&sig.label_names)
+                    .all(|((n, _), r)| n == &**r)
         });
         return true;
     }
@@ -393,8 +397,9 @@ fn check_samples(family: &mut MetricFamily, errors: &mut Vec<Error>) {
         same
     });
     if let Some(labels) = first_repeat {
-        let reason =
-            format!("{repeated} series collected more than once, the first kept (first: {labels:?})");
+        let reason = format!(
+            "{repeated} series collected more than once, the first kept (first: {labels:?})"
+        );
         errors.push(inconsistent(family, reason));
     }
 }
@@ -446,7 +451,11 @@ mod tests {
             .collect();
         assert_eq!(b, [("1", Value::Gauge(1.0)), ("2", Value::Gauge(2.0))]);
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(errors[0].to_string().contains("more than once"), "{}", errors[0]);
+        assert!(
+            errors[0].to_string().contains("more than once"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]

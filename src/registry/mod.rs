@@ -56,6 +56,9 @@ pub use wrap::RegistryView;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
+/// Registered descriptor names and what their descriptors agree on.
+pub(crate) type Names = Map<Arc<str>, NameInfo>;
+
 /// Identifies one registration, for [`Registry::unregister`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CollectorId(u64);
@@ -81,7 +84,7 @@ struct Shared {
 #[derive(Default)]
 struct State {
     entries: Arc<Vec<Arc<Entry>>>,
-    names: Arc<Map<Arc<str>, NameInfo>>,
+    names: Arc<Names>,
     owners: Map<DescKey, CollectorId>,
 }
 
@@ -294,7 +297,7 @@ impl Registry {
     }
 
     /// The collectors and the descriptor names, as of now.
-    fn snapshot(&self) -> (Arc<Vec<Arc<Entry>>>, Arc<Map<Arc<str>, NameInfo>>) {
+    fn snapshot(&self) -> (Arc<Vec<Arc<Entry>>>, Arc<Names>) {
         let state = self.shared.state.read();
         (state.entries.clone(), state.names.clone())
     }
@@ -365,16 +368,14 @@ impl Registry {
 
 /// Checks that the new descriptors agree with the registered ones and with each other,
 /// and that no name collides with another family's series through a suffix.
-fn check_signatures(
-    registered: &Map<Arc<str>, NameInfo>,
-    descs: &[Desc],
-    sigs: &[Signature],
-) -> Result<()> {
+fn check_signatures(registered: &Names, descs: &[Desc], sigs: &[Signature]) -> Result<()> {
     let type_of = |name: &str| {
-        registered
-            .get(name)
-            .map(|i| i.sig.metric_type)
-            .or_else(|| descs.iter().find(|d| d.name() == name).map(|d| d.metric_type()))
+        registered.get(name).map(|i| i.sig.metric_type).or_else(|| {
+            descs
+                .iter()
+                .find(|d| d.name() == name)
+                .map(|d| d.metric_type())
+        })
     };
     for (i, (desc, sig)) in descs.iter().zip(sigs).enumerate() {
         let name = desc.name();
@@ -388,12 +389,14 @@ fn check_signatures(
                 )
             }),
             (None, None) => suffix_clash(name, type_of).or_else(|| {
-                series_suffixes(desc.metric_type()).iter().find_map(|suffix| {
-                    let series = format!("{name}{suffix}");
-                    type_of(&series).map(|t| {
+                series_suffixes(desc.metric_type())
+                    .iter()
+                    .find_map(|suffix| {
+                        let series = format!("{name}{suffix}");
+                        registered.get(series.as_str()).map(|i| i.sig.metric_type).map(|t| {
                         format!("its {suffix} series collides with the registered {t:?} {series:?}")
                     })
-                })
+                    })
             }),
         };
         if let Some(reason) = conflict {

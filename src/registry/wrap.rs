@@ -147,7 +147,10 @@ impl Wrapped {
     }
 
     fn rename(&self, name: &str) -> Arc<str> {
-        match self.renames.binary_search_by(|(from, _)| (**from).cmp(name)) {
+        match self
+            .renames
+            .binary_search_by(|(from, _)| (**from).cmp(name))
+        {
             Ok(i) => self.renames[i].1.clone(),
             Err(_) => format!("{}{name}", self.prefix).into(),
         }
