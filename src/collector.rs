@@ -298,3 +298,34 @@ impl FamilyWriter<'_> {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Desc, MetricType, Opts};
+
+    #[test]
+    fn clear_reuses_buffers_without_piling_them_up() {
+        let desc = Desc::new(Opts::new("g", "h"), MetricType::Gauge, &[]).unwrap();
+        let mut out = Collected::default();
+        for _ in 0..5 {
+            out.clear();
+            out.family(&desc).gauge(&[], 1.0);
+            let mut built = desc.family();
+            built.samples.reserve(4);
+            out.push_family(built);
+        }
+        // Each round started two families, so at most two buffers are kept.
+        out.clear();
+        assert_eq!(out.spare.len(), 2);
+        let ptr = out.spare.last().map(|v| v.as_ptr());
+        out.family(&desc);
+        assert_eq!(
+            out.families()[0].samples.as_ptr(),
+            ptr.unwrap(),
+            "buffer reused"
+        );
+        out.truncate(0);
+        assert!(out.families().is_empty());
+    }
+}

@@ -12,8 +12,9 @@ use crate::labels::{check_label_name, LabelPair, LabelSet};
 use crate::metrics::Metric;
 
 /// A registerer that wraps every collector registered through it so that its family
-/// names get a prefix and its series extra constant labels. Views compose: a view of a
-/// view adds its prefix after the outer one's and its labels beside them.
+/// names get a prefix and its series extra constant labels. Views compose:
+/// `registry.with_prefix("a_").with_prefix("b_")` names a family `a_b_<name>`, and
+/// constant labels of both views are added (a repeated label name is an error).
 ///
 /// ```
 /// use promsdk::{Gauge, Opts, Registry};
