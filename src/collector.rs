@@ -85,6 +85,8 @@ pub struct Collected {
     families: Vec<MetricFamily>,
     errors: Vec<Error>,
     spare: Vec<Vec<Sample>>,
+    /// Families started since the last `clear`: the most buffers one gather uses.
+    started: usize,
 }
 
 impl Collected {
@@ -93,6 +95,7 @@ impl Collected {
         let mut family = desc.family();
         family.samples = self.spare.pop().unwrap_or_default();
         self.families.push(family);
+        self.started += 1;
         let family = self.families.last_mut().expect("just pushed");
         FamilyWriter {
             desc,
@@ -104,6 +107,24 @@ impl Collected {
     /// Adds a family built by hand; its samples are checked at gather time.
     pub fn push_family(&mut self, family: MetricFamily) {
         self.families.push(family);
+        self.started += 1;
+    }
+
+    /// Drops the families from index `len` on, keeping their sample buffers for reuse
+    /// (the registry drops a panicking collector's families and merged duplicates so).
+    pub fn truncate(&mut self, len: usize) {
+        while self.families.len() > len {
+            if let Some(family) = self.families.pop() {
+                self.recycle(family.samples);
+            }
+        }
+    }
+
+    fn recycle(&mut self, mut samples: Vec<Sample>) {
+        samples.clear();
+        if samples.capacity() > 0 {
+            self.spare.push(samples);
+        }
     }
 
     /// Reports an error met while collecting.
@@ -134,15 +155,14 @@ impl Collected {
         )
     }
 
-    /// Empties the sink for the next gather, keeping sample buffers for reuse.
+    /// Empties the sink for the next gather, keeping sample buffers for reuse (at most
+    /// as many as the last gather started families, so hand-built families brought in
+    /// with [`Collected::push_family`] do not pile up buffers).
     pub fn clear(&mut self) {
         self.errors.clear();
-        for mut family in self.families.drain(..) {
-            family.samples.clear();
-            if family.samples.capacity() > 0 {
-                self.spare.push(family.samples);
-            }
-        }
+        self.truncate(0);
+        self.spare.truncate(self.started);
+        self.started = 0;
     }
 }
 
@@ -292,5 +312,36 @@ impl FamilyWriter<'_> {
             Err(e) => self.errors.push(e),
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Desc, MetricType, Opts};
+
+    #[test]
+    fn clear_reuses_buffers_without_piling_them_up() {
+        let desc = Desc::new(Opts::new("g", "h"), MetricType::Gauge, &[]).unwrap();
+        let mut out = Collected::default();
+        for _ in 0..5 {
+            out.clear();
+            out.family(&desc).gauge(&[], 1.0);
+            let mut built = desc.family();
+            built.samples.reserve(4);
+            out.push_family(built);
+        }
+        // Each round started two families, so at most two buffers are kept.
+        out.clear();
+        assert_eq!(out.spare.len(), 2);
+        let ptr = out.spare.last().map(|v| v.as_ptr());
+        out.family(&desc);
+        assert_eq!(
+            out.families()[0].samples.as_ptr(),
+            ptr.unwrap(),
+            "buffer reused"
+        );
+        out.truncate(0);
+        assert!(out.families().is_empty());
     }
 }

@@ -9,6 +9,9 @@
 //! - [`labels`], [`desc`], [`clock`], [`family`], [`collector`]: names, descriptors,
 //!   time, the gathered data model and the `Collector` trait.
 //! - [`metrics`]: the live metric types.
+//! - [`registry`]: registering collectors with checks, gathering, prefix and
+//!   constant-label views, the default registry.
+//! - `testutil` (feature `test-util`): `to_f64`, `collect_and_count`, `lint`.
 #![deny(missing_docs)]
 
 pub mod clock;
@@ -18,7 +21,10 @@ pub mod error;
 pub mod family;
 pub mod labels;
 pub mod metrics;
+pub mod registry;
 mod sync;
+#[cfg(feature = "test-util")]
+pub mod testutil;
 pub mod ttl;
 pub mod vec;
 
@@ -40,6 +46,9 @@ pub use metrics::stateset::{StateSet, StateSetConfig};
 pub use metrics::summary::{Summary, SummaryConfig};
 pub use metrics::timer::{Observe, Timer};
 pub use metrics::{Lifecycle, Metric};
+pub use registry::{
+    default_registry, gather_all, CollectorId, Gathered, MetricCollector, Registry, RegistryView,
+};
 pub use vec::{
     CounterVec, GaugeVec, HistogramVec, InfoVec, MetricVec, StateSetVec, SummaryVec, VecBuilder,
 };

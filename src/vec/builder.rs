@@ -53,8 +53,8 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
     }
 
     /// Allows at most `limit` children. Past it, [`MetricVec::try_with_label_values`]
-    /// fails with [`Error::SeriesLimit`] and [`MetricVec::with_label_values`] answers with
-    /// a shared overflow child whose label values are all [`OVERFLOW_LABEL_VALUE`]; both
+    /// fails with [`Error::SeriesLimit`](crate::Error::SeriesLimit) and [`MetricVec::with_label_values`] answers with
+    /// a shared overflow child whose label values are all [`OVERFLOW_LABEL_VALUE`](super::OVERFLOW_LABEL_VALUE); both
     /// count the rejected label set in the `promsdk_vec_rejected_label_sets_total` family.
     pub fn max_series(mut self, limit: usize) -> Self {
         self.max_series = Some(limit);

@@ -1,0 +1,349 @@
+//! Registry capability, gathering side: merge and sort order, the checks on collected
+//! samples, panicking collectors, gathering several registries. Exported API only.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[path = "common/collectors.rs"]
+mod collectors;
+
+use collectors::*;
+use promsdk::{gather_all, Collected, Error, LabelSet, MetricType, Opts, Registry, Sample, Value};
+
+#[test]
+fn gather_sorts_families_and_samples() {
+    let registry = Registry::default();
+    let d = desc(Opts::new("m", "h"), MetricType::Gauge, &["k"]);
+    registry
+        .register(FnCollector(vec![d.clone()], move |out: &mut Collected| {
+            let mut f = out.family(&d);
+            for k in ["c", "a", "b"] {
+                f.gauge(&[k], 1.0);
+            }
+        }))
+        .unwrap();
+    for n in ["z", "b", "y"] {
+        registry
+            .register_metric(Opts::new(n, "h"), promsdk::Gauge::default())
+            .unwrap();
+    }
+    let gathered = registry.gather();
+    assert!(gathered.errors.is_empty(), "{:?}", gathered.errors);
+    assert_eq!(names(&gathered.families), ["b", "m", "y", "z"]);
+    let ks: Vec<_> = gathered.families[1]
+        .samples
+        .iter()
+        .map(|s| s.labels.get("k").unwrap())
+        .collect();
+    assert_eq!(ks, ["a", "b", "c"]);
+}
+
+/// Registers something into a fresh registry.
+type Setup = Box<dyn FnOnce(&Registry)>;
+
+/// Runs one gather over `collectors` and returns the gathered result.
+fn gather_of(collectors: Vec<Setup>) -> promsdk::Gathered {
+    let registry = Registry::default();
+    collectors
+        .into_iter()
+        .for_each(|register| register(&registry));
+    registry.gather()
+}
+
+#[test]
+fn gather_reports_bad_samples_and_keeps_the_rest() {
+    use MetricType::*;
+    fn g(v: f64) -> Value {
+        Value::Gauge(v)
+    }
+    type Case = (
+        &'static str,
+        Vec<Setup>,
+        &'static str,
+        Vec<(&'static str, usize)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "value type contradicts family type",
+            vec![Box::new(|r| {
+                let f = family(
+                    "x",
+                    Counter,
+                    &[
+                        (&[("a", "1")], g(1.0)),
+                        (&[("a", "2")], Value::counter(2.0)),
+                    ],
+                );
+                r.register(unchecked(vec![f])).unwrap()
+            })],
+            "not Counter",
+            vec![("x", 1)],
+        ),
+        (
+            "repeated series keeps the first",
+            vec![Box::new(|r| {
+                let f = family(
+                    "x",
+                    Gauge,
+                    &[(&[("a", "1")], g(1.0)), (&[("a", "1")], g(2.0))],
+                );
+                r.register(unchecked(vec![f])).unwrap()
+            })],
+            "more than once",
+            vec![("x", 1)],
+        ),
+        (
+            "label names mixing in a family",
+            vec![Box::new(|r| {
+                let f = family(
+                    "x",
+                    Gauge,
+                    &[(&[("a", "1")], g(1.0)), (&[("b", "1")], g(2.0))],
+                );
+                r.register(unchecked(vec![f])).unwrap()
+            })],
+            "label names differ",
+            vec![("x", 1)],
+        ),
+        (
+            "invalid family name",
+            vec![Box::new(|r| {
+                let f = family("bad-name", Gauge, &[(&[], g(1.0))]);
+                let ok = family("ok", Gauge, &[(&[], g(1.0))]);
+                r.register(unchecked(vec![f, ok])).unwrap()
+            })],
+            "bad-name",
+            vec![("ok", 1)],
+        ),
+        (
+            "reserved label name",
+            vec![Box::new(|r| {
+                let mut f = family("x", Histogram, &[]);
+                let labels = LabelSet::from_pairs("x", &[("le", "1")]).unwrap();
+                f.samples
+                    .push(Sample::new(labels, Value::Histogram(empty_histogram())));
+                r.register(unchecked(vec![f])).unwrap()
+            })],
+            "reserved label",
+            vec![("x", 0)],
+        ),
+        (
+            "same name from two collectors with other help",
+            vec![
+                Box::new(|r| {
+                    r.register(unchecked(vec![family("x", Gauge, &[(&[], g(1.0))])]))
+                        .unwrap()
+                }),
+                Box::new(|r| {
+                    let mut f = family("x", Gauge, &[(&[("a", "1")], g(2.0))]);
+                    f.help = "other".into();
+                    r.register(unchecked(vec![f])).unwrap()
+                }),
+            ],
+            "the second was dropped",
+            vec![("x", 1)],
+        ),
+        (
+            "unchecked family conflicting with a described one",
+            vec![
+                Box::new(|r| {
+                    r.register_metric(Opts::new("up", "h"), promsdk::Gauge::default())
+                        .unwrap()
+                }),
+                Box::new(|r| {
+                    r.register(unchecked(vec![family(
+                        "up",
+                        Counter,
+                        &[(&[], Value::counter(1.0))],
+                    )]))
+                    .unwrap()
+                }),
+            ],
+            "unchecked collector",
+            vec![("up", 1)],
+        ),
+        (
+            "unchecked samples with other label names than the descriptor",
+            vec![
+                Box::new(|r| {
+                    r.register(described(vec![desc(Opts::new("x", "h"), Gauge, &["a"])]))
+                        .unwrap()
+                }),
+                Box::new(|r| {
+                    r.register(unchecked(vec![family(
+                        "x",
+                        Gauge,
+                        &[(&[("a", "1")], g(1.0)), (&[("b", "1")], g(1.0))],
+                    )]))
+                    .unwrap()
+                }),
+            ],
+            "registered descriptor",
+            vec![("x", 1)],
+        ),
+        (
+            "unchecked family colliding through a suffix",
+            vec![
+                Box::new(|r| {
+                    r.register(unchecked(vec![family("foo", Histogram, &[])]))
+                        .unwrap()
+                }),
+                Box::new(|r| {
+                    r.register(unchecked(vec![family(
+                        "foo_count",
+                        Gauge,
+                        &[(&[], g(1.0))],
+                    )]))
+                    .unwrap()
+                }),
+            ],
+            "_count",
+            vec![("foo", 0)],
+        ),
+        (
+            "checked collector writing an undescribed family",
+            vec![Box::new(|r| {
+                let d = desc(Opts::new("x", "h"), Gauge, &[]);
+                r.register(FnCollector(vec![d.clone()], move |out: &mut Collected| {
+                    out.family(&d).gauge(&[], 1.0);
+                    out.push_family(family("y", Gauge, &[(&[], Value::Gauge(1.0))]));
+                }))
+                .unwrap()
+            })],
+            "did not describe",
+            vec![("x", 1)],
+        ),
+        (
+            "checked collector writing samples matching no descriptor",
+            vec![Box::new(|r| {
+                let d = desc(Opts::new("x", "h").const_label("i", "1"), Gauge, &[]);
+                r.register(FnCollector(vec![d.clone()], move |out: &mut Collected| {
+                    let mut f = d.family();
+                    for i in ["1", "2"] {
+                        let labels = LabelSet::from_pairs("x", &[("i", i)]).unwrap();
+                        f.samples.push(Sample::new(labels, Value::Gauge(1.0)));
+                    }
+                    out.push_family(f);
+                }))
+                .unwrap()
+            })],
+            "none of its descriptors",
+            vec![("x", 1)],
+        ),
+    ];
+    for (case, collectors, words, expected) in cases {
+        let gathered = gather_of(collectors);
+        assert_eq!(gathered.errors.len(), 1, "{case}: {:?}", gathered.errors);
+        let msg = gathered.errors[0].to_string();
+        assert!(msg.contains(words), "{case}: {msg}");
+        let got: Vec<(String, usize)> = gathered
+            .families
+            .iter()
+            .map(|f| (f.name.to_string(), f.samples.len()))
+            .collect();
+        let expected: Vec<(String, usize)> =
+            expected.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+        assert_eq!(got, expected, "{case}");
+    }
+}
+
+fn empty_histogram() -> Box<promsdk::HistogramValue> {
+    let h = promsdk::HistogramValue {
+        buckets: vec![],
+        count: 0,
+        sum: 0.0,
+        created: None,
+    };
+    Box::new(h)
+}
+
+#[test]
+fn repeated_series_keeps_the_first_collectors_value() {
+    let registry = Registry::default();
+    for v in [1.0, 2.0] {
+        registry
+            .register(unchecked(vec![family(
+                "x",
+                MetricType::Gauge,
+                &[(&[], Value::Gauge(v))],
+            )]))
+            .unwrap();
+    }
+    let gathered = registry.gather();
+    assert_eq!(gathered.families[0].samples[0].value, Value::Gauge(1.0));
+    assert_eq!(gathered.errors.len(), 1);
+}
+
+#[test]
+fn a_panicking_collector_costs_only_its_own_families() {
+    let registry = Registry::default();
+    registry
+        .register_metric(Opts::new("before", "h"), promsdk::Gauge::default())
+        .unwrap();
+    let d = desc(Opts::new("boom", "h"), MetricType::Gauge, &[]);
+    let panicked = Arc::new(AtomicBool::new(false));
+    let flag = panicked.clone();
+    registry
+        .register(FnCollector(vec![d.clone()], move |out: &mut Collected| {
+            out.family(&d).gauge(&[], 1.0);
+            // Relaxed: the flag is only read after the gather returns on this thread.
+            flag.store(true, Ordering::Relaxed);
+            panic!("disk on fire");
+        }))
+        .unwrap();
+    registry
+        .register_metric(Opts::new("after", "h"), promsdk::Gauge::default())
+        .unwrap();
+
+    let mut sink = Collected::default();
+    for _ in 0..2 {
+        registry.gather_into(&mut sink);
+        assert_eq!(names(sink.families()), ["after", "before"]);
+        assert_eq!(sink.errors().len(), 1, "{:?}", sink.errors());
+        match &sink.errors()[0] {
+            Error::CollectorPanicked { names, message } => {
+                assert_eq!(names, &["boom".to_string()]);
+                assert_eq!(message, "disk on fire");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(panicked.load(Ordering::Relaxed));
+}
+
+#[test]
+fn gather_all_merges_registries_with_the_same_checks() {
+    let (a, b) = (Registry::default(), Registry::default());
+    a.register_metric(
+        Opts::new("up", "h").const_label("r", "a"),
+        promsdk::Gauge::default(),
+    )
+    .unwrap();
+    b.register_metric(
+        Opts::new("up", "h").const_label("r", "b"),
+        promsdk::Gauge::default(),
+    )
+    .unwrap();
+    b.register_metric(Opts::new("only_b", "h"), promsdk::Gauge::default())
+        .unwrap();
+    let gathered = gather_all(&[&b, &a]);
+    assert!(gathered.errors.is_empty(), "{:?}", gathered.errors);
+    assert_eq!(names(&gathered.families), ["only_b", "up"]);
+    let rs: Vec<_> = gathered.families[1]
+        .samples
+        .iter()
+        .map(|s| s.labels.get("r").unwrap())
+        .collect();
+    assert_eq!(rs, ["a", "b"]);
+
+    // The same series in both registries is a repeated series.
+    let c = Registry::default();
+    c.register_metric(
+        Opts::new("up", "h").const_label("r", "a"),
+        promsdk::Gauge::default(),
+    )
+    .unwrap();
+    let gathered = gather_all(&[&a, &c]);
+    assert_eq!(gathered.errors.len(), 1, "{:?}", gathered.errors);
+    assert_eq!(gathered.families[0].samples.len(), 1);
+}
