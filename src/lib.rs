@@ -9,11 +9,14 @@
 //! - [`labels`], [`desc`], [`clock`], [`family`], [`collector`]: names, descriptors,
 //!   time, the gathered data model and the `Collector` trait.
 //! - [`metrics`]: the live metric types.
+//! - [`encoding`]: text 0.0.4 and OpenMetrics 1.0 writers ([`encode`]) and `Accept`
+//!   negotiation ([`negotiate`]).
 #![deny(missing_docs)]
 
 pub mod clock;
 pub mod collector;
 pub mod desc;
+pub mod encoding;
 pub mod error;
 pub mod family;
 pub mod labels;
@@ -22,6 +25,7 @@ pub mod metrics;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{Collected, Collector, FamilyWriter};
 pub use desc::{Desc, Opts};
+pub use encoding::{encode, negotiate, Format};
 pub use error::{Error, ExistingCollector, Result};
 pub use family::{
     Bucket, Exemplar, HistogramValue, MetricFamily, MetricType, Sample, SummaryValue, Value,
