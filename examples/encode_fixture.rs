@@ -15,21 +15,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use promsdk::{
-    encode, Bucket, Exemplar, Format, HistogramValue, LabelSet, MetricFamily, MetricType,
-    Sample, SummaryValue, Value,
+    encode, Bucket, Exemplar, Format, HistogramValue, LabelSet, MetricFamily, MetricType, Sample,
+    SummaryValue, Value,
 };
 
 const HELP: &str = "Tricky help: \"quoted\", back\\slash, new\nline, ünïcødé ✓.";
 const TRICKY_PATH: &str = "/a\"b\\c\nd";
 const TRICKY_ROUTE: &str = "a,b=c} 1 # {x=\"y\"}";
 
+/// Label pairs in the order written.
+type Labels = Vec<(String, String)>;
+
 /// One sample as the reader should see it.
 struct Want {
     name: String,
-    labels: Vec<(String, String)>,
+    labels: Labels,
     value: f64,
     timestamp_ms: Option<i64>,
-    exemplar: Option<(Vec<(String, String)>, f64, Option<f64>)>,
+    exemplar: Option<(Labels, f64, Option<f64>)>,
 }
 
 /// One family as the reader should see it.
@@ -122,7 +125,10 @@ fn families() -> Vec<MetricFamily> {
         Some("celsius"),
         vec![
             Sample::new(labels(&[("room", "tab\there")]), Value::Gauge(f64::NAN)),
-            Sample::new(labels(&[("room", "quote\"")]), Value::Gauge(f64::NEG_INFINITY)),
+            Sample::new(
+                labels(&[("room", "quote\"")]),
+                Value::Gauge(f64::NEG_INFINITY),
+            ),
             Sample::new(labels(&[("room", "back\\slash\\")]), Value::Gauge(-3.5)),
             at(
                 Sample::new(labels(&[("room", "new\nline")]), Value::Gauge(1e21)),
@@ -217,7 +223,11 @@ fn expectation(om: bool) -> Expectation {
     });
     e.sample("fixture_sent_bytes_total", &get, 1027.0, ts);
     if om {
-        e.exemplar(&[("trace_id", "4bf92f3577b34da6")], 0.5, Some(1_700_000_000.123));
+        e.exemplar(
+            &[("trace_id", "4bf92f3577b34da6")],
+            0.5,
+            Some(1_700_000_000.123),
+        );
         e.sample("fixture_sent_bytes_created", &get, 1_700_000_000.5, ts);
     }
     let unicode = [("method", ""), ("path", "ünïcødé/日本語")];
@@ -242,7 +252,12 @@ fn expectation(om: bool) -> Expectation {
     ];
     for (text_le, om_le, count) in les {
         let le = if om { om_le } else { text_le };
-        e.sample(&format!("{h}_bucket"), &[("route", TRICKY_ROUTE), ("le", le)], count, None);
+        e.sample(
+            &format!("{h}_bucket"),
+            &[("route", TRICKY_ROUTE), ("le", le)],
+            count,
+            None,
+        );
         if om && le == "0.5" {
             e.exemplar(&[("trace_id", "b1")], 0.25, None);
         }
@@ -250,15 +265,30 @@ fn expectation(om: bool) -> Expectation {
             e.exemplar(&[("trace_id", "b2")], 900_000.0, Some(1_700_000_000.0));
         }
     }
-    e.sample(&format!("{h}_sum"), &[("route", TRICKY_ROUTE)], 2_000_003.25, None);
+    e.sample(
+        &format!("{h}_sum"),
+        &[("route", TRICKY_ROUTE)],
+        2_000_003.25,
+        None,
+    );
     e.sample(&format!("{h}_count"), &[("route", TRICKY_ROUTE)], 7.0, None);
     if om {
-        e.sample(&format!("{h}_created"), &[("route", TRICKY_ROUTE)], 1_600_000_000.0, None);
+        e.sample(
+            &format!("{h}_created"),
+            &[("route", TRICKY_ROUTE)],
+            1_600_000_000.0,
+            None,
+        );
     }
 
     let s = "fixture_rpc_seconds";
     e.families.push(fam(s, "summary", unit("seconds")));
-    let quantiles = [("0", "0.0", 0.001), ("0.5", "0.5", 0.25), ("0.99", "0.99", f64::NAN), ("1", "1.0", 3.0)];
+    let quantiles = [
+        ("0", "0.0", 0.001),
+        ("0.5", "0.5", 0.25),
+        ("0.99", "0.99", f64::NAN),
+        ("1", "1.0", 3.0),
+    ];
     for (text_q, om_q, v) in quantiles {
         e.sample(s, &[("quantile", if om { om_q } else { text_q })], v, None);
     }
@@ -273,14 +303,24 @@ fn expectation(om: bool) -> Expectation {
     } else {
         fam("fixture_build_info", "gauge", "")
     });
-    e.sample("fixture_build_info", &[("revision", "abc\"def"), ("version", "1.2.3")], 1.0, None);
+    e.sample(
+        "fixture_build_info",
+        &[("revision", "abc\"def"), ("version", "1.2.3")],
+        1.0,
+        None,
+    );
 
     let d = "fixture_door";
-    e.families.push(fam(d, if om { "stateset" } else { "gauge" }, ""));
+    e.families
+        .push(fam(d, if om { "stateset" } else { "gauge" }, ""));
     e.sample(d, &[("entity", "front"), (d, "open")], 1.0, None);
     e.sample(d, &[("entity", "front"), (d, "clo\"sed\\\n")], 0.0, None);
 
-    e.families.push(fam("fixture_legacy", if om { "unknown" } else { "untyped" }, ""));
+    e.families.push(fam(
+        "fixture_legacy",
+        if om { "unknown" } else { "untyped" },
+        "",
+    ));
     e.sample("fixture_legacy", &[], -0.125, Some(1_520_879_607_789));
     e
 }
@@ -392,6 +432,9 @@ fn main() -> std::io::Result<()> {
     json_expectation(&mut json, &expectation(true));
     json.push_str("}\n");
     std::fs::write(dir.join("expected.json"), json)?;
-    println!("wrote fixture.prom, fixture.om.txt and expected.json to {}", dir.display());
+    println!(
+        "wrote fixture.prom, fixture.om.txt and expected.json to {}",
+        dir.display()
+    );
     Ok(())
 }

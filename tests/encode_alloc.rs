@@ -9,8 +9,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use promsdk::{
-    encode, Bucket, Exemplar, Format, HistogramValue, LabelSet, MetricFamily, MetricType,
-    Sample, Value,
+    encode, Bucket, Exemplar, Format, HistogramValue, LabelSet, MetricFamily, MetricType, Sample,
+    Value,
 };
 
 struct Counting;
@@ -65,7 +65,8 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 fn families() -> Vec<MetricFamily> {
     let path: Arc<str> = Arc::from("path");
     let code: Arc<str> = Arc::from("code");
-    let mut counter = MetricFamily::new("http_requests", "Requests \"served\".", MetricType::Counter);
+    let mut counter =
+        MetricFamily::new("http_requests", "Requests \"served\".", MetricType::Counter);
     for i in 0..10_000u32 {
         let pairs = [
             (&*code, if i % 7 == 0 { "500" } else { "200" }),
@@ -92,22 +93,36 @@ fn families() -> Vec<MetricFamily> {
     }
     let mut histogram = MetricFamily::new("latency_seconds", "Latency.", MetricType::Histogram);
     for h in 0..20u32 {
-        let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, f64::INFINITY]
-            .iter()
-            .enumerate()
-            .map(|(i, &upper_bound)| Bucket {
-                upper_bound,
-                cumulative_count: i as u64 * 3,
-                exemplar: None,
-            })
-            .collect();
+        let buckets = [
+            0.005,
+            0.01,
+            0.025,
+            0.05,
+            0.1,
+            0.25,
+            0.5,
+            1.0,
+            2.5,
+            5.0,
+            10.0,
+            f64::INFINITY,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &upper_bound)| Bucket {
+            upper_bound,
+            cumulative_count: i as u64 * 3,
+            exemplar: None,
+        })
+        .collect();
         let value = HistogramValue {
             buckets,
             count: 33,
             sum: 12.75,
             created: Some(1_600_000_000.0),
         };
-        let labels = LabelSet::from_pairs("latency_seconds", &[("route", &*format!("r{h}"))]).unwrap();
+        let labels =
+            LabelSet::from_pairs("latency_seconds", &[("route", &*format!("r{h}"))]).unwrap();
         histogram
             .samples
             .push(Sample::new(labels, Value::Histogram(Box::new(value))));
@@ -126,8 +141,15 @@ fn encoding_into_a_warm_buffer_does_not_allocate() {
 
         buf.clear();
         let n = allocations_during(|| encode(&families, format, &mut buf));
-        assert_eq!(n, 0, "{format:?}: {n} allocations encoding into a warm buffer");
-        assert_eq!(buf.len(), first_len, "{format:?}: output changed between runs");
+        assert_eq!(
+            n, 0,
+            "{format:?}: {n} allocations encoding into a warm buffer"
+        );
+        assert_eq!(
+            buf.len(),
+            first_len,
+            "{format:?}: output changed between runs"
+        );
     }
 }
 

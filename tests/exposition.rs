@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use promsdk::{
-    encode, Bucket, Exemplar, Format, HistogramValue, LabelSet, MetricFamily, MetricType,
-    Sample, SummaryValue, Value,
+    encode, Bucket, Exemplar, Format, HistogramValue, LabelSet, MetricFamily, MetricType, Sample,
+    SummaryValue, Value,
 };
 
 fn labels(pairs: &[(&str, &str)]) -> LabelSet {
@@ -108,7 +108,10 @@ fn summary() -> MetricFamily {
         "rpc_duration_seconds",
         "RPC latency.",
         MetricType::Summary,
-        vec![Sample::new(LabelSet::empty(), Value::Summary(Box::new(value)))],
+        vec![Sample::new(
+            LabelSet::empty(),
+            Value::Summary(Box::new(value)),
+        )],
     )
 }
 
@@ -131,7 +134,10 @@ fn state_set() -> MetricFamily {
         MetricType::StateSet,
         vec![Sample::new(
             labels(&[("entity", "front")]),
-            Value::StateSet(vec![(Arc::from("open"), true), (Arc::from("closed"), false)]),
+            Value::StateSet(vec![
+                (Arc::from("open"), true),
+                (Arc::from("closed"), false),
+            ]),
         )],
     )
 }
@@ -278,7 +284,10 @@ fn missing_inf_bucket_is_added_from_count() {
         "h",
         "",
         MetricType::Histogram,
-        vec![Sample::new(LabelSet::empty(), Value::Histogram(Box::new(value)))],
+        vec![Sample::new(
+            LabelSet::empty(),
+            Value::Histogram(Box::new(value)),
+        )],
     );
     assert_eq!(
         render(std::slice::from_ref(&h), Format::Text),
@@ -329,7 +338,12 @@ fn openmetrics_drops_what_it_cannot_express() {
         )],
     );
     c.unit = Some(Arc::from("bytes"));
-    let mut i = family("app", "", MetricType::Info, vec![Sample::new(LabelSet::empty(), Value::Info)]);
+    let mut i = family(
+        "app",
+        "",
+        MetricType::Info,
+        vec![Sample::new(LabelSet::empty(), Value::Info)],
+    );
     i.unit = Some(Arc::from("app"));
     assert_eq!(
         render(&[c, i], Format::OpenMetrics),
@@ -351,7 +365,13 @@ fn openmetrics_drops_what_it_cannot_express() {
         )],
     );
     let out = render(&[c], Format::OpenMetrics);
-    assert!(out.contains(&format!("jobs_total 1.0 # {{trace_id=\"{}\"}} 2.0\n", "y".repeat(120))), "{out}");
+    assert!(
+        out.contains(&format!(
+            "jobs_total 1.0 # {{trace_id=\"{}\"}} 2.0\n",
+            "y".repeat(120)
+        )),
+        "{out}"
+    );
 }
 
 #[test]
@@ -377,5 +397,8 @@ fn exemplar_without_labels_is_written_as_empty_braces() {
         render(std::slice::from_ref(&c), Format::OpenMetrics),
         "# TYPE jobs counter\njobs_total 2.0 # {} 0.5\n# EOF\n"
     );
-    assert_eq!(render(&[c], Format::Text), "# TYPE jobs_total counter\njobs_total 2.0\n");
+    assert_eq!(
+        render(&[c], Format::Text),
+        "# TYPE jobs_total counter\njobs_total 2.0\n"
+    );
 }

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use proptest::prelude::*;
 use promsdk::{encode, Exemplar, Format, LabelSet, MetricFamily, MetricType, Sample, Value};
+use proptest::prelude::*;
 
 /// Characters that matter to the formats, plus a few that other readers split lines on.
 const TRICKY: &[char] = &[
@@ -38,7 +38,9 @@ struct Expected {
 fn families(help: &str, value: &str) -> Vec<MetricFamily> {
     let labels = LabelSet::from_pairs("victim", &[("a", value), ("b", value)]).unwrap();
     let mut gauge = MetricFamily::new("victim", help, MetricType::Gauge);
-    gauge.samples.push(Sample::new(labels.clone(), Value::Gauge(1.0)));
+    gauge
+        .samples
+        .push(Sample::new(labels.clone(), Value::Gauge(1.0)));
     let mut state = MetricFamily::new("victim_state", help, MetricType::StateSet);
     state.samples.push(Sample::new(
         labels.clone(),
@@ -63,7 +65,7 @@ fn families(help: &str, value: &str) -> Vec<MetricFamily> {
 
 /// Decodes an escaped string up to (not including) an unescaped `"` or the end.
 /// Returns the decoded text and the rest after it.
-fn unescape<'a>(s: &'a str, quote_escapes: bool, stop_at_quote: bool) -> Result<(String, &'a str), String> {
+fn unescape(s: &str, quote_escapes: bool, stop_at_quote: bool) -> Result<(String, &str), String> {
     let mut out = String::new();
     let mut chars = s.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -85,9 +87,14 @@ fn unescape<'a>(s: &'a str, quote_escapes: bool, stop_at_quote: bool) -> Result<
     Ok((out, ""))
 }
 
+/// Decoded label pairs in the order read.
+type Pairs = Vec<(String, String)>;
+
 /// Reads `{name="value",…}`; returns the pairs and the rest of the line.
-fn read_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
-    let mut rest = s.strip_prefix('{').ok_or_else(|| format!("no labels in {s:?}"))?;
+fn read_labels(s: &str) -> Result<(Pairs, &str), String> {
+    let mut rest = s
+        .strip_prefix('{')
+        .ok_or_else(|| format!("no labels in {s:?}"))?;
     let mut pairs = Vec::new();
     loop {
         if let Some(r) = rest.strip_prefix('}') {
@@ -141,7 +148,9 @@ fn check(out: &str, want: &Expected) -> Result<(), String> {
             continue;
         }
         samples += 1;
-        let name_len = line.find('{').ok_or_else(|| format!("sample without labels: {line:?}"))?;
+        let name_len = line
+            .find('{')
+            .ok_or_else(|| format!("sample without labels: {line:?}"))?;
         let name = &line[..name_len];
         let state_label = match name {
             "victim" => None,
@@ -150,7 +159,10 @@ fn check(out: &str, want: &Expected) -> Result<(), String> {
             _ => return Err(format!("foreign series {name:?} in {line:?}")),
         };
         let (pairs, rest) = read_labels(&line[name_len..])?;
-        let mut expected = vec![("a".to_owned(), want.value.clone()), ("b".to_owned(), want.value.clone())];
+        let mut expected = vec![
+            ("a".to_owned(), want.value.clone()),
+            ("b".to_owned(), want.value.clone()),
+        ];
         if let Some(state) = state_label {
             expected.push((state.to_owned(), want.value.clone()));
         }
@@ -158,7 +170,9 @@ fn check(out: &str, want: &Expected) -> Result<(), String> {
             return Err(format!("labels {pairs:?} != {expected:?} in {line:?}"));
         }
         let value = if name == "victim_state" { " 1" } else { " 1.0" };
-        let rest = rest.strip_prefix(value).ok_or_else(|| format!("bad value in {line:?}"))?;
+        let rest = rest
+            .strip_prefix(value)
+            .ok_or_else(|| format!("bad value in {line:?}"))?;
         if name == "victim_hits_total" && om {
             let (ex, tail) = read_labels(rest.strip_prefix(" # ").ok_or("no exemplar")?)?;
             if ex != [("trace_id".to_owned(), want.value.clone())] || tail != " 1.0" {

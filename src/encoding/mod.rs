@@ -15,22 +15,24 @@
 //!
 //! let mut buf = Vec::new();
 //! encode(&[family.clone()], Format::Text, &mut buf);
-//! assert_eq!(
-//!     String::from_utf8(buf).unwrap(),
-//!     "# HELP requests_total Requests served.\n\
-//!      # TYPE requests_total counter\n\
-//!      requests_total{path=\"/a\\\"b\"} 3.0\n"
-//! );
+//! let text = [
+//!     "# HELP requests_total Requests served.",
+//!     "# TYPE requests_total counter",
+//!     r#"requests_total{path="/a\"b"} 3.0"#,
+//!     "",
+//! ];
+//! assert_eq!(String::from_utf8(buf).unwrap(), text.join("\n"));
 //!
 //! let mut buf = Vec::new();
 //! encode(&[family], Format::OpenMetrics, &mut buf);
-//! assert_eq!(
-//!     String::from_utf8(buf).unwrap(),
-//!     "# TYPE requests counter\n\
-//!      # HELP requests Requests served.\n\
-//!      requests_total{path=\"/a\\\"b\"} 3.0\n\
-//!      # EOF\n"
-//! );
+//! let openmetrics = [
+//!     "# TYPE requests counter",
+//!     "# HELP requests Requests served.",
+//!     r#"requests_total{path="/a\"b"} 3.0"#,
+//!     "# EOF",
+//!     "",
+//! ];
+//! assert_eq!(String::from_utf8(buf).unwrap(), openmetrics.join("\n"));
 //! ```
 
 mod negotiate;

@@ -67,7 +67,14 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
 
 fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
     let mut line = |suffix: &str, extra: Extra<'_>, value: Num, exemplar: Option<&Exemplar>| {
-        write_series(buf, name, suffix, &sample.labels, extra, write_canonical_float);
+        write_series(
+            buf,
+            name,
+            suffix,
+            &sample.labels,
+            extra,
+            write_canonical_float,
+        );
         buf.push(b' ');
         value.write(buf);
         if let Some(ts) = sample.timestamp_ms {
@@ -96,7 +103,12 @@ fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
             created,
             exemplar,
         } => {
-            line("_total", Extra::None, Num::Float(*total), exemplar.as_deref());
+            line(
+                "_total",
+                Extra::None,
+                Num::Float(*total),
+                exemplar.as_deref(),
+            );
             if let Some(c) = created {
                 line("_created", Extra::None, Num::Float(*c), None);
             }
@@ -112,9 +124,17 @@ fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
         Value::Histogram(h) => {
             for b in &h.buckets {
                 let extra = Extra::Number("le", b.upper_bound);
-                line("_bucket", extra, Num::Int(b.cumulative_count), b.exemplar.as_ref());
+                line(
+                    "_bucket",
+                    extra,
+                    Num::Int(b.cumulative_count),
+                    b.exemplar.as_ref(),
+                );
             }
-            if h.buckets.last().is_none_or(|b| b.upper_bound != f64::INFINITY) {
+            if h.buckets
+                .last()
+                .is_none_or(|b| b.upper_bound != f64::INFINITY)
+            {
                 let extra = Extra::Number("le", f64::INFINITY);
                 line("_bucket", extra, Num::Int(h.count), None);
             }

@@ -78,8 +78,15 @@ fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
                 let extra = Extra::Number("le", bucket.upper_bound);
                 line("_bucket", extra, Num::Int(bucket.cumulative_count));
             }
-            if h.buckets.last().is_none_or(|b| b.upper_bound != f64::INFINITY) {
-                line("_bucket", Extra::Number("le", f64::INFINITY), Num::Int(h.count));
+            if h.buckets
+                .last()
+                .is_none_or(|b| b.upper_bound != f64::INFINITY)
+            {
+                line(
+                    "_bucket",
+                    Extra::Number("le", f64::INFINITY),
+                    Num::Int(h.count),
+                );
             }
             line("_sum", Extra::None, Num::Float(h.sum));
             line("_count", Extra::None, Num::Int(h.count));
