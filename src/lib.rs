@@ -12,11 +12,14 @@
 //! - [`registry`]: registering collectors with checks, gathering, prefix and
 //!   constant-label views, the default registry.
 //! - `testutil` (feature `test-util`): `to_f64`, `collect_and_count`, `lint`.
+//! - [`encoding`]: text 0.0.4 and OpenMetrics 1.0 writers ([`encode`]) and `Accept`
+//!   negotiation ([`negotiate`]).
 #![deny(missing_docs)]
 
 pub mod clock;
 pub mod collector;
 pub mod desc;
+pub mod encoding;
 pub mod error;
 pub mod family;
 pub mod labels;
@@ -31,6 +34,7 @@ pub mod vec;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{Collected, Collector, FamilyWriter};
 pub use desc::{Desc, Opts};
+pub use encoding::{encode, negotiate, Format};
 pub use error::{Error, ExistingCollector, Result};
 pub use family::{
     Bucket, Exemplar, HistogramValue, MetricFamily, MetricType, Sample, SummaryValue, Value,

@@ -50,7 +50,12 @@ fn a_vec_keeps_every_series_until_removed_a_collector_shows_only_the_current_one
     let vec = GaugeVec::new(Opts::new("seed_vec", "Random values by id."), &["id"]).unwrap();
     registry.register(vec.clone()).unwrap();
     let now = Arc::new(Mutex::new((String::new(), 0.0)));
-    let desc = Desc::new(Opts::new("seed_collector", "Random value by id."), MetricType::Gauge, &["id"]).unwrap();
+    let desc = Desc::new(
+        Opts::new("seed_collector", "Random value by id."),
+        MetricType::Gauge,
+        &["id"],
+    )
+    .unwrap();
     registry
         .register(Current {
             desc,
@@ -69,7 +74,11 @@ fn a_vec_keeps_every_series_until_removed_a_collector_shows_only_the_current_one
         assert_eq!(series(&registry, "seed_collector"), vec![id]);
     }
     let kept = series(&registry, "seed_vec");
-    assert_eq!(kept, seen.iter().cloned().collect::<Vec<_>>(), "the vec keeps every id ever seen");
+    assert_eq!(
+        kept,
+        seen.iter().cloned().collect::<Vec<_>>(),
+        "the vec keeps every id ever seen"
+    );
     assert!(kept.len() > 40);
 
     // Only removal makes the vec forget.

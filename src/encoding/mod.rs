@@ -1,0 +1,498 @@
+//! Exposition encoders: the Prometheus text format 0.0.4 and OpenMetrics 1.0.0, and
+//! `Accept`-header negotiation between them.
+//!
+//! Encoders see only the gathered data model ([`MetricFamily`]), never a registry. They
+//! append to a caller-owned `Vec<u8>`, so a server that reuses one buffer across scrapes
+//! encodes without allocating once the buffer has grown to the exposition's size.
+//! Families are written in the order given (a registry gather sorts them).
+//!
+//! ```
+//! use promsdk::{encode, Format, LabelSet, MetricFamily, MetricType, Sample, Value};
+//!
+//! let mut family = MetricFamily::new("requests", "Requests served.", MetricType::Counter);
+//! let labels = LabelSet::from_pairs("requests", &[("path", "/a\"b")]).unwrap();
+//! family.samples.push(Sample::new(labels, Value::counter(3.0)));
+//!
+//! let mut buf = Vec::new();
+//! encode(&[family.clone()], Format::Text, &mut buf);
+//! let text = [
+//!     "# HELP requests_total Requests served.",
+//!     "# TYPE requests_total counter",
+//!     r#"requests_total{path="/a\"b"} 3.0"#,
+//!     "",
+//! ];
+//! assert_eq!(String::from_utf8(buf).unwrap(), text.join("\n"));
+//!
+//! let mut buf = Vec::new();
+//! encode(&[family], Format::OpenMetrics, &mut buf);
+//! let openmetrics = [
+//!     "# TYPE requests counter",
+//!     "# HELP requests Requests served.",
+//!     r#"requests_total{path="/a\"b"} 3.0"#,
+//!     "# EOF",
+//!     "",
+//! ];
+//! assert_eq!(String::from_utf8(buf).unwrap(), openmetrics.join("\n"));
+//! ```
+
+mod negotiate;
+mod openmetrics;
+mod text;
+
+pub use negotiate::negotiate;
+
+use crate::family::MetricFamily;
+use crate::labels::LabelSet;
+
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The Prometheus text format, version 0.0.4.
+    Text,
+    /// OpenMetrics text, version 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The `Content-Type` header value for this format.
+    ///
+    /// ```
+    /// use promsdk::Format;
+    /// assert_eq!(Format::Text.content_type(), "text/plain; version=0.0.4; charset=utf-8");
+    /// ```
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Appends the exposition of `families` in `format` to `buf`.
+///
+/// Writing into a `Vec` cannot fail, so there is no `Result`. Input the data model
+/// allows but a format cannot express is left out rather than written invalid: a
+/// sample whose value type differs from its family's type, and (OpenMetrics) an
+/// exemplar whose labels exceed 128 characters or a unit the name does not end with.
+/// See the crate-level example in [`crate::encoding`].
+pub fn encode(families: &[MetricFamily], format: Format, buf: &mut Vec<u8>) {
+    match format {
+        Format::Text => text::encode(families, buf),
+        Format::OpenMetrics => openmetrics::encode(families, buf),
+    }
+}
+
+/// The extra label a sample line carries besides the series' own labels.
+#[derive(Clone, Copy)]
+pub(crate) enum Extra<'a> {
+    /// No extra label.
+    None,
+    /// A numeric label (`le`, `quantile`), written by the format's label-number writer.
+    Number(&'static str, f64),
+    /// A text label (a state set's state), escaped like any label value.
+    Text(&'a str, &'a str),
+}
+
+/// A sample value: a float (`1.0`, `NaN`) or an integer count.
+#[derive(Clone, Copy)]
+pub(crate) enum Num {
+    /// Written by [`write_f64`].
+    Float(f64),
+    /// Written as a plain integer.
+    Int(u64),
+}
+
+impl Num {
+    /// Appends the value.
+    pub(crate) fn write(self, buf: &mut Vec<u8>) {
+        match self {
+            Num::Float(v) => write_f64(buf, v),
+            Num::Int(v) => write_u64(buf, v),
+        }
+    }
+}
+
+/// Writes `name` `suffix` `{labels,extra}` (no braces when there are no labels).
+/// `number` writes the value of an [`Extra::Number`] label.
+pub(crate) fn write_series(
+    buf: &mut Vec<u8>,
+    name: &str,
+    suffix: &str,
+    labels: &LabelSet,
+    extra: Extra<'_>,
+    number: fn(&mut Vec<u8>, f64),
+) {
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(suffix.as_bytes());
+    write_labels(buf, labels, extra, number);
+}
+
+/// Writes `{a="x",b="y"}` with the extra label last; nothing for an empty set and no
+/// extra label.
+pub(crate) fn write_labels(
+    buf: &mut Vec<u8>,
+    labels: &LabelSet,
+    extra: Extra<'_>,
+    number: fn(&mut Vec<u8>, f64),
+) {
+    if labels.is_empty() && matches!(extra, Extra::None) {
+        return;
+    }
+    let mut sep = b'{';
+    for (name, value) in labels.iter() {
+        buf.push(sep);
+        sep = b',';
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b"=\"");
+        write_escaped(buf, value, true);
+        buf.push(b'"');
+    }
+    match extra {
+        Extra::None => {}
+        Extra::Number(name, v) => {
+            buf.push(sep);
+            buf.extend_from_slice(name.as_bytes());
+            buf.extend_from_slice(b"=\"");
+            number(buf, v);
+            buf.push(b'"');
+        }
+        Extra::Text(name, v) => {
+            buf.push(sep);
+            buf.extend_from_slice(name.as_bytes());
+            buf.extend_from_slice(b"=\"");
+            write_escaped(buf, v, true);
+            buf.push(b'"');
+        }
+    }
+    buf.push(b'}');
+}
+
+/// Appends `s` with `\` → `\\` and newline → `\n`, and `"` → `\"` when `quote` is set.
+/// Every other character (including non-ASCII) is copied as is.
+pub(crate) fn write_escaped(buf: &mut Vec<u8>, s: &str, quote: bool) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'"' if quote => b"\\\"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends a sample value: `NaN`, `+Inf`, `-Inf`, or the shortest decimal that reads
+/// back as the same `f64` (always with a `.` or an exponent, e.g. `1.0`, `1e-7`).
+pub(crate) fn write_f64(buf: &mut Vec<u8>, v: f64) {
+    if !write_non_finite(buf, v) {
+        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    }
+}
+
+/// Appends an unsigned integer.
+pub(crate) fn write_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends a signed integer.
+pub(crate) fn write_i64(buf: &mut Vec<u8>, v: i64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn write_non_finite(buf: &mut Vec<u8>, v: f64) -> bool {
+    let s: &[u8] = if v.is_nan() {
+        b"NaN"
+    } else if v == f64::INFINITY {
+        b"+Inf"
+    } else if v == f64::NEG_INFINITY {
+        b"-Inf"
+    } else {
+        return false;
+    };
+    buf.extend_from_slice(s);
+    true
+}
+
+/// Appends `v` exactly as Go's `strconv.FormatFloat(v, 'g', -1, 64)` does, with
+/// client_golang's special values (`+Inf`, `-Inf`, `NaN`, and `0` for both zeros):
+/// `1`, `0.5`, `100000`, `1e+06`, `1e-05`. This is how client_golang writes `le` and
+/// `quantile` in the text format, so our series carry the same label values as a Go
+/// exporter's.
+pub(crate) fn write_go_float(buf: &mut Vec<u8>, v: f64) {
+    if write_non_finite(buf, v) {
+        return;
+    }
+    if v == 0.0 {
+        buf.push(b'0');
+        return;
+    }
+    let mut ryu_buf = ryu::Buffer::new();
+    let d = Digits::parse(ryu_buf.format_finite(v));
+    if v < 0.0 {
+        buf.push(b'-');
+    }
+    let digits = &d.digits[..d.len];
+    let exp = d.point - 1;
+    if !(-4..6).contains(&exp) {
+        // %e: d.ddde±XX, at least two exponent digits.
+        buf.push(digits[0]);
+        if digits.len() > 1 {
+            buf.push(b'.');
+            buf.extend_from_slice(&digits[1..]);
+        }
+        buf.push(b'e');
+        buf.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            buf.push(b'0');
+        }
+        write_u64(buf, u64::from(e));
+    } else if d.point <= 0 {
+        buf.extend_from_slice(b"0.");
+        buf.extend(std::iter::repeat_n(b'0', d.point.unsigned_abs() as usize));
+        buf.extend_from_slice(digits);
+    } else {
+        let point = d.point as usize;
+        if point >= digits.len() {
+            buf.extend_from_slice(digits);
+            buf.extend(std::iter::repeat_n(b'0', point - digits.len()));
+        } else {
+            buf.extend_from_slice(&digits[..point]);
+            buf.push(b'.');
+            buf.extend_from_slice(&digits[point..]);
+        }
+    }
+}
+
+/// Appends `v` as OpenMetrics canonical numbers want it for `le` and `quantile`: Go's
+/// `%g` with `.0` appended when there is neither a `.` nor an exponent (`1.0`, `0.5`,
+/// `1e+06`, `+Inf`), as client_golang's OpenMetrics writer does.
+pub(crate) fn write_canonical_float(buf: &mut Vec<u8>, v: f64) {
+    let start = buf.len();
+    write_go_float(buf, v);
+    if v.is_finite() && !buf[start..].iter().any(|&b| b == b'.' || b == b'e') {
+        buf.extend_from_slice(b".0");
+    }
+}
+
+/// The significant decimal digits of a finite non-zero number and where its decimal
+/// point goes: the value is `0.d1d2d3… × 10^point`.
+struct Digits {
+    digits: [u8; 24],
+    len: usize,
+    point: i32,
+}
+
+impl Digits {
+    /// Reads ryu's shortest round-trip output (`123.45`, `0.00012`, `1.5e-7`, `1e30`).
+    fn parse(s: &str) -> Digits {
+        let s = s.trim_start_matches('-');
+        let (mantissa, exp) = match s.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+            None => (s, 0),
+        };
+        let int_len = mantissa.find('.').unwrap_or(mantissa.len());
+        let mut out = Digits {
+            digits: [0; 24],
+            len: 0,
+            point: int_len as i32 + exp,
+        };
+        for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+            if out.len == 0 && b == b'0' {
+                // A leading zero moves the point left.
+                out.point -= 1;
+                continue;
+            }
+            if out.len < out.digits.len() {
+                out.digits[out.len] = b;
+                out.len += 1;
+            }
+        }
+        while out.len > 1 && out.digits[out.len - 1] == b'0' {
+            out.len -= 1;
+        }
+        out
+    }
+}
+
+/// Appends a millisecond timestamp as seconds with up to three decimals
+/// (`1700000000.123`, `1700000000`), exactly, without going through a float.
+pub(crate) fn write_ms_as_seconds(buf: &mut Vec<u8>, ms: i64) {
+    if ms < 0 {
+        buf.push(b'-');
+    }
+    let abs = ms.unsigned_abs();
+    write_u64(buf, abs / 1000);
+    let frac = abs % 1000;
+    if frac != 0 {
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let len = if frac % 100 == 0 {
+            1
+        } else if frac % 10 == 0 {
+            2
+        } else {
+            3
+        };
+        buf.push(b'.');
+        buf.extend_from_slice(&digits[..len]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn go(v: f64) -> String {
+        let mut buf = Vec::new();
+        write_go_float(&mut buf, v);
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn canonical(v: f64) -> String {
+        let mut buf = Vec::new();
+        write_canonical_float(&mut buf, v);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn go_g_formatting_matches_strconv() {
+        // Expected strings are what Go's strconv.FormatFloat(v, 'g', -1, 64) prints.
+        let cases: &[(f64, &str)] = &[
+            (1.0, "1"),
+            (-1.0, "-1"),
+            (0.0, "0"),
+            (-0.0, "0"),
+            (0.5, "0.5"),
+            (2.5, "2.5"),
+            (10.0, "10"),
+            (0.005, "0.005"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e-10, "1e-10"),
+            (100000.0, "100000"),
+            (123456.0, "123456"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (1e23, "1e+23"),
+            (1.1e23, "1.1e+23"),
+            (1e100, "1e+100"),
+            (-0.00012, "-0.00012"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for &(v, want) in cases {
+            assert_eq!(go(v), want, "formatting {v:e}");
+        }
+    }
+
+    #[test]
+    fn canonical_numbers_follow_the_openmetrics_examples() {
+        // The spec's own lists of canonical renderings.
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.0"),
+            (0.001, "0.001"),
+            (0.002, "0.002"),
+            (0.01, "0.01"),
+            (0.1, "0.1"),
+            (0.9, "0.9"),
+            (0.95, "0.95"),
+            (0.99, "0.99"),
+            (0.999, "0.999"),
+            (1.0, "1.0"),
+            (1.7, "1.7"),
+            (10.0, "10.0"),
+            (1e-10, "1e-10"),
+            (1e-9, "1e-09"),
+            (1e-5, "1e-05"),
+            (1e-4, "0.0001"),
+            (100000.0, "100000.0"),
+            (1e6, "1e+06"),
+            (1e10, "1e+10"),
+            (f64::INFINITY, "+Inf"),
+        ];
+        for &(v, want) in cases {
+            assert_eq!(canonical(v), want, "canonical {v:e}");
+        }
+    }
+
+    #[test]
+    fn go_formatting_round_trips() {
+        for v in [0.1, 3.0e-7, 6.02214076e23, 1.0 / 3.0, 299792458.0, 4.9e-300] {
+            let s = go(v);
+            assert_eq!(s.parse::<f64>().unwrap(), v, "{s}");
+        }
+    }
+
+    #[test]
+    fn sample_values() {
+        let cases: &[(f64, &str)] = &[
+            (1.0, "1.0"),
+            (0.25, "0.25"),
+            (-3.5, "-3.5"),
+            (1e21, "1e21"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for &(v, want) in cases {
+            let mut buf = Vec::new();
+            write_f64(&mut buf, v);
+            assert_eq!(buf, want.as_bytes(), "value {v:e}");
+        }
+    }
+
+    #[test]
+    fn millisecond_timestamps_as_seconds() {
+        let cases: &[(i64, &str)] = &[
+            (1_700_000_000_123, "1700000000.123"),
+            (1_700_000_000_000, "1700000000"),
+            (1_700_000_000_500, "1700000000.5"),
+            (1_700_000_000_050, "1700000000.05"),
+            (1_700_000_000_007, "1700000000.007"),
+            (0, "0"),
+            (-1, "-0.001"),
+            (-1500, "-1.5"),
+            (i64::MIN, "-9223372036854775.808"),
+        ];
+        for &(ms, want) in cases {
+            let mut buf = Vec::new();
+            write_ms_as_seconds(&mut buf, ms);
+            assert_eq!(buf, want.as_bytes(), "{ms} ms");
+        }
+    }
+
+    #[test]
+    fn escaping() {
+        let mut buf = Vec::new();
+        write_escaped(&mut buf, "a\\b\"c\nd é", true);
+        assert_eq!(buf, b"a\\\\b\\\"c\\nd \xc3\xa9");
+        buf.clear();
+        write_escaped(&mut buf, "a\\b\"c\nd", false);
+        assert_eq!(buf, b"a\\\\b\"c\\nd");
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            Format::OpenMetrics.content_type(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        assert_eq!(
+            Format::Text.content_type(),
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+    }
+}

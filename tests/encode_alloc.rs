@@ -1,0 +1,163 @@
+//! Encoding into a warmed-up, reused buffer performs zero heap allocations.
+//!
+//! This file is its own test binary because it installs a counting
+//! `#[global_allocator]`. Allocations are counted per thread and only while measuring,
+//! so the test harness's other threads cannot disturb the count.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+
+use promsdk::{
+    encode, Bucket, Exemplar, Format, HistogramValue, LabelSet, MetricFamily, MetricType, Sample,
+    Value,
+};
+
+struct Counting;
+
+thread_local! {
+    // `const` init and no destructor: using them never allocates, so they are safe
+    // inside the allocator. Per thread, so tests running in parallel cannot mix counts.
+    static MEASURING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    if MEASURING.with(Cell::get) {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Counts the allocations `f` makes on this thread.
+fn allocations_during(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.with(|n| n.set(0));
+    MEASURING.with(|m| m.set(true));
+    f();
+    MEASURING.with(|m| m.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn families() -> Vec<MetricFamily> {
+    let path: Arc<str> = Arc::from("path");
+    let code: Arc<str> = Arc::from("code");
+    let mut counter =
+        MetricFamily::new("http_requests", "Requests \"served\".", MetricType::Counter);
+    for i in 0..10_000u32 {
+        let pairs = [
+            (&*code, if i % 7 == 0 { "500" } else { "200" }),
+            (&*path, &*format!("/api/v1/item/{i}\"\\\n")),
+        ];
+        let labels = LabelSet::from_pairs("http_requests", &pairs).unwrap();
+        let mut sample = Sample::new(
+            labels,
+            Value::Counter {
+                total: f64::from(i) * 1.5,
+                created: Some(1_700_000_000.25),
+                exemplar: (i % 100 == 0).then(|| {
+                    Box::new(Exemplar {
+                        labels: LabelSet::from_pairs("e", &[("trace_id", "0af7651916cd43dd")])
+                            .unwrap(),
+                        value: 0.5,
+                        timestamp: Some(1_700_000_000.125),
+                    })
+                }),
+            },
+        );
+        sample.timestamp_ms = (i % 3 == 0).then_some(1_700_000_000_123);
+        counter.samples.push(sample);
+    }
+    let mut histogram = MetricFamily::new("latency_seconds", "Latency.", MetricType::Histogram);
+    for h in 0..20u32 {
+        let buckets = [
+            0.005,
+            0.01,
+            0.025,
+            0.05,
+            0.1,
+            0.25,
+            0.5,
+            1.0,
+            2.5,
+            5.0,
+            10.0,
+            f64::INFINITY,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &upper_bound)| Bucket {
+            upper_bound,
+            cumulative_count: i as u64 * 3,
+            exemplar: None,
+        })
+        .collect();
+        let value = HistogramValue {
+            buckets,
+            count: 33,
+            sum: 12.75,
+            created: Some(1_600_000_000.0),
+        };
+        let labels =
+            LabelSet::from_pairs("latency_seconds", &[("route", &*format!("r{h}"))]).unwrap();
+        histogram
+            .samples
+            .push(Sample::new(labels, Value::Histogram(Box::new(value))));
+    }
+    vec![counter, histogram]
+}
+
+#[test]
+fn encoding_into_a_warm_buffer_does_not_allocate() {
+    let families = families();
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut buf = Vec::new();
+        encode(&families, format, &mut buf);
+        let first_len = buf.len();
+        assert!(first_len > 500_000, "{format:?}: only {first_len} bytes");
+
+        buf.clear();
+        let n = allocations_during(|| encode(&families, format, &mut buf));
+        assert_eq!(
+            n, 0,
+            "{format:?}: {n} allocations encoding into a warm buffer"
+        );
+        assert_eq!(
+            buf.len(),
+            first_len,
+            "{format:?}: output changed between runs"
+        );
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Proves the measurement can fail: a cold buffer must grow.
+    let families = families();
+    let mut buf = Vec::new();
+    let n = allocations_during(|| encode(&families, Format::Text, &mut buf));
+    assert!(n > 0, "growing a cold buffer allocated nothing?");
+}
