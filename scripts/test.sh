@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# The project's test command (README: "Run the tests"). Installs what the tests need.
+# The project's test command (README: "Run the tests"). Installs what the tests need
+# (a Python venv with the official client's parser) and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --all-features
+
+echo "== unit, integration and doc tests"
+cargo test --all-features
+echo "== an independent parser (PyPI prometheus-client) reads our output"
+./scripts/python_interop.sh
+echo "== loom model of the TTL/update race"
+./scripts/loom.sh

@@ -16,6 +16,11 @@
 //!   negotiation ([`negotiate`]).
 #![deny(missing_docs)]
 
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod clock;
 pub mod collector;
 pub mod desc;

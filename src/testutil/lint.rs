@@ -1,88 +1,8 @@
-//! Helpers for testing instrumentation (feature `test-util`), after client_golang's
-//! `testutil`: read one value ([`to_f64`]), count series ([`collect_and_count`]) and
-//! lint families the way `promtool check metrics` does ([`lint`]).
+//! [`lint`]: what `promtool check metrics` (client_golang's promlint) reports.
 
 use std::fmt;
 
-use crate::collector::{Collected, Collector};
-use crate::error::{Error, Result};
-use crate::family::{MetricFamily, MetricType, Value};
-
-/// Collects `collector` and returns its only sample's value, which must be a counter,
-/// gauge or untyped sample; otherwise (or if collecting reported an error) an error
-/// says what was found.
-///
-/// ```
-/// use promsdk::{testutil::to_f64, Counter, MetricCollector, Opts};
-/// let c = MetricCollector::new(Opts::new("jobs_total", "Jobs."), Counter::default()).unwrap();
-/// c.metric().inc_by(3);
-/// assert_eq!(to_f64(&c).unwrap(), 3.0);
-/// ```
-pub fn to_f64(collector: &(impl Collector + ?Sized)) -> Result<f64> {
-    let mut out = Collected::default();
-    collector.collect(&mut out);
-    let (families, mut errors) = out.take();
-    if !errors.is_empty() {
-        return Err(errors.swap_remove(0));
-    }
-    let names = families
-        .iter()
-        .map(|f| &*f.name)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let samples: Vec<_> = families.iter().flat_map(|f| &f.samples).collect();
-    let [sample] = samples.as_slice() else {
-        return Err(Error::Collect {
-            name: names,
-            message: format!(
-                "to_f64 needs exactly one sample, found {} in {} families",
-                samples.len(),
-                families.len()
-            ),
-        });
-    };
-    match sample.value {
-        Value::Counter { total, .. } => Ok(total),
-        Value::Gauge(v) | Value::Unknown(v) => Ok(v),
-        ref other => Err(Error::Collect {
-            name: names,
-            message: format!(
-                "to_f64 needs a counter, gauge or untyped sample, found a {:?}",
-                other.metric_type()
-            ),
-        }),
-    }
-}
-
-/// Collects `collector` and counts the series of the families named in `names` (all
-/// families if `names` is empty). A counter matches its family name and the name with
-/// `_total`, an info metric its name with `_info`.
-///
-/// ```
-/// use promsdk::{testutil::collect_and_count, Gauge, MetricCollector, Opts};
-/// let g = MetricCollector::new(Opts::new("up", "Up."), Gauge::default()).unwrap();
-/// assert_eq!(collect_and_count(&g, &[]), 1);
-/// assert_eq!(collect_and_count(&g, &["down"]), 0);
-/// ```
-pub fn collect_and_count(collector: &(impl Collector + ?Sized), names: &[&str]) -> usize {
-    let mut out = Collected::default();
-    collector.collect(&mut out);
-    out.families()
-        .iter()
-        .filter(|f| names.is_empty() || names.iter().any(|n| name_matches(f, n)))
-        .map(|f| f.samples.len())
-        .sum()
-}
-
-fn name_matches(family: &MetricFamily, name: &str) -> bool {
-    let suffix = match family.metric_type {
-        MetricType::Counter => "_total",
-        MetricType::Info => "_info",
-        _ => "",
-    };
-    *family.name == *name
-        || (!suffix.is_empty() && name.strip_suffix(suffix) == Some(&*family.name))
-}
+use crate::family::{MetricFamily, MetricType};
 
 /// A problem [`lint`] found with a metric.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -260,7 +180,7 @@ fn is_camel_case(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Counter, Gauge, LabelSet, MetricCollector, Opts, Sample};
+    use crate::{Counter, Gauge, LabelSet, MetricCollector, Opts, Sample, Value};
 
     fn fam(name: &str, help: &str, t: MetricType, labels: &[&[(&str, &str)]]) -> MetricFamily {
         let mut f = MetricFamily::new(name, help, t);
@@ -357,32 +277,5 @@ mod tests {
     fn counters_are_linted_under_their_total_name() {
         let problems = lint(&[fam("jobs", "", MetricType::Counter, &[])]);
         assert_eq!(problems[0].to_string(), "jobs_total: no help text");
-    }
-
-    #[test]
-    fn to_f64_reads_one_value_or_says_what_it_found() {
-        let g = MetricCollector::new(Opts::new("g", "h"), Gauge::default()).unwrap();
-        g.metric().set(2.5);
-        assert_eq!(to_f64(&g).unwrap(), 2.5);
-        let two = vec![g.clone(), g];
-        struct Both(Vec<MetricCollector<Gauge>>);
-        impl Collector for Both {
-            fn describe(&self) -> Vec<crate::Desc> {
-                Vec::new()
-            }
-            fn collect(&self, out: &mut Collected) {
-                self.0.iter().for_each(|c| c.collect(out));
-            }
-        }
-        let err = to_f64(&Both(two)).unwrap_err().to_string();
-        assert!(err.contains("found 2 in 2 families"), "{err}");
-    }
-
-    #[test]
-    fn count_matches_counter_total_names() {
-        let c = MetricCollector::new(Opts::new("jobs_total", "h"), Counter::default()).unwrap();
-        assert_eq!(collect_and_count(&c, &["jobs_total"]), 1);
-        assert_eq!(collect_and_count(&c, &["jobs"]), 1);
-        assert_eq!(collect_and_count(&c, &["jobs_info"]), 0);
     }
 }
