@@ -180,7 +180,7 @@ fn is_camel_case(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Counter, Gauge, LabelSet, MetricCollector, Opts, Sample, Value};
+    use crate::{LabelSet, Sample, Value};
 
     fn fam(name: &str, help: &str, t: MetricType, labels: &[&[(&str, &str)]]) -> MetricFamily {
         let mut f = MetricFamily::new(name, help, t);
