@@ -11,7 +11,7 @@
 //! Used by [`Histogram`](crate::Histogram) and by summaries without objectives (zero
 //! buckets: just a consistent count and sum).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
