@@ -11,9 +11,11 @@
 //! changing the value. A sweep, holding the vec's write lock (so no lookup can hand out a
 //! new handle meanwhile), treats a child as idle only if it was not marked since the
 //! previous look, and then:
-//! - **frees** it only if the vec holds the last handle to it. Nobody else can update a
-//!   freed child, so no update can go to it; the next lookup of those labels starts a
-//!   fresh series (a counter restarts at zero, as after a restart).
+//! - **frees** it only if the vec holds the last reference to it (no handle you kept,
+//!   no thread's lookup cache). Nobody else can update a freed child, so no update can go
+//!   to it; the next lookup of those labels starts a fresh series (a counter restarts at
+//!   zero, as after a restart). A child kept only by lookup caches is released by each
+//!   thread at its next lookup of the vec and freed by the following sweep.
 //! - otherwise **keeps** it, unexported. A handle you cached keeps its child alive: when
 //!   you update it again, the series comes back at the next gather **with its full
 //!   value** (nothing was reset), and a lookup of the same labels finds the same child.
@@ -26,6 +28,7 @@
 //! [`MetricVec::expire_idle`]: crate::MetricVec::expire_idle
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::metrics::Metric;
@@ -70,15 +73,30 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     // Relaxed: only schedules the background thread.
     ttl.next_sweep
         .store(now.saturating_add(ttl.nanos / 4), Ordering::Relaxed);
+    inner.forget_own_cache();
     let mut map = inner.map.write();
+    // The gather's sorted copy holds references to every child; drop it so the counts
+    // below see only the map's own reference and those of thread caches.
+    inner.drop_sorted();
     let before = map.table.len();
-    // With the write lock held no lookup can clone a handle, so a handle count of one
-    // (the vec's own) stays one until the child is gone.
-    map.table
-        .retain(|e| !(ttl.is_expired(e, now) && e.metric.handle_count() == 1));
+    let mut kept_for_caches = false;
+    // With the write lock held no lookup can hand out a handle or fill a thread cache,
+    // so a child that only the vec references stays that way until it is gone.
+    map.table.retain(|e| {
+        if !ttl.is_expired(e, now) {
+            return true;
+        }
+        let cached = Arc::strong_count(e) > 1;
+        kept_for_caches |= cached;
+        cached || e.metric.handle_count() > 1
+    });
     let removed = before - map.table.len();
     if removed > 0 {
         inner.removed(&mut map);
+    } else if kept_for_caches {
+        // Idle children kept alive only by thread caches: make the caches let go so the
+        // next sweep can free them.
+        inner.forget_cached();
     }
     removed
 }

@@ -351,7 +351,7 @@ fn concurrent_updates_gathers_removals_and_expiry_lose_nothing() {
             let mut i = 0u64;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let k = format!("tmp{}", i % 16);
-                v.with_label_values(&[&k]).inc();
+                v.update(&[&k], |c| c.inc());
                 if i % 3 == 0 {
                     v.remove(&[&k]);
                 }
@@ -382,4 +382,97 @@ fn concurrent_updates_gathers_removals_and_expiry_lose_nothing() {
     for (l, value) in exported {
         assert_eq!(value, per_series + 1.0, "{l:?}");
     }
+}
+
+/// A thread keeps using its lookup cache across another thread's removal: its next
+/// lookup after the removal must reach a fresh child, not the removed one.
+#[test]
+fn thread_caches_never_reach_a_removed_child() {
+    use std::sync::mpsc;
+    let v = CounterVec::new(Opts::new("c_total", "h"), &["k"]).unwrap();
+    let (to_worker, work) = mpsc::channel::<()>();
+    let (to_main, done) = mpsc::channel::<()>();
+    thread::scope(|s| {
+        let v = &v;
+        s.spawn(move || {
+            for _ in 0..2 {
+                work.recv().unwrap();
+                for _ in 0..10 {
+                    v.update(&["a"], |c| c.inc());
+                }
+                to_main.send(()).unwrap();
+            }
+        });
+        to_worker.send(()).unwrap();
+        done.recv().unwrap();
+        assert_eq!(exported(v), vec![(labels(&[("k", "a")]), 10.0)]);
+        assert!(v.remove(&["a"]));
+        to_worker.send(()).unwrap();
+        done.recv().unwrap();
+    });
+    assert_eq!(
+        exported(&v),
+        vec![(labels(&[("k", "a")]), 10.0)],
+        "a fresh child"
+    );
+}
+
+/// An idle child cached by another thread is kept (hidden) rather than freed, is
+/// released at that thread's next lookup, and is freed by the following sweep.
+#[test]
+fn children_cached_by_other_threads_are_freed_after_they_let_go() {
+    use std::sync::mpsc;
+    let clock = ManualClock::new();
+    let v = ttl_vec(&clock);
+    let (to_worker, work) = mpsc::channel::<&str>();
+    let (to_main, done) = mpsc::channel::<()>();
+    thread::scope(|s| {
+        let v = &v;
+        s.spawn(move || {
+            while let Ok(key) = work.recv() {
+                v.update(&[key], |c| c.inc());
+                to_main.send(()).unwrap();
+            }
+        });
+        to_worker.send("a").unwrap();
+        done.recv().unwrap();
+        clock.advance(Duration::from_secs(61));
+        v.expire_idle(); // folds the update
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(v.expire_idle(), 0, "the worker's cache still holds it");
+        assert!(exported(v).is_empty(), "idle, so hidden");
+        to_worker.send("b").unwrap(); // any lookup lets go of stale entries
+        done.recv().unwrap();
+        assert_eq!(v.expire_idle(), 1);
+        assert_eq!(exported(v), vec![(labels(&[("k", "b")]), 1.0)]);
+        drop(to_worker);
+    });
+}
+
+#[test]
+fn nested_updates_on_the_same_vec_work() {
+    let v = CounterVec::new(Opts::new("c_total", "h"), &["k"]).unwrap();
+    v.update(&["outer"], |outer| {
+        outer.inc();
+        v.update(&["inner"], |inner| inner.inc_by(2));
+        v.update(&["outer"], |again| again.inc());
+    });
+    assert_eq!(v.with_label_values(&["outer"]).get(), 2.0);
+    assert_eq!(v.with_label_values(&["inner"]).get(), 2.0);
+}
+
+#[test]
+fn many_children_from_one_thread_grow_its_cache_and_stay_exact() {
+    let v = CounterVec::new(Opts::new("c_total", "h"), &["a", "b"]).unwrap();
+    let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
+    for round in 0..20u64 {
+        for k in &keys {
+            v.update(&[k, "x"], |c| c.inc_by(round));
+        }
+    }
+    let expected: u64 = (0..20).sum();
+    for k in &keys {
+        assert_eq!(v.with_label_values(&[k, "x"]).get(), expected as f64, "{k}");
+    }
+    assert_eq!(v.len(), 1000);
 }

@@ -121,6 +121,8 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
                 invalid_lookups: AtomicU64::new(0),
                 ttl,
                 clock: self.clock,
+                removals: AtomicU64::new(0),
+                caches: super::ThreadCaches::new(),
             }),
             curried: None,
         };

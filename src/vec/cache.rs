@@ -1,0 +1,151 @@
+//! Per-thread lookup caches in front of a vec's map.
+//!
+//! A lookup through the map takes the read lock: two atomic read-modify-writes on a
+//! cache line every thread shares. A thread that keeps updating the same children
+//! instead finds them in its own small direct-mapped cache, keyed by the label values'
+//! hash and checked against the full values: no lock, no reference-count traffic, no
+//! allocation.
+//!
+//! # Staying correct
+//! - Every removal (explicit, partial-match, `clear`, `retain`, TTL) bumps the vec's
+//!   removal epoch while holding the map's write lock. A cache whose epoch is older
+//!   empties itself before its next lookup, so a thread never reaches a removed child
+//!   after it could have learnt of the removal (an update racing with a removal may land
+//!   just before it, as with a handle taken before the removal).
+//! - A cached slot holds a reference to the child's entry, which a TTL sweep sees
+//!   (see `ttl::sweep`): a cached child is hidden when idle but never freed, so no update
+//!   can be lost to expiry. A sweep that keeps idle children for that reason bumps the
+//!   epoch too, so threads let go of them at their next lookup and the next sweep can
+//!   free them (the sweeping thread lets go of its own at once); a thread that never
+//!   looks up this vec again keeps at most its cache's worth alive.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use thread_local::ThreadLocal;
+
+use super::{values_eq, Entry};
+use crate::metrics::Metric;
+
+/// Slots a cache starts with, and the most it grows to.
+const MIN_SLOTS: usize = 8;
+const MAX_SLOTS: usize = 4096;
+/// Lookups between two checks of whether the cache should grow.
+const WINDOW: u32 = 256;
+
+struct Slot<M> {
+    entry: Option<Arc<Entry<M>>>,
+}
+
+pub(super) struct Cache<M> {
+    epoch: u64,
+    slots: Box<[Slot<M>]>,
+    lookups: u32,
+    misses: u32,
+}
+
+impl<M: Metric> Cache<M> {
+    fn new(epoch: u64) -> Self {
+        Cache {
+            epoch,
+            slots: empty_slots(MIN_SLOTS),
+            lookups: 0,
+            misses: 0,
+        }
+    }
+
+    /// The cached entry for these values, after bringing the cache to `epoch`.
+    #[inline]
+    pub(super) fn get(&mut self, epoch: u64, hash: u64, values: &[&str]) -> Option<&Arc<Entry<M>>> {
+        if self.epoch != epoch {
+            self.slots = empty_slots(MIN_SLOTS);
+            self.epoch = epoch;
+        }
+        self.lookups += 1;
+        let i = index(hash, self.slots.len());
+        match &self.slots[i].entry {
+            Some(e) if e.hash == hash && values_eq(&e.values, values) => Some(e),
+            _ => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Remembers `entry`, just found in the map after a `get` miss, growing the cache if
+    /// it misses often and the vec has more children than slots; returns the cached
+    /// reference.
+    pub(super) fn put(&mut self, entry: Arc<Entry<M>>, children: usize) -> &Arc<Entry<M>> {
+        if self.lookups >= WINDOW {
+            let wants_more = self.misses * 4 > self.lookups
+                && self.slots.len() < MAX_SLOTS
+                && self.slots.len() < children.saturating_mul(2);
+            if wants_more {
+                self.grow();
+            }
+            self.lookups = 0;
+            self.misses = 0;
+        }
+        let i = index(entry.hash, self.slots.len());
+        self.slots[i].entry.insert(entry)
+    }
+
+    fn grow(&mut self) {
+        let doubled = empty_slots(self.slots.len() * 2);
+        let old = std::mem::replace(&mut self.slots, doubled);
+        for e in old.into_vec().into_iter().filter_map(|s| s.entry) {
+            let i = index(e.hash, self.slots.len());
+            self.slots[i].entry = Some(e);
+        }
+    }
+}
+
+fn empty_slots<M>(n: usize) -> Box<[Slot<M>]> {
+    (0..n).map(|_| Slot { entry: None }).collect()
+}
+
+#[inline]
+fn index(hash: u64, len: usize) -> usize {
+    // `len` is a power of two; the high bits of a good hash are as good as the low ones,
+    // and the map (hashbrown) uses the low bits, so the two do not share conflicts.
+    (hash >> 32) as usize & (len - 1)
+}
+
+/// One cache per thread for one vec.
+pub(super) struct ThreadCaches<M: Metric> {
+    caches: ThreadLocal<RefCell<Cache<M>>>,
+}
+
+impl<M: Metric> ThreadCaches<M> {
+    pub(super) fn new() -> Self {
+        ThreadCaches {
+            caches: ThreadLocal::new(),
+        }
+    }
+
+    /// Empties this thread's cache (if it has one and is not inside a lookup), so a
+    /// sweep running on this thread is not held back by its own cached references.
+    pub(super) fn clear_mine(&self) {
+        if let Some(cache) = self.caches.get() {
+            if let Ok(mut cache) = cache.try_borrow_mut() {
+                cache.slots = empty_slots(MIN_SLOTS);
+            }
+        }
+    }
+
+    /// This thread's cache, unless it is already borrowed (a lookup nested inside an
+    /// update closure on the same vec); the caller then goes through the map.
+    ///
+    /// Under `cfg(loom)` there are no thread caches: loom runs its threads on one OS
+    /// thread, which would share one cache; the model checks the map path.
+    #[inline]
+    pub(super) fn mine(&self, epoch: u64) -> Option<std::cell::RefMut<'_, Cache<M>>> {
+        if cfg!(loom) {
+            return None;
+        }
+        self.caches
+            .get_or(|| RefCell::new(Cache::new(epoch)))
+            .try_borrow_mut()
+            .ok()
+    }
+}
