@@ -51,6 +51,7 @@ pub use metrics::histogram::{
     exponential_buckets, linear_buckets, Histogram, HistogramConfig, DEFAULT_BUCKETS,
 };
 pub use metrics::info::Info;
+pub use metrics::sharded_counter::ShardedCounter;
 pub use metrics::stateset::{StateSet, StateSetConfig};
 pub use metrics::summary::{Summary, SummaryConfig};
 pub use metrics::timer::{Observe, Timer};

@@ -16,6 +16,7 @@ pub mod histogram;
 mod hot_cold;
 pub mod info;
 mod quantile;
+pub mod sharded_counter;
 pub mod stateset;
 pub mod summary;
 pub mod timer;
