@@ -153,6 +153,25 @@ pub(super) fn values_eq(stored: &[Box<str>], wanted: &[&str]) -> bool {
 /// Label values on the stack: vecs rarely have more than eight labels.
 type Values<'a> = SmallVec<[&'a str; 8]>;
 
+/// The full label values of a lookup: the caller's own slice when the vec is not
+/// curried (the common case, copied nowhere), else merged with the curried ones.
+enum Full<'a, 'b> {
+    Given(&'b [&'a str]),
+    Merged(Values<'a>),
+}
+
+impl<'a> std::ops::Deref for Full<'a, '_> {
+    type Target = [&'a str];
+
+    #[inline]
+    fn deref(&self) -> &[&'a str] {
+        match self {
+            Full::Given(values) => values,
+            Full::Merged(values) => values,
+        }
+    }
+}
+
 impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// The descriptor.
     pub fn desc(&self) -> &Desc {
@@ -452,10 +471,11 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         removed
     }
 
-    fn apply_curry<'a>(&'a self, values: &[&'a str]) -> Result<Values<'a>> {
+    #[inline]
+    fn apply_curry<'a, 'b>(&'a self, values: &'b [&'a str]) -> Result<Full<'a, 'b>> {
         let Some(curried) = &self.curried else {
             self.inner.desc.check_label_count(values.len())?;
-            return Ok(values.iter().copied().collect());
+            return Ok(Full::Given(values));
         };
         let free = curried.iter().filter(|c| c.is_none()).count();
         if values.len() != free {
@@ -467,13 +487,15 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             });
         }
         let mut given = values.iter();
-        Ok(curried
-            .iter()
-            .map(|c| match c {
-                Some(v) => &**v,
-                None => given.next().copied().unwrap_or_default(),
-            })
-            .collect())
+        Ok(Full::Merged(
+            curried
+                .iter()
+                .map(|c| match c {
+                    Some(v) => &**v,
+                    None => given.next().copied().unwrap_or_default(),
+                })
+                .collect(),
+        ))
     }
 
     fn label_position(&self, name: &str) -> Result<usize> {
