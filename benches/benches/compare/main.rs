@@ -1,0 +1,47 @@
+//! promsdk side by side with `prometheus`, `prometheus-client` and `metrics` (with
+//! `metrics-exporter-prometheus`'s recorder): one criterion group per operation, one
+//! function per library, so every result is a ratio taken in the same run.
+//!
+//! Each library is used the cheapest way that is still correct for it:
+//! - handles are looked up once and kept, except in the `labeled_*` groups, which look
+//!   the child up by its label values on every iteration;
+//! - the `metrics` recorder is built locally (never installed globally) and its
+//!   `Recorder` methods are called directly, which is what the `counter!` family of
+//!   macros does after finding the recorder;
+//! - `metrics` defers histogram bucketing to `PrometheusHandle::run_upkeep`, so its
+//!   `histogram_observe` time includes the upkeep that drains the observations it made.
+//!
+//! Run with `scripts/bench.sh` (prints a table of medians) or
+//! `cargo bench -p promsdk-bench`.
+
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+
+mod contended;
+mod encode;
+mod labeled;
+mod peers;
+mod updates;
+
+/// A group with short measurement times, so the whole run takes a few minutes.
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    updates::counter_inc(&mut c);
+    updates::gauge_set(&mut c);
+    updates::histogram_observe(&mut c);
+    labeled::labeled_inc(&mut c, "labeled_inc_2", 1);
+    labeled::labeled_inc(&mut c, "labeled_inc_1000", 1000);
+    contended::contended_inc_2threads(&mut c);
+    encode::encode_text_10k(&mut c);
+    c.final_summary();
+}

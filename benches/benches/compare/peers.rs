@@ -1,0 +1,62 @@
+//! Shared set-up: the `metrics` recorder, the label sets and the observed values.
+
+use metrics::{Key, Label, Level, Metadata};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
+use prometheus_client::encoding::EncodeLabelSet;
+
+/// The metadata passed to `metrics` registrations (the exporter ignores it).
+pub const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
+
+/// The default histogram buckets of `prometheus` and client_golang, used by every
+/// library's histogram.
+pub const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Values observed by `histogram_observe`, spread over the buckets and beyond them.
+pub const OBSERVED: [f64; 16] = [
+    0.001, 0.007, 0.02, 0.04, 0.07, 0.2, 0.3, 0.6, 0.9, 1.7, 3.0, 4.2, 7.5, 9.9, 12.0, 30.0,
+];
+
+/// The two label names of every labelled benchmark.
+pub const LABEL_NAMES: [&str; 2] = ["service", "endpoint"];
+
+/// `prometheus-client`'s label set: a derived struct of two owned strings, built from
+/// the string label values on every lookup.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Labels {
+    pub service: String,
+    pub endpoint: String,
+}
+
+/// A `metrics` recorder that is not installed: benchmarks call it directly.
+pub fn recorder() -> PrometheusRecorder {
+    PrometheusBuilder::new()
+        .set_buckets(&BUCKETS)
+        .expect("the buckets are not empty")
+        .build_recorder()
+}
+
+/// The `metrics` key of a labelled counter: the values are runtime strings, so `metrics`
+/// needs owned copies (its label values are `Cow<'static, str>`).
+pub fn key(name: &'static str, a: &str, b: &str) -> Key {
+    Key::from_parts(
+        name,
+        vec![
+            Label::new(LABEL_NAMES[0], a.to_owned()),
+            Label::new(LABEL_NAMES[1], b.to_owned()),
+        ],
+    )
+}
+
+/// `n` distinct label-value pairs, built at run time as label values usually are.
+pub fn label_sets(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("service-{}", i / 100),
+                format!("/api/v1/endpoint/{}", i % 100),
+            )
+        })
+        .collect()
+}
