@@ -218,6 +218,7 @@ impl Desc {
     }
 
     /// Fails with [`Error::LabelCount`] unless `got` values match the variable labels.
+    #[inline]
     pub fn check_label_count(&self, got: usize) -> Result<()> {
         let expected = self.0.variable_labels.len();
         if got == expected {

@@ -54,7 +54,7 @@ mod wrap;
 pub use gather::{gather_all, Gathered};
 pub use wrap::RegistryView;
 
-type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Registered descriptor names and what their descriptors agree on.
 pub(crate) type Names = Map<Arc<str>, NameInfo>;

@@ -169,7 +169,7 @@ impl<M: Metric> VecBuilder<M> {
             opts,
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
             config,
-            hasher: DefaultHasher::new(),
+            hasher: DefaultHasher::default(),
             ttl: None,
             max_series: None,
             clock: system_clock(),

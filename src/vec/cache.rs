@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use thread_local::ThreadLocal;
 
-use super::{values_eq, Entry};
+use super::Entry;
 use crate::metrics::Metric;
 
 /// Slots a cache starts with, and the most it grows to.
@@ -33,7 +33,11 @@ const MAX_SLOTS: usize = 4096;
 /// Lookups between two checks of whether the cache should grow.
 const WINDOW: u32 = 256;
 
+/// A cached child; slots come in pairs (two-way set associative), the most recently
+/// filled first.
 struct Slot<M> {
+    /// The entry's hash, compared before following the pointer.
+    hash: u64,
     entry: Option<Arc<Entry<M>>>,
 }
 
@@ -61,15 +65,17 @@ impl<M: Metric> Cache<M> {
             self.slots = empty_slots(MIN_SLOTS);
             self.epoch = epoch;
         }
-        self.lookups += 1;
+        self.lookups = self.lookups.saturating_add(1);
         let i = index(hash, self.slots.len());
-        match &self.slots[i].entry {
-            Some(e) if e.hash == hash && values_eq(&e.values, values) => Some(e),
-            _ => {
-                self.misses += 1;
-                None
-            }
+        let pair = &self.slots[i..i + 2];
+        let found = pair.iter().find_map(|slot| match &slot.entry {
+            Some(e) if slot.hash == hash && e.key.matches(values) => Some(e),
+            _ => None,
+        });
+        if found.is_none() {
+            self.misses = self.misses.saturating_add(1);
         }
+        found
     }
 
     /// Remembers `entry`, just found in the map after a `get` miss, growing the cache if
@@ -77,9 +83,9 @@ impl<M: Metric> Cache<M> {
     /// reference.
     pub(super) fn put(&mut self, entry: Arc<Entry<M>>, children: usize) -> &Arc<Entry<M>> {
         if self.lookups >= WINDOW {
-            let wants_more = self.misses * 4 > self.lookups
+            let wants_more = self.misses * 16 > self.lookups
                 && self.slots.len() < MAX_SLOTS
-                && self.slots.len() < children.saturating_mul(2);
+                && self.slots.len() < children.saturating_mul(4);
             if wants_more {
                 self.grow();
             }
@@ -87,7 +93,11 @@ impl<M: Metric> Cache<M> {
             self.misses = 0;
         }
         let i = index(entry.hash, self.slots.len());
-        self.slots[i].entry.insert(entry)
+        // The older of the pair goes; the new one takes the first place.
+        self.slots.swap(i, i + 1);
+        let slot = &mut self.slots[i];
+        slot.hash = entry.hash;
+        slot.entry.insert(entry)
     }
 
     fn grow(&mut self) {
@@ -95,20 +105,34 @@ impl<M: Metric> Cache<M> {
         let old = std::mem::replace(&mut self.slots, doubled);
         for e in old.into_vec().into_iter().filter_map(|s| s.entry) {
             let i = index(e.hash, self.slots.len());
-            self.slots[i].entry = Some(e);
+            let j = if self.slots[i].entry.is_none() {
+                i
+            } else {
+                i + 1
+            };
+            self.slots[j] = Slot {
+                hash: e.hash,
+                entry: Some(e),
+            };
         }
     }
 }
 
 fn empty_slots<M>(n: usize) -> Box<[Slot<M>]> {
-    (0..n).map(|_| Slot { entry: None }).collect()
+    (0..n)
+        .map(|_| Slot {
+            hash: 0,
+            entry: None,
+        })
+        .collect()
 }
 
+/// The first slot of the pair `hash` maps to.
 #[inline]
 fn index(hash: u64, len: usize) -> usize {
     // `len` is a power of two; the high bits of a good hash are as good as the low ones,
     // and the map (hashbrown) uses the low bits, so the two do not share conflicts.
-    (hash >> 32) as usize & (len - 1)
+    (hash >> 32) as usize & (len - 2)
 }
 
 /// One cache per thread for one vec.

@@ -28,11 +28,16 @@ use crate::ttl::Ttl;
 
 mod builder;
 mod cache;
+mod key;
 pub use builder::VecBuilder;
 use cache::ThreadCaches;
+use key::Key;
 
-/// The hasher vecs use unless told otherwise.
-pub type DefaultHasher = ahash::RandomState;
+/// The hasher vecs use unless told otherwise: foldhash, seeded per vec. Label values
+/// are short strings, where it is several times faster than SipHash or ahash's portable
+/// fallback; a hash only picks candidates (full values are always compared), and the
+/// per-vec random seed keeps collisions from being chosen in advance.
+pub type DefaultHasher = foldhash::fast::RandomState;
 
 /// The label value given to every variable label of the overflow series that collects
 /// updates for label sets rejected by `max_series`.
@@ -44,7 +49,7 @@ pub const REJECTED_FAMILY: &str = "promsdk_vec_rejected_label_sets";
 /// One child: its label values (the key), its full label set and the metric.
 pub(crate) struct Entry<M> {
     hash: u64,
-    values: Box<[Box<str>]>,
+    key: Key,
     pub(crate) labels: LabelSet,
     pub(crate) metric: M,
     /// When the child was last seen updated, in the vec clock's nanoseconds.
@@ -146,10 +151,6 @@ impl<M: Metric, S> Clone for MetricVec<M, S> {
     }
 }
 
-pub(super) fn values_eq(stored: &[Box<str>], wanted: &[&str]) -> bool {
-    stored.len() == wanted.len() && stored.iter().zip(wanted).all(|(a, b)| **a == **b)
-}
-
 /// Label values on the stack: vecs rarely have more than eight labels.
 type Values<'a> = SmallVec<[&'a str; 8]>;
 
@@ -203,11 +204,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// ```
     #[inline]
     pub fn update<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> R {
-        let full = match self.apply_curry(values) {
-            Ok(full) => full,
-            Err(_) => return self.with_detached(f),
-        };
-        match self.with_entry(&full, f) {
+        match self.with_child(values, f) {
             Ok(r) => r,
             Err((Error::SeriesLimit { .. }, f)) => f(&self.overflow_child().metric),
             Err((_, f)) => self.with_detached(f),
@@ -256,7 +253,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let mut map = self.inner.map.write();
         let found = map
             .table
-            .find_entry(hash, |e| e.hash == hash && values_eq(&e.values, &full));
+            .find_entry(hash, |e| e.hash == hash && e.key.matches(&full));
         match found {
             Ok(entry) => {
                 entry.remove();
@@ -290,7 +287,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                     .filter_map(|(i, v)| v.as_deref().map(|v| (i, v))),
             );
         }
-        Ok(self.retain_entries(|e| wanted.iter().all(|&(i, v)| &*e.values[i] == v)))
+        Ok(self.retain_entries(|e| wanted.iter().all(|&(i, v)| e.key.value(i) == Some(v))))
     }
 
     /// Removes every child (of this curried view only, if curried).
@@ -305,8 +302,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         self.retain_entries(|e| {
             let in_view = curried.as_ref().is_none_or(|c| {
                 c.iter()
-                    .zip(e.values.iter())
-                    .all(|(want, have)| want.as_deref().is_none_or(|w| w == &**have))
+                    .zip(e.key.values())
+                    .all(|(want, have)| want.as_deref().is_none_or(|w| w == have))
             });
             in_view && !keep(&e.labels, &e.metric)
         })
@@ -360,6 +357,22 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         crate::ttl::sweep(&self.inner)
     }
 
+    /// Runs `f` on the child for the label values a caller passed (curried ones added),
+    /// created if missing; on failure `f` is handed back unused.
+    #[inline]
+    fn with_child<R, F>(&self, values: &[&str], f: F) -> std::result::Result<R, (Error, F)>
+    where
+        F: FnOnce(&M) -> R,
+    {
+        if self.curried.is_none() && values.len() == self.inner.desc.variable_labels().len() {
+            return self.with_entry(values, f);
+        }
+        match self.apply_curry(values) {
+            Ok(full) => self.with_entry(&full, f),
+            Err(e) => Err((e, f)),
+        }
+    }
+
     /// Runs `f` on the child for these full label values, created if missing: from this
     /// thread's cache when it has it, else from the map (and then cached).
     /// On failure (wrong values, series limit) `f` is handed back unused.
@@ -394,7 +407,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             let map = self.inner.map.read();
             if let Some(e) = map
                 .table
-                .find(hash, |e| e.hash == hash && values_eq(&e.values, values))
+                .find(hash, |e| e.hash == hash && e.key.matches(values))
             {
                 return Ok((e.clone(), map.table.len()));
             }
@@ -416,7 +429,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let mut map = inner.map.write();
         if let Some(e) = map
             .table
-            .find(hash, |e| e.hash == hash && values_eq(&e.values, values))
+            .find(hash, |e| e.hash == hash && e.key.matches(values))
         {
             return Ok((e.clone(), map.table.len()));
         }
@@ -439,7 +452,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     fn new_entry(&self, hash: u64, values: &[&str], labels: LabelSet) -> Entry<M> {
         Entry {
             hash,
-            values: values.iter().map(|v| Box::from(*v)).collect(),
+            key: Key::new(values),
             labels,
             metric: M::from_config(&self.inner.config),
             last_seen: AtomicU64::new(self.inner.clock.monotonic_nanos()),
