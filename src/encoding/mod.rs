@@ -171,6 +171,16 @@ pub(crate) fn write_labels(
 /// Every other character (including non-ASCII) is copied as is.
 pub(crate) fn write_escaped(buf: &mut Vec<u8>, s: &str, quote: bool) {
     let bytes = s.as_bytes();
+    // Most values need no escaping: find that out with one SIMD scan and copy at once.
+    let needs_escaping = if quote {
+        memchr::memchr3(b'\\', b'\n', b'"', bytes).is_some()
+    } else {
+        memchr::memchr2(b'\\', b'\n', bytes).is_some()
+    };
+    if !needs_escaping {
+        buf.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped: &[u8] = match b {
@@ -189,7 +199,15 @@ pub(crate) fn write_escaped(buf: &mut Vec<u8>, s: &str, quote: bool) {
 /// Appends a sample value: `NaN`, `+Inf`, `-Inf`, or the shortest decimal that reads
 /// back as the same `f64` (always with a `.` or an exponent, e.g. `1.0`, `1e-7`).
 pub(crate) fn write_f64(buf: &mut Vec<u8>, v: f64) {
-    if !write_non_finite(buf, v) {
+    // Whole numbers below 1e15 (most counters) take the integer formatter: the same
+    // text as `ryu` writes for them (`123.0`), several times faster.
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        if v == 0.0 && v.is_sign_negative() {
+            buf.extend_from_slice(b"-");
+        }
+        buf.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+        buf.extend_from_slice(b".0");
+    } else if !write_non_finite(buf, v) {
         buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     }
 }
@@ -482,6 +500,29 @@ mod tests {
         buf.clear();
         write_escaped(&mut buf, "a\\b\"c\nd", false);
         assert_eq!(buf, b"a\\\\b\"c\\nd");
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_ryu_writes_them() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            42.0,
+            1e14,
+            999_999_999_999_999.0,
+            1e15,
+            -1e15,
+        ];
+        values.extend((0..64).map(|i| (1u64 << i) as f64));
+        values.extend((0..64).map(|i| -((1u64 << i) as f64)));
+        for v in values {
+            let mut buf = Vec::new();
+            write_f64(&mut buf, v);
+            let expected = ryu::Buffer::new().format_finite(v).to_owned();
+            assert_eq!(String::from_utf8(buf).unwrap(), expected, "{v:e}");
+        }
     }
 
     #[test]

@@ -382,10 +382,13 @@ fn check_samples(family: &mut MetricFamily, errors: &mut Vec<Error>) {
             retain_samples(family, errors, &what, |s| s.labels.same_names(&first));
         }
     }
-    if !family.samples.is_sorted_by(|a, b| a.labels <= b.labels) {
-        // Stable, so the first of two equal series stays first.
-        family.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+    // One pass proves the common case (a vec's children: strictly increasing, so sorted
+    // and unique); only otherwise sort and drop repeats.
+    if family.samples.is_sorted_by(|a, b| a.labels < b.labels) {
+        return;
     }
+    // Stable, so the first of two equal series stays first.
+    family.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
     let mut repeated = 0usize;
     let mut first_repeat: Option<LabelSet> = None;
     family.samples.dedup_by(|later, earlier| {
