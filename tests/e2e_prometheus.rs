@@ -1,0 +1,1 @@
+//! Placeholder: the end-to-end check against a real Prometheus comes next.
