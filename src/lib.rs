@@ -34,6 +34,8 @@ pub mod family;
 pub mod http;
 pub mod labels;
 pub mod metrics;
+#[cfg(all(feature = "process", target_os = "linux"))]
+pub mod process;
 pub mod registry;
 mod sync;
 #[cfg(feature = "test-util")]
