@@ -81,9 +81,32 @@ pub fn parse(raw: &[u8]) -> Reply {
             (n.trim().to_owned(), v.trim().to_owned())
         })
         .collect();
-    Reply {
+    let mut reply = Reply {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
+    };
+    if reply.header("transfer-encoding") == Some("chunked") {
+        reply.body = dechunk(&reply.body);
+    }
+    reply
+}
+
+/// Decodes a chunked body (sizes in hex, each chunk followed by CRLF, size 0 ends).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size_text = std::str::from_utf8(&raw[..line_end]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        let start = line_end + 2;
+        body.extend_from_slice(&raw[start..start + size]);
+        raw = &raw[start + size + 2..];
     }
 }
