@@ -54,7 +54,9 @@ const SPARE_BUFFERS: usize = 8;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let registry = Registry::new();
-/// registry.register_metric(Opts::new("up", "Up."), Gauge::with_value(1.0)).unwrap();
+/// let up = Gauge::default();
+/// up.set(1.0);
+/// registry.register_metric(Opts::new("up", "Up."), up).unwrap();
 /// let service = MetricsService::new(registry, ServeOpts::default().instrument(false)).unwrap();
 ///
 /// let response = service.call(Request::get("/metrics").body(()).unwrap()).await.unwrap();
