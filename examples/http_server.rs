@@ -36,6 +36,9 @@ struct Args {
     /// At most this many scrapes at once (0: no limit); past it: 503.
     #[arg(long, default_value_t = 0)]
     max_in_flight: usize,
+    /// Gather once per scrape instead of sharing one gather among concurrent scrapes.
+    #[arg(long)]
+    no_coalesce: bool,
 }
 
 /// An on-demand collector: the open "connections" of a pretend connection pool, read
@@ -183,6 +186,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = ServeOpts::default()
         .error_policy(ErrorPolicy::Continue)
         .max_requests_in_flight(args.max_in_flight)
+        .coalesce(!args.no_coalesce)
         .timeout(Duration::from_secs(10));
     let server = serve(args.listen, registry, opts).await?;
     tracing::info!(addr = %server.local_addr(), series = args.series, "serving /metrics");
