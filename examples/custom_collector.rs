@@ -1,42 +1,84 @@
-//! Writing an exporter means implementing `Collector`: samples are built afresh on every
-//! gather, so whatever no longer exists is simply not reported. Here each gather reports
-//! the current depth of some queues read from "elsewhere".
+//! The on-demand collector of the seed scenario, served over HTTP: every scrape reports
+//! one sample under a fresh random `id` label. A vec would keep every id it ever saw;
+//! the collector builds its samples afresh per request, so old values never pile up.
+//!
+//! ```sh
+//! cargo run --example custom_collector -- --listen 127.0.0.1:9185
+//! curl -s http://127.0.0.1:9185/metrics   # a new id each time, always one series
+//! ```
 
-use promsdk::{encode, Collected, Collector, Desc, Format, MetricType, Opts, Registry};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-struct QueueCollector {
-    depth: Desc,
+use clap::Parser;
+use promsdk::http::{serve, ServeOpts};
+use promsdk::{Collected, Collector, Desc, MetricType, Opts, Registry};
+
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9185")]
+    listen: SocketAddr,
 }
 
-impl Collector for QueueCollector {
+/// Reports the "current" random value under a random id, drawn on every collect.
+struct RandomCollector {
+    desc: Desc,
+    state: AtomicU64,
+}
+
+impl RandomCollector {
+    /// The next xorshift64 draw (no extra dependency needed for a demo).
+    fn draw(&self) -> u64 {
+        // Relaxed: only the value matters; concurrent scrapes may draw the same one.
+        let mut x = self.state.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state.store(x, Ordering::Relaxed);
+        x
+    }
+}
+
+impl Collector for RandomCollector {
     fn describe(&self) -> Vec<Desc> {
-        vec![self.depth.clone()]
+        vec![self.desc.clone()]
     }
 
     fn collect(&self, out: &mut Collected) {
-        let mut family = out.family(&self.depth);
-        for (queue, depth) in read_queue_depths() {
-            family.gauge(&[queue], depth);
-        }
+        let id = format!("{:08x}", self.draw() as u32);
+        let value = (self.draw() % 1000) as f64 / 10.0;
+        out.family(&self.desc).gauge(&[&id], value);
     }
 }
 
-/// Stands in for a call to the system being exported.
-fn read_queue_depths() -> Vec<(&'static str, f64)> {
-    vec![("email", 12.0), ("billing", 0.0)]
-}
-
-fn main() -> Result<(), promsdk::Error> {
-    let registry = Registry::default();
-    let depth = Desc::new(
-        Opts::new("queue_depth", "Jobs waiting per queue."),
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let registry = Registry::new();
+    let desc = Desc::new(
+        Opts::new(
+            "seed_collector",
+            "A random value under a random id, drawn per scrape.",
+        ),
         MetricType::Gauge,
-        &["queue"],
+        &["id"],
     )?;
-    registry.register(QueueCollector { depth })?;
-
-    let mut body = Vec::new();
-    encode(&registry.gather().families, Format::OpenMetrics, &mut body);
-    print!("{}", String::from_utf8_lossy(&body));
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64 | 1;
+    registry.register(RandomCollector {
+        desc,
+        state: AtomicU64::new(seed),
+    })?;
+    let server = serve(args.listen, registry, ServeOpts::default()).await?;
+    tracing::info!(addr = %server.local_addr(), "serving /metrics");
+    server
+        .shutdown_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
     Ok(())
 }

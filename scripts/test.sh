@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command (README: "Run the tests"). Installs what the tests need
-# (a Python venv with the official client's parser) and runs every test.
+# (Debian's prometheus package, a Python venv with the official client's parser) and
+# runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== system tools the tests need (Debian's prometheus: server and promtool)"
+./scripts/install-deps.sh
 echo "== unit, integration and doc tests"
 cargo test --all-features
 echo "== an independent parser (PyPI prometheus-client) reads our output"

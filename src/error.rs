@@ -143,6 +143,15 @@ pub enum Error {
         /// The panic payload, if it was a string.
         message: String,
     },
+    /// The standalone `/metrics` server could not listen on its address.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Listen {
+        /// The address asked for.
+        addr: String,
+        /// Why listening failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// A collector reported an error of its own.
     #[error("collector error for {name:?}: {message}")]
     Collect {

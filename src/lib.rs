@@ -14,6 +14,9 @@
 //! - `testutil` (feature `test-util`): `to_f64`, `collect_and_count`, `lint`.
 //! - [`encoding`]: text 0.0.4 and OpenMetrics 1.0 writers ([`encode`]) and `Accept`
 //!   negotiation ([`negotiate`]).
+//! - `http` (feature `http`, default): the hyper `/metrics` service and standalone
+//!   server.
+//! - `process` (feature `process`, Linux): the process collector reading `/proc`.
 #![deny(missing_docs)]
 
 /// The README's examples, compiled and run as doctests.
@@ -27,8 +30,12 @@ pub mod desc;
 pub mod encoding;
 pub mod error;
 pub mod family;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod labels;
 pub mod metrics;
+#[cfg(all(feature = "process", target_os = "linux"))]
+pub mod process;
 pub mod registry;
 mod sync;
 #[cfg(feature = "test-util")]
@@ -57,7 +64,8 @@ pub use metrics::summary::{Summary, SummaryConfig};
 pub use metrics::timer::{Observe, Timer};
 pub use metrics::{Lifecycle, Metric};
 pub use registry::{
-    default_registry, gather_all, CollectorId, Gathered, MetricCollector, Registry, RegistryView,
+    default_registry, gather_all, gather_all_into, CollectorId, Gathered, MetricCollector,
+    Registry, RegistryView,
 };
 pub use vec::{
     CounterVec, GaugeVec, HistogramVec, InfoVec, MetricVec, StateSetVec, SummaryVec, VecBuilder,

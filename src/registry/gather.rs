@@ -97,12 +97,29 @@ impl Registry {
 /// ```
 pub fn gather_all(registries: &[&Registry]) -> Gathered {
     let mut out = Collected::default();
-    for registry in registries {
-        registry.collect_into(&mut out);
-    }
-    finish(&mut out);
+    gather_all_into(registries, &mut out);
     let (families, errors) = out.take();
     Gathered { families, errors }
+}
+
+/// Like [`gather_all`], writing into `out` after clearing it, so that a sink kept
+/// between gathers reuses its sample buffers (what the `/metrics` service does).
+///
+/// ```
+/// use promsdk::{gather_all_into, Collected, Gauge, Opts, Registry};
+/// let (app, lib) = (Registry::default(), Registry::default());
+/// app.register_metric(Opts::new("app_up", "Up."), Gauge::default()).unwrap();
+/// lib.register_metric(Opts::new("lib_up", "Up."), Gauge::default()).unwrap();
+/// let mut sink = Collected::default();
+/// gather_all_into(&[&app, &lib], &mut sink);
+/// assert_eq!(sink.families().len(), 2);
+/// ```
+pub fn gather_all_into(registries: &[&Registry], out: &mut Collected) {
+    out.clear();
+    for registry in registries {
+        registry.collect_into(out);
+    }
+    finish(out);
 }
 
 /// Runs one collector, dropping everything it wrote if it panics, then checks its

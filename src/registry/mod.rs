@@ -51,7 +51,7 @@ use crate::metrics::Metric;
 mod gather;
 mod wrap;
 
-pub use gather::{gather_all, Gathered};
+pub use gather::{gather_all, gather_all_into, Gathered};
 pub use wrap::RegistryView;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests need, only when missing (idempotent):
+# Debian's `prometheus` package (the server and `promtool`) for tests/e2e_prometheus.rs.
+# With `--load`, also `wrk` for scripts/load.sh.
+set -euo pipefail
+
+want=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || want+=(prometheus)
+if [ "${1:-}" = "--load" ]; then
+    command -v wrk >/dev/null 2>&1 || want+=(wrk)
+fi
+[ ${#want[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# --no-install-recommends: the server and promtool only, no web console extras.
+$SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+# The package starts a system service on Debian; tests run their own instance.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    $SUDO systemctl stop prometheus || true
+fi
+command -v prometheus >/dev/null && command -v promtool >/dev/null
