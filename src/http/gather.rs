@@ -134,6 +134,14 @@ mod tests {
         assert_eq!(first.collected().families().len(), 1);
         assert!(gatherer.pool.lock().is_empty(), "still in use");
         drop(first);
+        // The blocking thread that published the snapshot may still hold the channel
+        // (and with it the snapshot) for a moment after the scrape got its answer.
+        for _ in 0..1000 {
+            if !gatherer.pool.lock().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         assert_eq!(gatherer.pool.lock().len(), 1);
         let second = gatherer.gather().await.unwrap();
         assert_eq!(second.collected().families().len(), 1);
