@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 echo "== unit, integration and doc tests"
 cargo test --all-features
+echo "== exposition-format conformance suite (../shared/conformance)"
+./scripts/conformance.sh
 echo "== an independent parser (PyPI prometheus-client) reads our output"
 ./scripts/python_interop.sh
 echo "== loom model of the TTL/update race"

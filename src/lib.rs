@@ -12,6 +12,8 @@
 //! - [`registry`]: registering collectors with checks, gathering, prefix and
 //!   constant-label views, the default registry.
 //! - `testutil` (feature `test-util`): `to_f64`, `collect_and_count`, `lint`.
+//! - [`parser`]: text 0.0.4 and OpenMetrics 1.0 readers (a zero-copy pull [`parser::Parser`],
+//!   `LINE:COLUMN` errors) and [`parser::parse_families`].
 //! - [`encoding`]: text 0.0.4 and OpenMetrics 1.0 writers ([`encode`]) and `Accept`
 //!   negotiation ([`negotiate`]).
 #![deny(missing_docs)]
@@ -29,6 +31,7 @@ pub mod error;
 pub mod family;
 pub mod labels;
 pub mod metrics;
+pub mod parser;
 pub mod registry;
 mod sync;
 #[cfg(feature = "test-util")]
