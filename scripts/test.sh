@@ -9,7 +9,11 @@ echo "== system tools the tests need (Debian's prometheus: server and promtool)"
 ./scripts/install-deps.sh
 echo "== unit, integration and doc tests"
 cargo test --all-features
+echo "== exposition-format conformance suite (../shared/conformance)"
+./scripts/conformance.sh
 echo "== an independent parser (PyPI prometheus-client) reads our output"
 ./scripts/python_interop.sh
+echo "== our parser against the Python client's on captured expositions (tests/data)"
+./scripts/parser_interop.sh
 echo "== loom model of the TTL/update race"
 ./scripts/loom.sh

@@ -12,6 +12,8 @@
 //! - [`registry`]: registering collectors with checks, gathering, prefix and
 //!   constant-label views, the default registry.
 //! - `testutil` (feature `test-util`): `to_f64`, `collect_and_count`, `lint`.
+//! - [`parser`]: text 0.0.4 and OpenMetrics 1.0 readers (a zero-copy pull [`parser::Parser`],
+//!   `LINE:COLUMN` errors) and [`parser::parse_families`].
 //! - [`encoding`]: text 0.0.4 and OpenMetrics 1.0 writers ([`encode`]) and `Accept`
 //!   negotiation ([`negotiate`]).
 //! - `http` (feature `http`, default): the hyper `/metrics` service and standalone
@@ -34,6 +36,7 @@ pub mod family;
 pub mod http;
 pub mod labels;
 pub mod metrics;
+pub mod parser;
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub mod process;
 pub mod registry;
