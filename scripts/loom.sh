@@ -2,4 +2,4 @@
 # Model-checks the TTL-versus-update race with loom (exhaustive interleavings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom_ttl
+RUSTFLAGS="--cfg promsdk_loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom_ttl

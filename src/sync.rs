@@ -1,23 +1,23 @@
 //! The synchronisation primitives used by metrics and vecs, swapped for `loom`'s under
-//! `cfg(loom)` so the TTL-versus-update race can be model-checked on the real code.
+//! `cfg(promsdk_loom)` so the TTL-versus-update race can be model-checked on the real code.
 
-#[cfg(not(loom))]
+#[cfg(not(promsdk_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(promsdk_loom))]
 pub(crate) use std::sync::Arc;
 
-#[cfg(loom)]
+#[cfg(promsdk_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-#[cfg(loom)]
+#[cfg(promsdk_loom)]
 pub(crate) use loom::sync::Arc;
 
-/// A reader-writer lock: parking_lot's normally, loom's under `cfg(loom)`.
+/// A reader-writer lock: parking_lot's normally, loom's under `cfg(promsdk_loom)`.
 pub(crate) struct RwLock<T>(
-    #[cfg(not(loom))] parking_lot::RwLock<T>,
-    #[cfg(loom)] loom::sync::RwLock<T>,
+    #[cfg(not(promsdk_loom))] parking_lot::RwLock<T>,
+    #[cfg(promsdk_loom)] loom::sync::RwLock<T>,
 );
 
-#[cfg(not(loom))]
+#[cfg(not(promsdk_loom))]
 impl<T> RwLock<T> {
     pub(crate) fn new(value: T) -> Self {
         RwLock(parking_lot::RwLock::new(value))
@@ -30,7 +30,7 @@ impl<T> RwLock<T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(promsdk_loom)]
 impl<T> RwLock<T> {
     pub(crate) fn new(value: T) -> Self {
         RwLock(loom::sync::RwLock::new(value))
@@ -43,13 +43,13 @@ impl<T> RwLock<T> {
     }
 }
 
-/// A mutex: parking_lot's normally, loom's under `cfg(loom)`.
+/// A mutex: parking_lot's normally, loom's under `cfg(promsdk_loom)`.
 pub(crate) struct Mutex<T>(
-    #[cfg(not(loom))] parking_lot::Mutex<T>,
-    #[cfg(loom)] loom::sync::Mutex<T>,
+    #[cfg(not(promsdk_loom))] parking_lot::Mutex<T>,
+    #[cfg(promsdk_loom)] loom::sync::Mutex<T>,
 );
 
-#[cfg(not(loom))]
+#[cfg(not(promsdk_loom))]
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Mutex(parking_lot::Mutex::new(value))
@@ -59,7 +59,7 @@ impl<T> Mutex<T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(promsdk_loom)]
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Mutex(loom::sync::Mutex::new(value))

@@ -101,10 +101,10 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     removed
 }
 
-#[cfg(not(loom))]
+#[cfg(not(promsdk_loom))]
 pub(crate) use background::watch;
 
-#[cfg(not(loom))]
+#[cfg(not(promsdk_loom))]
 mod background {
     use std::hash::BuildHasher;
     use std::sync::{Arc, Weak};

@@ -1,6 +1,6 @@
 //! Exhaustive model check of the TTL-versus-update race (run with
-//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_ttl`; see scripts/loom.sh).
-#![cfg(loom)]
+//! `RUSTFLAGS="--cfg promsdk_loom" cargo test --release --test loom_ttl`; see scripts/loom.sh).
+#![cfg(promsdk_loom)]
 
 use std::sync::Arc;
 use std::time::Duration;

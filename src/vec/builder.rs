@@ -126,7 +126,7 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
             }),
             curried: None,
         };
-        #[cfg(not(loom))]
+        #[cfg(not(promsdk_loom))]
         if vec.inner.ttl.is_some() {
             crate::ttl::watch(&vec);
         }

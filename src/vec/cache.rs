@@ -160,11 +160,11 @@ impl<M: Metric> ThreadCaches<M> {
     /// This thread's cache, unless it is already borrowed (a lookup nested inside an
     /// update closure on the same vec); the caller then goes through the map.
     ///
-    /// Under `cfg(loom)` there are no thread caches: loom runs its threads on one OS
+    /// Under `cfg(promsdk_loom)` there are no thread caches: loom runs its threads on one OS
     /// thread, which would share one cache; the model checks the map path.
     #[inline]
     pub(super) fn mine(&self, epoch: u64) -> Option<std::cell::RefMut<'_, Cache<M>>> {
-        if cfg!(loom) {
+        if cfg!(promsdk_loom) {
             return None;
         }
         self.caches
