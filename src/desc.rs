@@ -129,6 +129,10 @@ impl Desc {
                 name = format!("{name}_{unit}");
             }
         }
+        if metric_type == MetricType::StateSet {
+            // A state set's samples carry a label named after the metric.
+            check_label_name(&name, &name)?;
+        }
         let mut seen: Vec<&str> = Vec::new();
         let reserved = metric_type.reserved_label();
         for label in opts

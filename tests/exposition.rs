@@ -402,3 +402,15 @@ fn exemplar_without_labels_is_written_as_empty_braces() {
         "# TYPE jobs_total counter\njobs_total 2.0\n"
     );
 }
+
+#[test]
+fn text_leaves_out_timestamps_before_1970() {
+    let mut early = Sample::new(labels(&[("a", "early")]), Value::Gauge(1.0));
+    early.timestamp_ms = Some(-1);
+    let mut late = Sample::new(labels(&[("a", "late")]), Value::Gauge(2.0));
+    late.timestamp_ms = Some(1);
+    let families = [family("g", "G.", MetricType::Gauge, vec![early, late])];
+    let text = render(&families, Format::Text);
+    assert!(!text.contains("early"), "{text}");
+    assert!(text.contains("g{a=\"late\"} 2.0 1\n"), "{text}");
+}

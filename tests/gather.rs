@@ -93,6 +93,20 @@ fn gather_reports_bad_samples_and_keeps_the_rest() {
             vec![("x", 1)],
         ),
         (
+            "timestamp before 1970",
+            vec![Box::new(|r| {
+                let mut f = family(
+                    "x",
+                    Gauge,
+                    &[(&[("a", "1")], g(1.0)), (&[("a", "2")], g(2.0))],
+                );
+                f.samples[0].timestamp_ms = Some(-5);
+                r.register(unchecked(vec![f])).unwrap()
+            })],
+            "before 1970",
+            vec![("x", 1)],
+        ),
+        (
             "label names mixing in a family",
             vec![Box::new(|r| {
                 let f = family(

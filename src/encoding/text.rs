@@ -47,7 +47,11 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
     buf.extend_from_slice(type_name.as_bytes());
     buf.push(b'\n');
     for sample in &family.samples {
-        if sample.value.metric_type() == family.metric_type {
+        // Left out: a value of another type, and a timestamp before 1970, which the
+        // text format cannot carry (Prometheus reads only unsigned timestamps).
+        if sample.value.metric_type() == family.metric_type
+            && sample.timestamp_ms.is_none_or(|ts| ts >= 0)
+        {
             encode_sample(name, sample, buf);
         }
     }

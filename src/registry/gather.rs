@@ -388,6 +388,16 @@ fn finish(out: &mut Collected) {
 
 /// Value types, label-name consistency, order and uniqueness of one family's samples.
 fn check_samples(family: &mut MetricFamily, errors: &mut Vec<Error>) {
+    if family
+        .samples
+        .iter()
+        .any(|s| s.timestamp_ms.is_some_and(|ts| ts < 0))
+    {
+        let what = "timestamp is before 1970, which the text format cannot carry";
+        retain_samples(family, errors, what, |s| {
+            s.timestamp_ms.is_none_or(|ts| ts >= 0)
+        });
+    }
     let t = family.metric_type;
     if family.samples.iter().any(|s| s.value.metric_type() != t) {
         let what = format!("value type is not {t:?}");
