@@ -11,8 +11,8 @@ trap 'rm -f "$stamp"' EXIT
 cargo bench -p promsdk-bench --bench compare -- "$@"
 
 dir="${CARGO_TARGET_DIR:-target}/criterion"
-groups="counter_inc gauge_set histogram_observe labeled_inc_2 labeled_inc_1000 contended_inc_2threads encode_text_10k"
-libraries="promsdk prometheus prometheus-client metrics"
+groups="counter_inc gauge_set histogram_observe labeled_inc_2 labeled_inc_1000 contended_inc_2threads encode_text_10k parse_text"
+libraries="promsdk prometheus prometheus-client metrics prometheus-parse"
 
 # Median in nanoseconds from criterion's estimates.json, or "-" when this run did not
 # measure it (results older than the run are ignored).

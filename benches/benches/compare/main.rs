@@ -22,6 +22,7 @@ use criterion::{BenchmarkGroup, Criterion};
 mod contended;
 mod encode;
 mod labeled;
+mod parse;
 mod peers;
 mod updates;
 
@@ -43,5 +44,6 @@ fn main() {
     labeled::labeled_inc(&mut c, "labeled_inc_1000", 1000);
     contended::contended_inc_2threads(&mut c);
     encode::encode_text_10k(&mut c);
+    parse::parse_text(&mut c);
     c.final_summary();
 }
