@@ -61,9 +61,10 @@ impl Counter {
     /// Adds a whole number.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        // Relaxed: only atomicity matters (see the `metrics` module doc).
-        self.0.int.fetch_add(n, Ordering::Relaxed);
+        // Mark first: the load then runs ahead of the locked add instead of waiting for
+        // it. Relaxed: only atomicity matters (see the `metrics` module doc).
         self.0.lifecycle.touch();
+        self.0.int.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Adds `v`, which must be non-negative and not NaN.
@@ -72,8 +73,8 @@ impl Counter {
         if v.is_nan() || v < 0.0 {
             return Err(Error::NegativeCounterAdd { value: v });
         }
-        atomic_f64_add(&self.0.float, v);
         self.0.lifecycle.touch();
+        atomic_f64_add(&self.0.float, v);
         Ok(())
     }
 

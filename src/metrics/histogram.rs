@@ -204,8 +204,8 @@ impl Histogram {
     /// Records one observation. Lock-free and allocation-free.
     #[inline]
     pub fn observe(&self, v: f64) {
-        self.0.counts.observe(self.bucket_index(v), v);
         self.0.lifecycle.touch();
+        self.0.counts.observe(self.bucket_index(v), v);
     }
 
     /// Records one observation and keeps `exemplar_labels` (e.g. `trace_id`) as the

@@ -76,9 +76,9 @@ impl ShardedCounter {
     /// Adds a whole number.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        // Relaxed: only atomicity matters (see the `metrics` module doc).
-        self.shard().int.fetch_add(n, Ordering::Relaxed);
+        // Mark first, as `Counter` does. Relaxed: only atomicity matters.
         self.0.lifecycle.touch();
+        self.shard().int.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Adds `v`, which must be non-negative and not NaN.
@@ -87,8 +87,8 @@ impl ShardedCounter {
         if v.is_nan() || v < 0.0 {
             return Err(Error::NegativeCounterAdd { value: v });
         }
-        atomic_f64_add(&self.shard().float, v);
         self.0.lifecycle.touch();
+        atomic_f64_add(&self.shard().float, v);
         Ok(())
     }
 
