@@ -17,10 +17,8 @@ use hashbrown::HashTable;
 use smallvec::SmallVec;
 
 use crate::clock::Clock;
-use crate::collector::{Collected, Collector};
 use crate::desc::Desc;
 use crate::error::{Error, Result};
-use crate::family::Sample;
 use crate::labels::LabelSet;
 use crate::metrics::Metric;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
@@ -28,6 +26,7 @@ use crate::ttl::Ttl;
 
 mod builder;
 mod cache;
+mod collect;
 mod key;
 pub use builder::VecBuilder;
 use cache::ThreadCaches;
@@ -123,7 +122,7 @@ impl<M: Metric, S> Inner<M, S> {
 }
 
 /// A labelled vec of metrics of type `M`: `CounterVec`, `GaugeVec`, … Cheap to clone;
-/// clones share the children. Register it (it is a [`Collector`]) and look children up by
+/// clones share the children. Register it (it is a [`Collector`](crate::Collector)) and look children up by
 /// label values.
 ///
 /// ```
@@ -560,57 +559,6 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                     })
             })
             .collect()
-    }
-}
-
-impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<M, S> {
-    fn describe(&self) -> Vec<Desc> {
-        let mut descs = vec![self.inner.desc.clone()];
-        descs.extend(self.inner.rejected_desc.clone());
-        descs
-    }
-
-    fn collect(&self, out: &mut Collected) {
-        let inner = &*self.inner;
-        let now = inner.clock.monotonic_nanos();
-        let mut family = out.family(&inner.desc);
-        {
-            let map = inner.map.read();
-            let mut sorted = inner.sorted.lock();
-            if sorted.generation != map.generation {
-                sorted.entries.clear();
-                sorted.entries.extend(map.table.iter().cloned());
-                sorted
-                    .entries
-                    .sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-                sorted.generation = map.generation;
-            }
-            drop(map);
-            for e in &sorted.entries {
-                if inner.ttl.as_ref().is_some_and(|ttl| ttl.is_expired(e, now)) {
-                    continue;
-                }
-                family.push_sample(Sample::new(e.labels.clone(), e.metric.value()));
-            }
-        }
-        if let Some(e) = inner.overflow.get() {
-            family.push_sample(Sample::new(e.labels.clone(), e.metric.value()));
-        }
-        if let Some(desc) = &inner.rejected_desc {
-            out.family(desc)
-                .counter(&[], self.rejected_label_sets() as f64);
-        }
-        // Relaxed: a statistic.
-        let invalid = inner.invalid_lookups.load(Ordering::Relaxed);
-        if invalid > 0 {
-            out.error(Error::Collect {
-                name: inner.desc.name().to_owned(),
-                message: format!(
-                    "{invalid} lookups passed the wrong number of label values (expected {:?}) and were answered with a detached metric",
-                    inner.desc.variable_label_names()
-                ),
-            });
-        }
     }
 }
 
