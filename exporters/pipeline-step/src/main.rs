@@ -81,6 +81,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     registry.register(promsdk::process::ProcessCollector::new())?;
     let exporter = Arc::new(Exporter::register(&registry, args.strategy, args.ttl)?);
     let metrics = MetricsService::new(registry, ServeOpts::default())?;
+    let simulation = (!args.no_simulate)
+        .then(|| simulate::start(Arc::clone(&exporter), args.simulate_interval, seed()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -96,13 +98,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         simulate = !args.no_simulate,
         "serving /metrics and POST /runs"
     );
-    let simulation = (!args.no_simulate).then(|| {
-        tokio::spawn(simulate::simulate(
-            Arc::clone(&exporter),
-            args.simulate_interval,
-            seed(),
-        ))
-    });
     axum::serve(listener, server::router(exporter, metrics))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

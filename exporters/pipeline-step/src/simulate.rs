@@ -3,11 +3,14 @@
 //! fuzzing) come and go and a failure skips the steps after it. It is exactly the
 //! input that leaves stale series behind in a naive exporter.
 //!
-//! At start every pipeline runs once, so `/metrics` shows something at once; then one
-//! pipeline, picked at random, finishes a run every interval.
+//! At start every pipeline runs once, before the server answers, so the first scrape
+//! already shows every pipeline; then one pipeline, picked at random, finishes a run
+//! every interval.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinHandle;
 
 use crate::exporter::Exporter;
 use crate::run::{InvalidRun, Run, Status, Step};
@@ -168,20 +171,22 @@ fn record(exporter: &Exporter, run: Result<Run, InvalidRun>) {
     }
 }
 
-/// Runs every pipeline once, then records a random run every `every`, forever (abort
-/// the task to stop it).
-pub async fn simulate(exporter: Arc<Exporter>, every: Duration, seed: u64) {
+/// Records one run of every pipeline now, then spawns a task recording a random run
+/// every `every`, forever (abort the task to stop it).
+pub fn start(exporter: Arc<Exporter>, every: Duration, seed: u64) -> JoinHandle<()> {
     let mut simulator = Simulator::new(seed);
     for index in 0..Simulator::pipelines() {
         record(&exporter, simulator.run_of(index, unix_now()));
     }
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await; // the first tick is immediate
-    loop {
-        ticks.tick().await;
-        record(&exporter, simulator.any_run(unix_now()));
-    }
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is immediate
+        loop {
+            ticks.tick().await;
+            record(&exporter, simulator.any_run(unix_now()));
+        }
+    })
 }
 
 #[cfg(test)]
