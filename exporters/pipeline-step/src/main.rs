@@ -69,13 +69,14 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    if let Err(error) = run(args).await {
+    if let Err(error) = serve_until_stopped(args).await {
         eprintln!("pipeline-step-exporter: {error}");
         std::process::exit(1);
     }
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+/// Serves until Ctrl-C or SIGTERM; errors are what keeps it from starting.
+async fn serve_until_stopped(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let registry = Registry::new();
     #[cfg(target_os = "linux")]
     registry.register(promsdk::process::ProcessCollector::new())?;
