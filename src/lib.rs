@@ -19,6 +19,8 @@
 //! - `http` (feature `http`, default): the hyper `/metrics` service and standalone
 //!   server.
 //! - `process` (feature `process`, Linux): the process collector reading `/proc`.
+//! - `scrape` (feature `harness`): scrape loops with Prometheus's staleness markers, an
+//!   in-memory store and selector queries.
 #![deny(missing_docs)]
 
 /// The README's examples, compiled and run as doctests.
@@ -40,6 +42,8 @@ pub mod parser;
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub mod process;
 pub mod registry;
+#[cfg(feature = "harness")]
+pub mod scrape;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testutil;
