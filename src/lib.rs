@@ -21,6 +21,7 @@
 //! - `process` (feature `process`, Linux): the process collector reading `/proc`.
 //! - `scrape` (feature `harness`): scrape loops with Prometheus's staleness markers, an
 //!   in-memory store and selector queries.
+//! - `harness` (feature `harness`): prometheus.yml subset, query API, `promsdk-harness run`.
 #![deny(missing_docs)]
 
 /// The README's examples, compiled and run as doctests.
@@ -34,6 +35,8 @@ pub mod desc;
 pub mod encoding;
 pub mod error;
 pub mod family;
+#[cfg(feature = "harness")]
+pub mod harness;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod labels;
