@@ -10,7 +10,7 @@ use promsdk::http::{serve, ServeOpts};
 use promsdk::scrape::scraper::ScrapeFuture;
 use promsdk::scrape::{
     instant_query, is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeLoop, ScrapePool,
-    Scraped, Scraper, Selector, Target,
+    Scraped, Scraper, Selector, Target, WallClock,
 };
 use promsdk::{
     encode, Collected, Collector, Desc, Format, GaugeVec, ManualClock, MetricType, Opts, Registry,
@@ -231,7 +231,8 @@ async fn removed_target_goes_stale_one_interval_after_its_next_scrape() {
     let store = store();
     let cfg = ScrapeConfig::new("exporter").interval(interval);
     let target = Target::new(&cfg, "exporter:9000", &[]);
-    let mut pool = ScrapePool::new(cfg, Arc::new(InProcess(registry)), Arc::new(store.clone()));
+    let mut pool = ScrapePool::new(cfg, Arc::new(InProcess(registry)), Arc::new(store.clone()))
+        .with_clock(WallClock::tokio());
     pool.sync(vec![target]);
     tokio::time::sleep(interval * 2).await;
     let (last_t, _) = last_of(&store, "build");

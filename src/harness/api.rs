@@ -14,8 +14,8 @@ use serde_json::{json, Map, Value};
 
 use crate::labels::LabelSet;
 use crate::scrape::{
-    instant_query, now_ms, range_query, series_query, MemoryStore, ScrapeManager, Selector,
-    TargetStatus,
+    instant_query, range_query, series_query, MemoryStore, ScrapeManager, Selector, TargetStatus,
+    WallClock,
 };
 
 use super::config::parse_duration;
@@ -122,7 +122,7 @@ impl Api {
 
     fn query(&self, params: &Params) -> Result<Value, ApiError> {
         let selector = selector(required(params, "query")?)?;
-        let t = time_param(params, "time")?.unwrap_or_else(now_ms);
+        let t = time_param(params, "time")?.unwrap_or_else(|| WallClock::system().now_ms());
         let result: Vec<Value> = instant_query(&self.store, &selector, t)
             .into_iter()
             .map(|(labels, (_, v))| json!({"metric": metric(&labels), "value": point(t, v)}))

@@ -10,7 +10,7 @@ use crate::scrape::pool::ScrapePool;
 use crate::scrape::scraper::Scraper;
 use crate::scrape::store::Storage;
 use crate::scrape::target::{Target, TargetStatus};
-use crate::scrape::ScrapeConfig;
+use crate::scrape::{ScrapeConfig, WallClock};
 
 /// Every job's pool. Cheap to clone (shared); must be used within a tokio runtime.
 ///
@@ -30,6 +30,7 @@ use crate::scrape::ScrapeConfig;
 pub struct ScrapeManager {
     scraper: Arc<dyn Scraper>,
     storage: Arc<dyn Storage>,
+    clock: WallClock,
     pools: Arc<Mutex<BTreeMap<String, ScrapePool>>>,
 }
 
@@ -47,8 +48,16 @@ impl ScrapeManager {
         ScrapeManager {
             scraper,
             storage,
+            clock: WallClock::system(),
             pools: Arc::default(),
         }
+    }
+
+    /// Stamps scrapes with `clock` (default: the system clock). Set it before the
+    /// first [`apply_config`](Self::apply_config).
+    pub fn with_clock(mut self, clock: WallClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Sets the jobs: a job no longer configured stops (its series go stale), a new
@@ -74,7 +83,8 @@ impl ScrapeManager {
                         cfg.clone(),
                         Arc::clone(&self.scraper),
                         Arc::clone(&self.storage),
-                    );
+                    )
+                    .with_clock(self.clock.clone());
                     pool.sync(targets);
                     pools.insert(cfg.job_name, pool);
                 }
@@ -124,7 +134,8 @@ mod tests {
     async fn removing_a_job_marks_its_series_stale_and_keeps_others() {
         let store = MemoryStore::new(Duration::from_secs(3600));
         let fake = FakeScraper::default();
-        let m = ScrapeManager::new(Arc::new(fake.clone()), Arc::new(store.clone()));
+        let m = ScrapeManager::new(Arc::new(fake.clone()), Arc::new(store.clone()))
+            .with_clock(WallClock::tokio());
         let (a, b) = (
             ScrapeConfig::new("a").interval(Duration::from_secs(5)),
             ScrapeConfig::new("b").interval(Duration::from_secs(5)),

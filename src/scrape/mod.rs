@@ -13,9 +13,9 @@
 //! - [`store`]: the [`Appender`]/[`Storage`] traits and [`MemoryStore`].
 //! - [`query`]: selectors, instant and range queries with the 5-minute lookback.
 //!
-//! Timestamps are milliseconds since the Unix epoch. Loops read time from tokio's
-//! clock anchored to the wall clock once ([`now_ms`]), so tests drive them with
-//! `tokio::time::pause()` and `advance()`.
+//! Timestamps are milliseconds since the Unix epoch, read from a [`WallClock`]; loops
+//! wait on tokio's clock, so tests drive them with `tokio::time::pause()` and
+//! `advance()` and a [`WallClock::tokio`].
 
 pub mod manager;
 pub mod pool;
@@ -25,7 +25,7 @@ pub mod scraper;
 pub mod store;
 pub mod target;
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use manager::ScrapeManager;
@@ -147,16 +147,60 @@ pub(crate) fn labels_from_pairs(mut pairs: Vec<LabelPair>) -> LabelSet {
     LabelSet::from_vec("", pairs).unwrap_or_default()
 }
 
-/// Wall-clock milliseconds now, read from tokio's clock anchored to the system clock
-/// on first use: under `tokio::time::pause()` it advances only with `advance()`.
-pub fn now_ms() -> i64 {
-    static ANCHOR: OnceLock<(tokio::time::Instant, i64)> = OnceLock::new();
-    let (instant, wall) = *ANCHOR.get_or_init(|| {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        (tokio::time::Instant::now(), wall)
-    });
-    let elapsed = tokio::time::Instant::now().saturating_duration_since(instant);
-    wall.saturating_add(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+/// Where scrape loops read the wall-clock time they stamp samples with. Timers
+/// always run on tokio's clock; [`WallClock::system`] (the default) reads the system
+/// clock, [`WallClock::tokio`] follows tokio's clock from an anchor, so that under
+/// `tokio::time::pause()` timestamps move only with `advance()` (share one between
+/// the loops of a test).
+///
+/// ```
+/// use promsdk::scrape::WallClock;
+/// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+/// let clock = WallClock::tokio();
+/// let t0 = clock.now_ms();
+/// tokio::time::advance(std::time::Duration::from_secs(15)).await;
+/// assert_eq!(clock.now_ms() - t0, 15_000);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct WallClock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl WallClock {
+    /// The system clock.
+    pub fn system() -> Self {
+        WallClock(Arc::new(system_ms))
+    }
+
+    /// Tokio's clock, anchored to the system clock now. Must be called within a
+    /// tokio runtime with time enabled.
+    pub fn tokio() -> Self {
+        let (instant, wall) = (tokio::time::Instant::now(), system_ms());
+        WallClock(Arc::new(move || {
+            let elapsed = tokio::time::Instant::now().saturating_duration_since(instant);
+            wall.saturating_add(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        }))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WallClock({})", self.now_ms())
+    }
+}
+
+fn system_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -11,7 +11,7 @@ use crate::scrape::scrape_loop::{Command, ScrapeLoop};
 use crate::scrape::scraper::Scraper;
 use crate::scrape::store::Storage;
 use crate::scrape::target::{Target, TargetStatus};
-use crate::scrape::ScrapeConfig;
+use crate::scrape::{ScrapeConfig, WallClock};
 
 struct Running {
     commands: watch::Sender<Command>,
@@ -58,6 +58,7 @@ pub struct ScrapePool {
     cfg: Arc<ScrapeConfig>,
     scraper: Arc<dyn Scraper>,
     storage: Arc<dyn Storage>,
+    clock: WallClock,
     loops: HashMap<Target, Running, TargetHasher>,
 }
 
@@ -77,8 +78,15 @@ impl ScrapePool {
             cfg: Arc::new(cfg),
             scraper,
             storage,
+            clock: WallClock::system(),
             loops: HashMap::default(),
         }
+    }
+
+    /// Stamps scrapes with `clock` (default: the system clock).
+    pub fn with_clock(mut self, clock: WallClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The job's settings.
@@ -107,7 +115,8 @@ impl ScrapePool {
                 Arc::clone(&self.cfg),
                 Arc::clone(&self.scraper),
                 Arc::clone(&self.storage),
-            );
+            )
+            .with_clock(self.clock.clone());
             let status = sl.status();
             let (commands, rx) = watch::channel(Command::Run);
             tokio::spawn(sl.run(rx));
@@ -168,7 +177,8 @@ mod tests {
         let cfg = ScrapeConfig::new("j").interval(INTERVAL);
         let store = MemoryStore::new(Duration::from_secs(3600));
         let fake = FakeScraper::default();
-        let mut p = ScrapePool::new(cfg.clone(), Arc::new(fake.clone()), Arc::new(store.clone()));
+        let mut p = ScrapePool::new(cfg.clone(), Arc::new(fake.clone()), Arc::new(store.clone()))
+            .with_clock(WallClock::tokio());
         if collide {
             p = p.with_colliding_hashes();
         }

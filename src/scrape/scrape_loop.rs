@@ -28,7 +28,7 @@ use crate::parser::{Entry, ParsedSample, Parser};
 use crate::scrape::scraper::{ScrapeError, Scraped, Scraper};
 use crate::scrape::store::{Appender, Storage, STALE_NAN};
 use crate::scrape::target::{Health, Target, TargetStatus};
-use crate::scrape::{labels_from_pairs, now_ms, ScrapeConfig, NAME_LABEL};
+use crate::scrape::{labels_from_pairs, ScrapeConfig, WallClock, NAME_LABEL};
 
 const REPORT_NAMES: [&str; 5] = [
     "up",
@@ -89,6 +89,7 @@ pub struct ScrapeLoop {
     scraper: Arc<dyn Scraper>,
     storage: Arc<dyn Storage>,
     status: Arc<Mutex<TargetStatus>>,
+    clock: WallClock,
     /// Series of the previous scrape without explicit timestamps.
     prev: HashSet<LabelSet>,
 }
@@ -125,8 +126,15 @@ impl ScrapeLoop {
             scraper,
             storage,
             status,
+            clock: WallClock::system(),
             prev: HashSet::new(),
         }
+    }
+
+    /// Reads scrape timestamps from `clock` (default: the system clock).
+    pub fn with_clock(mut self, clock: WallClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The shared status the loop updates after each scrape.
@@ -342,7 +350,7 @@ impl ScrapeLoop {
     /// On `Command::Stop` after at least one scrape it marks the target's series
     /// stale as described in the module doc; on `Command::Shutdown` it just ends.
     pub(crate) async fn run(mut self, mut commands: watch::Receiver<Command>) {
-        let first = Instant::now() + self.offset(now_ms());
+        let first = Instant::now() + self.offset(self.clock.now_ms());
         let mut ticker = tokio::time::interval_at(first, self.cfg.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut scraped = false;
@@ -352,7 +360,7 @@ impl ScrapeLoop {
                 _ = stopped(&mut commands) => break,
             }
             tokio::select! {
-                _ = self.scrape_at(now_ms()) => scraped = true,
+                _ = async { let t = self.clock.now_ms(); self.scrape_at(t).await } => scraped = true,
                 _ = stopped(&mut commands) => break,
             }
         }
@@ -362,7 +370,7 @@ impl ScrapeLoop {
         // The next scrape time is the markers' timestamp; wait one more interval and
         // 10% so that a recreated loop for the same target has written newer samples.
         let stale_at = tokio::select! {
-            _ = ticker.tick() => now_ms(),
+            _ = ticker.tick() => self.clock.now_ms(),
             _ = shutdown(&mut commands) => return,
         };
         tokio::select! {

@@ -196,6 +196,7 @@ fn start(
     cfg: &Arc<ScrapeConfig>,
     fake: &FakeScraper,
     store: &MemoryStore,
+    clock: &WallClock,
 ) -> watch::Sender<Command> {
     let target = Target::new(cfg, "a:1", &[]);
     let sl = ScrapeLoop::new(
@@ -203,7 +204,8 @@ fn start(
         Arc::clone(cfg),
         Arc::new(fake.clone()),
         Arc::new(store.clone()),
-    );
+    )
+    .with_clock(clock.clone());
     let (tx, rx) = watch::channel(Command::Run);
     tokio::spawn(sl.run(rx));
     tx
@@ -215,8 +217,9 @@ async fn a_stopped_loop_marks_stale_at_the_next_scrape_time_after_two_intervals(
     let cfg = Arc::new(ScrapeConfig::new("j").interval(interval));
     let store = MemoryStore::new(Duration::from_secs(3600));
     let fake = FakeScraper::default();
+    let clock = WallClock::tokio();
     fake.set("http://a:1/metrics", Ok(Scraped::text("a 1\n")));
-    let tx = start(&cfg, &fake, &store);
+    let tx = start(&cfg, &fake, &store, &clock);
     tokio::time::sleep(interval * 2).await;
     let scrapes = fake.count("http://a:1/metrics");
     assert!(scrapes >= 2, "{scrapes}");
@@ -247,11 +250,12 @@ async fn a_target_that_comes_straight_back_is_not_marked() {
     let cfg = Arc::new(ScrapeConfig::new("j").interval(interval));
     let store = MemoryStore::new(Duration::from_secs(3600));
     let fake = FakeScraper::default();
+    let clock = WallClock::tokio();
     fake.set("http://a:1/metrics", Ok(Scraped::text("a 1\n")));
-    let old = start(&cfg, &fake, &store);
+    let old = start(&cfg, &fake, &store, &clock);
     tokio::time::sleep(interval * 2).await;
     old.send(Command::Stop).unwrap();
-    let _new = start(&cfg, &fake, &store);
+    let _new = start(&cfg, &fake, &store, &clock);
     tokio::time::sleep(interval * 4).await;
     let a = &samples_of(&store, "a")[0].1;
     assert!(a.iter().all(|s| !is_stale_nan(s.1)), "{a:?}");
@@ -264,8 +268,9 @@ async fn shutdown_writes_no_markers() {
     let cfg = Arc::new(ScrapeConfig::new("j").interval(interval));
     let store = MemoryStore::new(Duration::from_secs(3600));
     let fake = FakeScraper::default();
+    let clock = WallClock::tokio();
     fake.set("http://a:1/metrics", Ok(Scraped::text("a 1\n")));
-    let tx = start(&cfg, &fake, &store);
+    let tx = start(&cfg, &fake, &store, &clock);
     tokio::time::sleep(interval * 2).await;
     tx.send(Command::Stop).unwrap();
     tokio::time::sleep(interval / 2).await;
