@@ -194,8 +194,10 @@ async fn fetch(
         let frame = frame.map_err(|e| request_error(e.to_string()))?;
         if let Some(data) = frame.data_ref() {
             body.extend_from_slice(data);
-            // A gzip body is limited after decompression, where it matters.
-            if !gzip && limit > 0 && body.len() as u64 > limit {
+            // A gzip body is limited after decompression, where it matters; before,
+            // only past what incompressible data of the limit's size could take.
+            let cap = if gzip { limit + limit / 64 + 64 } else { limit };
+            if limit > 0 && body.len() as u64 > cap {
                 return Err(too_big());
             }
         }
@@ -283,5 +285,89 @@ impl Scraper for FakeScraper {
                 }
             });
         Box::pin(async move { answer })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{serve, ServeOpts};
+    use crate::scrape::ScrapeConfig;
+    use crate::{GaugeVec, Opts, Registry};
+
+    async fn exporter(series: usize, opts: ServeOpts) -> (crate::http::Server, Target) {
+        let registry = Registry::new();
+        let vec = GaugeVec::new(Opts::new("g", "G."), &["i"]).unwrap();
+        registry.register(vec.clone()).unwrap();
+        for i in 0..series {
+            vec.with_label_values(&[&i.to_string()]).set(i as f64);
+        }
+        let server = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            registry,
+            opts.instrument(false),
+        )
+        .await
+        .unwrap();
+        let target = Target::new(
+            &ScrapeConfig::new("j"),
+            &server.local_addr().to_string(),
+            &[],
+        );
+        (server, target)
+    }
+
+    #[tokio::test]
+    async fn prefers_openmetrics_and_reads_gzip_and_plain_bodies() {
+        for compression in [true, false] {
+            let (server, target) = exporter(3, ServeOpts::default().compression(compression)).await;
+            let got = HttpScraper::new()
+                .scrape(&target, Duration::from_secs(5), 0)
+                .await
+                .unwrap();
+            assert_eq!(got.format, Format::OpenMetrics, "compression={compression}");
+            let text = String::from_utf8(got.body).unwrap();
+            assert!(
+                text.contains("g{i=\"2\"} 2") && text.ends_with("# EOF\n"),
+                "{text}"
+            );
+            server.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn body_size_limit_fails_the_scrape_compressed_or_not() {
+        for compression in [true, false] {
+            let (server, target) =
+                exporter(500, ServeOpts::default().compression(compression)).await;
+            let err = HttpScraper::new()
+                .scrape(&target, Duration::from_secs(5), 1000)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ScrapeError::BodySizeLimit { limit: 1000, .. }),
+                "compression={compression}: {err}"
+            );
+            server.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_connections_and_bad_statuses_are_errors() {
+        let (server, target) = exporter(1, ServeOpts::default().path("/other")).await;
+        let err = HttpScraper::new()
+            .scrape(&target, Duration::from_secs(5), 0)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ScrapeError::Status { status: 404, .. }),
+            "{err}"
+        );
+        server.shutdown().await;
+        let err = HttpScraper::new()
+            .scrape(&target, Duration::from_secs(5), 0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ScrapeError::Request { .. }), "{err}");
     }
 }
