@@ -198,6 +198,9 @@ impl ScrapeLoop {
                 (HashSet::new(), 0, 0, Some(e))
             }
         };
+        if let Some(e) = &error {
+            tracing::debug!(target_url = self.target.url(), error = %e, "scrape failed");
+        }
         let stale_markers = self.mark_gone(&mut *app, &cur, t_ms);
         self.prev = cur;
         let up = if error.is_none() { 1.0 } else { 0.0 };
