@@ -19,6 +19,9 @@
 //! - `http` (feature `http`, default): the hyper `/metrics` service and standalone
 //!   server.
 //! - `process` (feature `process`, Linux): the process collector reading `/proc`.
+//! - `scrape` (feature `harness`): scrape loops with Prometheus's staleness markers, an
+//!   in-memory store and selector queries.
+//! - `harness` (feature `harness`): prometheus.yml subset, query API, `promsdk-harness run`.
 #![deny(missing_docs)]
 
 /// The README's examples, compiled and run as doctests.
@@ -32,6 +35,8 @@ pub mod desc;
 pub mod encoding;
 pub mod error;
 pub mod family;
+#[cfg(feature = "harness")]
+pub mod harness;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod labels;
@@ -40,6 +45,8 @@ pub mod parser;
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub mod process;
 pub mod registry;
+#[cfg(feature = "harness")]
+pub mod scrape;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testutil;

@@ -1,5 +1,9 @@
 //! `promsdk-harness`: the Prometheus-side tools of promsdk.
 //!
+//! `promsdk-harness run --config FILE [--listen ADDR]` scrapes the jobs of a
+//! prometheus.yml subset and serves `/api/v1/{query,query_range,series,targets}` and
+//! its own `/metrics` until SIGINT or SIGTERM.
+//!
 //! `promsdk-harness parse [--format text|openmetrics] FILE|-` reads an exposition and
 //! prints one JSON object per sample (`name`, `labels`, `value` as a number or `"NaN"`,
 //! `"+Inf"`, `"-Inf"`, `timestamp_ms` or null, `family`, `type`). Without `--format`
@@ -10,6 +14,8 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use clap::{Parser as _, Subcommand, ValueEnum};
+use promsdk::harness::config::Config;
+use promsdk::harness::{Harness, HarnessOpts};
 use promsdk::parser::{detect_format, Entry, ParsedSample, Parser};
 use promsdk::Format;
 
@@ -26,6 +32,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scrape the jobs of a configuration and serve the query API.
+    ///
+    /// The configuration is a strict subset of prometheus.yml: `global`
+    /// (scrape_interval, scrape_timeout) and `scrape_configs` (job_name,
+    /// scrape_interval, scrape_timeout, metrics_path, scheme, honor_labels,
+    /// sample_limit, body_size_limit, static_configs). Logs go to stderr (RUST_LOG
+    /// sets the level, default info).
+    Run {
+        /// The configuration file.
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// The address serving the API and /metrics.
+        #[arg(long, default_value = "127.0.0.1:9091")]
+        listen: std::net::SocketAddr,
+        /// How much data to keep in memory (Prometheus duration syntax).
+        #[arg(long, default_value = "1h", value_parser = parse_retention)]
+        retention: std::time::Duration,
+    },
     /// Parse an exposition and print one JSON object per sample.
     ///
     /// Without --format, input whose last line is "# EOF" is read as OpenMetrics,
@@ -51,6 +75,78 @@ enum FormatArg {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Parse { format, input } => parse(format, &input),
+        Command::Run {
+            config,
+            listen,
+            retention,
+        } => run(&config, listen, retention),
+    }
+}
+
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    promsdk::harness::config::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("not a positive duration: {s:?}"))
+}
+
+fn run(
+    config: &std::path::Path,
+    listen: std::net::SocketAddr,
+    retention: std::time::Duration,
+) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = match Config::load(config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        let opts = HarnessOpts {
+            retention,
+            ..HarnessOpts::default()
+        };
+        let harness = match Harness::start(&config, listen, opts).await {
+            Ok(harness) => harness,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        };
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        harness.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
     }
 }
 

@@ -1,0 +1,362 @@
+//! The harness configuration: a strict subset of prometheus.yml.
+//!
+//! ```yaml
+//! global:
+//!   scrape_interval: 15s     # default 1m
+//!   scrape_timeout: 10s      # default 10s
+//! scrape_configs:
+//!   - job_name: pipeline
+//!     scrape_interval: 5s    # default: global
+//!     scrape_timeout: 2s     # default: global, capped at the interval
+//!     metrics_path: /metrics
+//!     scheme: http           # https is not supported (no TLS client)
+//!     honor_labels: false
+//!     sample_limit: 10000    # 0: none
+//!     body_size_limit: 10MB  # B, KB|KiB, MB|MiB, GB|GiB, TB|TiB; 0: none
+//!     static_configs:
+//!       - targets: ["localhost:9100"]
+//!         labels: { env: dev }
+//! ```
+//!
+//! Any other key is an error, as is an invalid value; errors name the key and its line.
+//! Durations use Prometheus's syntax (`1h30m`, `500ms`, units `y w d h m s ms` in that
+//! order).
+//!
+//! ```
+//! use promsdk::harness::config::Config;
+//! let cfg = Config::parse("scrape_configs:\n  - job_name: a\n    scrape_interval: 1m30s\n").unwrap();
+//! assert_eq!(cfg.jobs()[0].0.interval.as_secs(), 90);
+//! let err = Config::parse("scrape_configs:\n  - job_name: a\n    scrape_intervall: 1m\n").unwrap_err();
+//! assert_eq!(err.line, Some(3));
+//! assert!(err.to_string().contains("scrape_intervall"), "{err}");
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::labels::is_valid_label_name;
+use crate::scrape::{ScrapeConfig, Target};
+
+/// A configuration error: where and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+/// A parsed and validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    jobs: Vec<(ScrapeConfig, Vec<Target>)>,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    global: Global,
+    #[serde(default)]
+    scrape_configs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Global {
+    scrape_interval: Option<String>,
+    scrape_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Job {
+    job_name: String,
+    scrape_interval: Option<String>,
+    scrape_timeout: Option<String>,
+    metrics_path: Option<String>,
+    scheme: Option<String>,
+    honor_labels: Option<bool>,
+    sample_limit: Option<u64>,
+    body_size_limit: Option<String>,
+    #[serde(default)]
+    static_configs: Vec<StaticConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaticConfig {
+    #[serde(default)]
+    targets: Vec<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// Parses a Prometheus duration: `0`, or one or more `<int><unit>` with units `y`
+/// (365 d), `w`, `d`, `h`, `m`, `s`, `ms`, each at most once and in that order.
+///
+/// ```
+/// use promsdk::harness::config::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("30m1h"), None);
+/// assert_eq!(parse_duration("1.5s"), None);
+/// ```
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    const UNITS: [(&str, u64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("ms", 1),
+        ("m", 60_000),
+        ("s", 1_000),
+    ];
+    // Order of appearance required: y w d h m s ms.
+    const ORDER: [&str; 7] = ["y", "w", "d", "h", "m", "s", "ms"];
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total: u64 = 0;
+    let mut next_allowed = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let &(unit, ms) = UNITS.iter().find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        let rank = ORDER.iter().position(|u| *u == unit)?;
+        if rank < next_allowed {
+            return None;
+        }
+        next_allowed = rank + 1;
+        total = total.checked_add(n.checked_mul(ms)?)?;
+    }
+    (!s.is_empty()).then(|| Duration::from_millis(total))
+}
+
+/// Parses a size: `0`, or `<int><unit>` with units `B`, `KB`/`KiB`, `MB`/`MiB`,
+/// `GB`/`GiB`, `TB`/`TiB`, `PB`/`PiB` (powers of 1024, as Prometheus).
+///
+/// ```
+/// use promsdk::harness::config::parse_size;
+/// assert_eq!(parse_size("10MB"), Some(10 << 20));
+/// assert_eq!(parse_size("512KiB"), Some(512 << 10));
+/// assert_eq!(parse_size("10"), None);
+/// ```
+pub fn parse_size(s: &str) -> Option<u64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = s.get(..digits)?.parse().ok()?;
+    let shift = match &s[digits..] {
+        "B" => 0,
+        "KB" | "KiB" => 10,
+        "MB" | "MiB" => 20,
+        "GB" | "GiB" => 30,
+        "TB" | "TiB" => 40,
+        "PB" | "PiB" => 50,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
+
+/// Locates keys in the source text, for errors about values serde accepted.
+struct Lines<'a>(&'a str);
+
+impl Lines<'_> {
+    fn key(l: &str) -> &str {
+        l.trim_start().trim_start_matches("- ").trim_start()
+    }
+
+    /// The first line at or after `from` (1-based) whose key is `key`.
+    fn find(&self, from: usize, key: &str) -> Option<usize> {
+        self.0
+            .lines()
+            .enumerate()
+            .skip(from.saturating_sub(1))
+            .find(|(_, l)| Self::key(l).starts_with(&format!("{key}:")))
+            .map(|(i, _)| i + 1)
+    }
+
+    /// The line of the `nth` (0-based) `job_name: <name>`.
+    fn job(&self, name: &str, nth: usize) -> Option<usize> {
+        self.0
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| {
+                Self::key(l)
+                    .strip_prefix("job_name:")
+                    .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == name)
+            })
+            .nth(nth)
+            .map(|(i, _)| i + 1)
+    }
+}
+
+fn duration(
+    value: &Option<String>,
+    key: &str,
+    line: impl Fn(&str) -> Option<usize>,
+) -> Result<Option<Duration>, ConfigError> {
+    value
+        .as_deref()
+        .map(|v| {
+            parse_duration(v).ok_or_else(|| ConfigError {
+                line: line(key),
+                message: format!("{key}: not a valid duration string: {v:?}"),
+            })
+        })
+        .transpose()
+}
+
+impl Config {
+    /// Parses and validates configuration text.
+    pub fn parse(src: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_norway::from_str(src).map_err(|e| ConfigError {
+            line: e.location().map(|l| l.line()),
+            message: e.to_string(),
+        })?;
+        Ok(Config {
+            jobs: raw.validate(&Lines(src))?,
+        })
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            line: None,
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        Self::parse(&src).map_err(|e| ConfigError {
+            message: format!("{}: {}", path.display(), e.message),
+            ..e
+        })
+    }
+
+    /// Each job's scrape settings (defaults filled in from `global`) and its static
+    /// targets.
+    pub fn jobs(&self) -> Vec<(ScrapeConfig, Vec<Target>)> {
+        self.jobs.clone()
+    }
+}
+
+impl RawConfig {
+    fn validate(&self, src: &Lines<'_>) -> Result<Vec<(ScrapeConfig, Vec<Target>)>, ConfigError> {
+        let global_line = |key: &str| src.find(src.find(1, "global").unwrap_or(1), key);
+        let interval = duration(&self.global.scrape_interval, "scrape_interval", global_line)?
+            .unwrap_or(Duration::from_secs(60));
+        let timeout = duration(&self.global.scrape_timeout, "scrape_timeout", global_line)?;
+        if timeout.is_some_and(|t| t > interval) {
+            return Err(ConfigError {
+                line: global_line("scrape_timeout"),
+                message: "global.scrape_timeout: greater than global.scrape_interval".into(),
+            });
+        }
+        let timeout = timeout.unwrap_or(Duration::from_secs(10).min(interval));
+        let mut names = HashSet::new();
+        let mut jobs = Vec::new();
+        for (i, job) in self.scrape_configs.iter().enumerate() {
+            let nth = self.scrape_configs[..i]
+                .iter()
+                .filter(|j| j.job_name == job.job_name)
+                .count();
+            let job_line = src.job(&job.job_name, nth).unwrap_or(1);
+            let at = |key: &str| src.find(job_line, key).or(Some(job_line));
+            let err = |key: &str, message: String| ConfigError {
+                line: at(key),
+                message: format!("scrape_configs[{}].{key}: {message}", job.job_name),
+            };
+            if job.job_name.is_empty() {
+                return Err(err("job_name", "must not be empty".into()));
+            }
+            if !names.insert(&job.job_name) {
+                return Err(err("job_name", format!("{:?} is used twice", job.job_name)));
+            }
+            let interval =
+                duration(&job.scrape_interval, "scrape_interval", at)?.unwrap_or(interval);
+            if interval.is_zero() {
+                return Err(err("scrape_interval", "must be greater than 0".into()));
+            }
+            let timeout = match duration(&job.scrape_timeout, "scrape_timeout", at)? {
+                Some(t) if t > interval => {
+                    return Err(err(
+                        "scrape_timeout",
+                        format!("{t:?} is greater than the scrape interval {interval:?}"),
+                    ))
+                }
+                Some(t) => t,
+                None => timeout.min(interval),
+            };
+            let body_size_limit = match &job.body_size_limit {
+                None => 0,
+                Some(v) => parse_size(v)
+                    .ok_or_else(|| err("body_size_limit", format!("not a valid size: {v:?}")))?,
+            };
+            match job.scheme.as_deref() {
+                None | Some("http") => {}
+                Some(other) => {
+                    return Err(err(
+                        "scheme",
+                        format!("{other:?} is not supported (only \"http\")"),
+                    ))
+                }
+            }
+            let mut cfg = ScrapeConfig::new(job.job_name.as_str())
+                .interval(interval)
+                .timeout(timeout)
+                .honor_labels(job.honor_labels.unwrap_or(false))
+                .sample_limit(usize::try_from(job.sample_limit.unwrap_or(0)).unwrap_or(usize::MAX))
+                .body_size_limit(body_size_limit);
+            if let Some(path) = &job.metrics_path {
+                if !path.starts_with('/') {
+                    return Err(err("metrics_path", format!("{path:?} must start with /")));
+                }
+                cfg = cfg.metrics_path(path.as_str());
+            }
+            let mut targets = Vec::new();
+            for sc in &job.static_configs {
+                for name in sc.labels.keys() {
+                    if !is_valid_label_name(name) || name.starts_with("__") {
+                        return Err(err("labels", format!("{name:?} is not a valid label name")));
+                    }
+                }
+                let labels: Vec<(&str, &str)> = sc
+                    .labels
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                for t in &sc.targets {
+                    if t.is_empty() || t.contains('/') || t.contains(char::is_whitespace) {
+                        return Err(err("targets", format!("{t:?} is not a valid host:port")));
+                    }
+                    targets.push(Target::new(&cfg, t, &labels));
+                }
+            }
+            jobs.push((cfg, targets));
+        }
+        Ok(jobs)
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let jobs: Vec<&str> = self.jobs.iter().map(|(j, _)| j.job_name.as_str()).collect();
+        write!(f, "{} jobs: {}", jobs.len(), jobs.join(", "))
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,142 @@
+use super::*;
+
+const FULL: &str = "\
+global:
+  scrape_interval: 15s
+  scrape_timeout: 5s
+scrape_configs:
+  - job_name: pipeline
+    scrape_interval: 2s
+    metrics_path: /m
+    honor_labels: true
+    sample_limit: 100
+    body_size_limit: 1MB
+    static_configs:
+      - targets: ['a:1', 'b:2']
+        labels:
+          env: dev
+  - job_name: other
+    static_configs:
+      - targets: ['c:3']
+";
+
+#[test]
+fn full_config_fills_defaults_from_global() {
+    let cfg = Config::parse(FULL).unwrap();
+    let jobs = cfg.jobs();
+    let (p, targets) = &jobs[0];
+    assert_eq!(p.interval, Duration::from_secs(2));
+    assert_eq!(p.timeout, Duration::from_secs(2), "capped at the interval");
+    assert_eq!(
+        (p.honor_labels, p.sample_limit, p.body_size_limit),
+        (true, 100, 1 << 20)
+    );
+    let urls: Vec<&str> = targets.iter().map(Target::url).collect();
+    assert_eq!(urls, ["http://a:1/m", "http://b:2/m"]);
+    assert_eq!(targets[0].labels().get("env"), Some("dev"));
+    let (o, targets) = &jobs[1];
+    assert_eq!(
+        (o.interval, o.timeout),
+        (Duration::from_secs(15), Duration::from_secs(5))
+    );
+    assert_eq!(targets[0].labels().get("job"), Some("other"));
+}
+
+struct Bad {
+    name: &'static str,
+    yaml: &'static str,
+    line: usize,
+    says: &'static str,
+}
+
+const BAD: &[Bad] = &[
+    Bad {
+        name: "unknown top-level key",
+        yaml: "global: {}\nrule_files: []\n",
+        line: 2,
+        says: "rule_files",
+    },
+    Bad {
+        name: "unknown job key",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs: []\n",
+        line: 3,
+        says: "relabel_configs",
+    },
+    Bad {
+        name: "bad duration",
+        yaml: "global:\n  scrape_interval: 1.5s\n",
+        line: 2,
+        says: "scrape_interval",
+    },
+    Bad {
+        name: "bad size",
+        yaml: "scrape_configs:\n  - job_name: a\n    body_size_limit: 10\n",
+        line: 3,
+        says: "body_size_limit",
+    },
+    Bad {
+        name: "bad bool",
+        yaml: "scrape_configs:\n  - job_name: a\n    honor_labels: maybe\n",
+        line: 3,
+        says: "honor_labels",
+    },
+    Bad {
+        name: "timeout above interval",
+        yaml:
+            "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n",
+        line: 4,
+        says: "scrape_timeout",
+    },
+    Bad {
+        name: "duplicate job",
+        yaml: "scrape_configs:\n  - job_name: a\n  - job_name: a\n",
+        line: 3,
+        says: "job_name",
+    },
+    Bad {
+        name: "https",
+        yaml: "scrape_configs:\n  - job_name: a\n    scheme: https\n",
+        line: 3,
+        says: "scheme",
+    },
+    Bad {
+        name: "target with a path",
+        yaml: "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:1/x']\n",
+        line: 4,
+        says: "targets",
+    },
+    Bad {
+        name: "reserved label",
+        yaml: "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__x: y}\n",
+        line: 4,
+        says: "labels",
+    },
+];
+
+#[test]
+fn invalid_configs_name_key_and_line() {
+    for case in BAD {
+        let err = Config::parse(case.yaml).expect_err(case.name);
+        assert_eq!(err.line, Some(case.line), "{}: {err}", case.name);
+        assert!(err.to_string().contains(case.says), "{}: {err}", case.name);
+    }
+}
+
+#[test]
+fn durations_follow_prometheus_syntax() {
+    for (s, ms) in [
+        ("0", Some(0)),
+        ("1y", Some(365 * 86_400_000)),
+        ("2w1d", Some(15 * 86_400_000)),
+        ("1h1m1s1ms", Some(3_661_001)),
+        ("90s", Some(90_000)),
+        ("", None),
+        ("1", None),
+        ("1s1s", None),
+        ("1ms1s", None),
+        ("-1s", None),
+        ("1 s", None),
+    ] {
+        assert_eq!(parse_duration(s).map(|d| d.as_millis() as u64), ms, "{s:?}");
+    }
+}

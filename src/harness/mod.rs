@@ -1,0 +1,273 @@
+//! The scrape harness (feature `harness`): a configuration ([`config`]) drives a
+//! [`ScrapeManager`] writing into a [`MemoryStore`]; one HTTP server answers the
+//! Prometheus-style [`api`] and the harness's own `/metrics` (through
+//! [`MetricsService`]). `promsdk-harness run` is [`Harness::start`] plus signal
+//! handling.
+//!
+//! ```no_run
+//! use promsdk::harness::{config::Config, Harness};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::load("prometheus.yml".as_ref())?;
+//! let harness = Harness::start(&config, "127.0.0.1:9091".parse()?, Default::default()).await?;
+//! tokio::signal::ctrl_c().await?;
+//! harness.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod config;
+mod time;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::collector::{Collected, Collector};
+use crate::desc::{Desc, Opts};
+use crate::error::{Error, Result};
+use crate::family::MetricType;
+use crate::http::{MetricsService, ServeOpts};
+use crate::registry::Registry;
+use crate::scrape::{HttpScraper, MemoryStore, ScrapeManager, Scraper};
+
+use api::Api;
+use config::Config;
+
+/// Settings of a [`Harness`] other than its configuration file.
+#[derive(Clone)]
+pub struct HarnessOpts {
+    /// How much data the store keeps (default 1 hour).
+    pub retention: Duration,
+    /// How targets are fetched (default: [`HttpScraper`]).
+    pub scraper: Arc<dyn Scraper>,
+}
+
+impl Default for HarnessOpts {
+    fn default() -> Self {
+        HarnessOpts {
+            retention: Duration::from_secs(3600),
+            scraper: Arc::new(HttpScraper::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for HarnessOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HarnessOpts")
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running harness: scrape loops, store and HTTP server.
+#[derive(Debug)]
+pub struct Harness {
+    local_addr: SocketAddr,
+    store: MemoryStore,
+    manager: ScrapeManager,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+impl Harness {
+    /// Starts scraping the jobs of `config` and serving on `listen`. Must be called
+    /// within a tokio runtime.
+    pub async fn start(config: &Config, listen: SocketAddr, opts: HarnessOpts) -> Result<Self> {
+        let store = MemoryStore::new(opts.retention);
+        let manager = ScrapeManager::new(opts.scraper, Arc::new(store.clone()));
+        let registry = Registry::new();
+        registry.register(HarnessCollector::new(store.clone(), manager.clone())?)?;
+        let metrics = MetricsService::new(registry, ServeOpts::default())?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| Error::Listen {
+                addr: listen.to_string(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Listen {
+            addr: listen.to_string(),
+            source,
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let api = Api::new(store.clone(), manager.clone());
+        let server = tokio::spawn(serve(listener, api, metrics, stopped));
+        let harness = Harness {
+            local_addr,
+            store,
+            manager,
+            stop,
+            server,
+        };
+        harness.apply(config);
+        tracing::info!(addr = %local_addr, %config, "harness listening");
+        Ok(harness)
+    }
+
+    /// Applies a (new) configuration: jobs added, removed or changed, static targets
+    /// synced.
+    pub fn apply(&self, config: &Config) {
+        let jobs = config.jobs();
+        self.manager
+            .apply_config(jobs.iter().map(|(cfg, _)| cfg.clone()).collect());
+        self.manager.sync(
+            jobs.into_iter()
+                .map(|(cfg, targets)| (cfg.job_name, targets)),
+        );
+    }
+
+    /// The address served.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The store the loops write to.
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+
+    /// The scrape manager.
+    pub fn manager(&self) -> &ScrapeManager {
+        &self.manager
+    }
+
+    /// Stops scraping (without staleness markers, as a Prometheus shutdown) and the
+    /// server, letting requests in progress finish.
+    pub async fn shutdown(self) {
+        self.manager.shutdown();
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        tracing::info!("harness stopped");
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    api: Api,
+    metrics: MetricsService,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let (api, metrics) = (api.clone(), metrics.clone());
+        let service = service_fn(move |request: Request<Incoming>| {
+            let (api, metrics) = (api.clone(), metrics.clone());
+            async move { Ok::<_, Infallible>(route(&api, &metrics, request).await) }
+        });
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+async fn route(
+    api: &Api,
+    metrics: &MetricsService,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let path = request.uri().path().to_owned();
+    if Api::handles(&path) {
+        api.respond(request).await
+    } else if path == "/metrics" {
+        match metrics.respond(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    } else {
+        Response::builder()
+            .status(http::StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::from(format!("{path} not found\n"))))
+            .unwrap_or_default()
+    }
+}
+
+/// The harness's own metrics, read on each scrape of its `/metrics`.
+struct HarnessCollector {
+    store: MemoryStore,
+    manager: ScrapeManager,
+    series: Desc,
+    samples: Desc,
+    targets: Desc,
+}
+
+impl HarnessCollector {
+    fn new(store: MemoryStore, manager: ScrapeManager) -> Result<Self> {
+        Ok(HarnessCollector {
+            store,
+            manager,
+            series: Desc::new(
+                Opts::new("promsdk_harness_head_series", "Series held in the store."),
+                MetricType::Gauge,
+                &[],
+            )?,
+            samples: Desc::new(
+                Opts::new(
+                    "promsdk_harness_head_samples",
+                    "Samples held in the store, staleness markers included.",
+                ),
+                MetricType::Gauge,
+                &[],
+            )?,
+            targets: Desc::new(
+                Opts::new(
+                    "promsdk_harness_targets",
+                    "Targets scraped, by job and health.",
+                ),
+                MetricType::Gauge,
+                &["job", "health"],
+            )?,
+        })
+    }
+}
+
+impl Collector for HarnessCollector {
+    fn describe(&self) -> Vec<Desc> {
+        vec![
+            self.series.clone(),
+            self.samples.clone(),
+            self.targets.clone(),
+        ]
+    }
+
+    fn collect(&self, out: &mut Collected) {
+        let stats = self.store.stats();
+        out.family(&self.series).gauge(&[], stats.series as f64);
+        out.family(&self.samples).gauge(&[], stats.samples as f64);
+        let mut counts: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
+        for t in self.manager.targets() {
+            *counts.entry((t.job, t.health.as_str())).or_default() += 1;
+        }
+        let mut family = out.family(&self.targets);
+        for ((job, health), n) in counts {
+            family.gauge(&[&job, health], n as f64);
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! [`ScrapePool`]: the scrape loops of one job, kept in step with its target list.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::scrape::scrape_loop::{Command, ScrapeLoop};
+use crate::scrape::scraper::Scraper;
+use crate::scrape::store::Storage;
+use crate::scrape::target::{Target, TargetStatus};
+use crate::scrape::{ScrapeConfig, WallClock};
+
+struct Running {
+    commands: watch::Sender<Command>,
+    status: Arc<Mutex<TargetStatus>>,
+}
+
+/// The hasher of the target map: random, or (in tests) one that makes every target
+/// collide, to show that identity is decided by the full label set and URL.
+#[derive(Clone, Default)]
+struct TargetHasher {
+    collide: bool,
+    random: RandomState,
+}
+
+impl BuildHasher for TargetHasher {
+    type Hasher = MaybeConstant;
+
+    fn build_hasher(&self) -> MaybeConstant {
+        MaybeConstant(self.random.build_hasher(), self.collide)
+    }
+}
+
+struct MaybeConstant(std::hash::DefaultHasher, bool);
+
+impl Hasher for MaybeConstant {
+    fn finish(&self) -> u64 {
+        if self.1 {
+            0
+        } else {
+            self.0.finish()
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(bytes);
+    }
+}
+
+/// One job's loops. [`ScrapePool::sync`] takes the job's complete target list: loops
+/// start for new targets, loops of targets no longer listed stop (and mark their
+/// series stale, see [`scrape_loop`](crate::scrape::scrape_loop)), and loops of targets
+/// still listed keep running untouched. Must be used within a tokio runtime.
+pub struct ScrapePool {
+    cfg: Arc<ScrapeConfig>,
+    scraper: Arc<dyn Scraper>,
+    storage: Arc<dyn Storage>,
+    clock: WallClock,
+    loops: HashMap<Target, Running, TargetHasher>,
+}
+
+impl std::fmt::Debug for ScrapePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapePool")
+            .field("job", &self.cfg.job_name)
+            .field("targets", &self.loops.len())
+            .finish()
+    }
+}
+
+impl ScrapePool {
+    /// An empty pool for job `cfg`.
+    pub fn new(cfg: ScrapeConfig, scraper: Arc<dyn Scraper>, storage: Arc<dyn Storage>) -> Self {
+        ScrapePool {
+            cfg: Arc::new(cfg),
+            scraper,
+            storage,
+            clock: WallClock::system(),
+            loops: HashMap::default(),
+        }
+    }
+
+    /// Stamps scrapes with `clock` (default: the system clock).
+    pub fn with_clock(mut self, clock: WallClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The job's settings.
+    pub fn config(&self) -> &ScrapeConfig {
+        &self.cfg
+    }
+
+    /// Makes the running loops exactly `targets` (duplicates count once).
+    pub fn sync(&mut self, targets: Vec<Target>) {
+        let mut wanted: HashMap<Target, (), TargetHasher> =
+            HashMap::with_hasher(self.loops.hasher().clone());
+        wanted.extend(targets.into_iter().map(|t| (t, ())));
+        self.loops.retain(|target, running| {
+            let keep = wanted.contains_key(target);
+            if !keep {
+                let _ = running.commands.send(Command::Stop);
+            }
+            keep
+        });
+        for (target, ()) in wanted {
+            if self.loops.contains_key(&target) {
+                continue;
+            }
+            let sl = ScrapeLoop::new(
+                target.clone(),
+                Arc::clone(&self.cfg),
+                Arc::clone(&self.scraper),
+                Arc::clone(&self.storage),
+            )
+            .with_clock(self.clock.clone());
+            let status = sl.status();
+            let (commands, rx) = watch::channel(Command::Run);
+            tokio::spawn(sl.run(rx));
+            self.loops.insert(target, Running { commands, status });
+        }
+    }
+
+    /// The status of every running target, sorted by target.
+    pub fn targets(&self) -> Vec<TargetStatus> {
+        let mut out: Vec<_> = self
+            .loops
+            .values()
+            .map(|r| r.status.lock().clone())
+            .collect();
+        out.sort_by(|a, b| a.target.cmp(&b.target));
+        out
+    }
+
+    /// Stops every loop: with staleness markers when `mark_stale` (the job was removed
+    /// from the configuration), without when the process is shutting down.
+    pub fn stop(&mut self, mark_stale: bool) {
+        let command = if mark_stale {
+            Command::Stop
+        } else {
+            Command::Shutdown
+        };
+        for (_, running) in self.loops.drain() {
+            let _ = running.commands.send(command);
+        }
+    }
+
+    #[cfg(test)]
+    fn with_colliding_hashes(mut self) -> Self {
+        self.loops = HashMap::with_hasher(TargetHasher {
+            collide: true,
+            random: RandomState::new(),
+        });
+        self
+    }
+}
+
+impl Drop for ScrapePool {
+    fn drop(&mut self) {
+        self.stop(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scrape::scraper::{FakeScraper, Scraped};
+    use crate::scrape::store::{is_stale_nan, MemoryStore};
+    use std::time::Duration;
+
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn pool(collide: bool) -> (ScrapePool, MemoryStore, FakeScraper, ScrapeConfig) {
+        let cfg = ScrapeConfig::new("j").interval(INTERVAL);
+        let store = MemoryStore::new(Duration::from_secs(3600));
+        let fake = FakeScraper::default();
+        let mut p = ScrapePool::new(cfg.clone(), Arc::new(fake.clone()), Arc::new(store.clone()))
+            .with_clock(WallClock::tokio());
+        if collide {
+            p = p.with_colliding_hashes();
+        }
+        (p, store, fake, cfg)
+    }
+
+    fn up_series(store: &MemoryStore) -> Vec<(String, Vec<(i64, f64)>)> {
+        store
+            .select(|l| l.get("__name__") == Some("up"), i64::MIN, i64::MAX)
+            .into_iter()
+            .map(|(l, s)| (l.get("instance").unwrap_or_default().to_owned(), s))
+            .collect()
+    }
+
+    async fn sync_starts_new_stops_gone_keeps_unchanged(collide: bool) {
+        let (mut p, store, fake, cfg) = pool(collide);
+        let (a, b, c) = (
+            Target::new(&cfg, "a:1", &[]),
+            Target::new(&cfg, "b:1", &[]),
+            Target::new(&cfg, "c:1", &[]),
+        );
+        for t in [&a, &b, &c] {
+            fake.set(t.url(), Ok(Scraped::text("m 1\n")));
+        }
+        p.sync(vec![a.clone(), b.clone(), a.clone()]);
+        assert_eq!(p.targets().len(), 2, "collide={collide}");
+        tokio::time::sleep(INTERVAL * 2).await;
+        let a_before = fake.count(a.url());
+        p.sync(vec![a.clone(), c.clone()]);
+        let listed: Vec<Target> = p.targets().into_iter().map(|s| s.target).collect();
+        assert_eq!(listed, vec![a.clone(), c.clone()], "collide={collide}");
+        tokio::time::sleep(INTERVAL * 3).await;
+        // `a` kept its loop: one scrape per interval, never a second loop.
+        let a_scrapes = fake.count(a.url()) - a_before;
+        assert_eq!(a_scrapes, 3, "collide={collide}");
+        let up = up_series(&store);
+        let instances: Vec<&str> = up.iter().map(|(i, _)| i.as_str()).collect();
+        assert_eq!(instances, ["a:1", "b:1", "c:1"], "collide={collide}");
+        assert!(is_stale_nan(up[1].1.last().unwrap().1), "b is stale");
+        assert!(!is_stale_nan(up[0].1.last().unwrap().1), "a is not");
+        assert!(!is_stale_nan(up[2].1.last().unwrap().1), "c is not");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sync_diffs_targets() {
+        sync_starts_new_stops_gone_keeps_unchanged(false).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sync_diffs_targets_with_colliding_hashes() {
+        sync_starts_new_stops_gone_keeps_unchanged(true).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn targets_with_equal_hashes_never_merge() {
+        let (mut p, store, fake, cfg) = pool(true);
+        let a = Target::new(&cfg, "h:1", &[("shard", "1")]);
+        let b = Target::new(&cfg, "h:1", &[("shard", "2")]);
+        fake.set(a.url(), Ok(Scraped::text("m 1\n")));
+        p.sync(vec![a.clone(), b.clone()]);
+        assert_eq!(p.targets().len(), 2);
+        tokio::time::sleep(INTERVAL).await;
+        let m = store.select(|l| l.get("__name__") == Some("m"), i64::MIN, i64::MAX);
+        let shards: Vec<_> = m.iter().map(|(l, _)| l.get("shard").unwrap()).collect();
+        assert_eq!(shards, ["1", "2"]);
+        p.sync(vec![b.clone()]);
+        assert_eq!(p.targets()[0].target, b);
+    }
+}

@@ -1,0 +1,409 @@
+//! One target's scrape loop, with Prometheus 2.42's staleness rules:
+//!
+//! - a series present in the previous scrape and absent from this one gets a
+//!   [`STALE_NAN`] at this scrape's timestamp;
+//! - a failed scrape (fetch error, timeout, body or sample limit, parse error) commits
+//!   none of its samples and marks every series of the previous scrape stale;
+//! - a series exposed with an explicit timestamp is never marked (Prometheus bypasses
+//!   staleness for those);
+//! - a loop stopped because its target went away waits for the next scrape time
+//!   (the marker timestamp), one more interval and 10% of one, then marks everything
+//!   stale. If the target came straight back, its new loop has written newer samples
+//!   by then and the store drops the older markers.
+//!
+//! Every scrape also writes `up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
+//! `scrape_samples_post_metric_relabeling` and `scrape_series_added` with the target's
+//! labels.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::labels::{LabelPair, LabelSet};
+use crate::parser::{Entry, ParsedSample, Parser};
+use crate::scrape::scraper::{ScrapeError, Scraped, Scraper};
+use crate::scrape::store::{Appender, Storage, STALE_NAN};
+use crate::scrape::target::{Health, Target, TargetStatus};
+use crate::scrape::{labels_from_pairs, ScrapeConfig, WallClock, NAME_LABEL};
+
+const REPORT_NAMES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// What a loop is told to do by its pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Keep scraping.
+    Run,
+    /// The target is gone: stop, then mark its series stale.
+    Stop,
+    /// The process is shutting down: stop now and write nothing more.
+    Shutdown,
+}
+
+/// The outcome of one scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeReport {
+    /// The scrape's timestamp (ms since the epoch).
+    pub t_ms: i64,
+    /// Samples in the body (0 when the scrape failed).
+    pub samples: usize,
+    /// Series not present in the previous scrape.
+    pub series_added: usize,
+    /// Staleness markers written for series gone since the previous scrape.
+    pub stale_markers: usize,
+    /// Why the scrape failed, if it did.
+    pub error: Option<ScrapeError>,
+}
+
+/// The scrape loop of one target. [`ScrapeLoop::scrape_at`] and
+/// [`ScrapeLoop::append`] do one scrape and are what tests call; the pool runs
+/// the loop in a task.
+///
+/// ```
+/// use promsdk::scrape::{store::is_stale_nan, FakeScraper, MemoryStore, ScrapeConfig, ScrapeLoop, Scraped, Target};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let store = MemoryStore::new(Duration::from_secs(3600));
+/// let cfg = Arc::new(ScrapeConfig::new("j"));
+/// let target = Target::new(&cfg, "a:1", &[]);
+/// let mut sl = ScrapeLoop::new(target, cfg, Arc::new(FakeScraper::default()), Arc::new(store.clone()));
+/// sl.append(Ok(Scraped::text("metric_a 1\n")), 1_000);
+/// let report = sl.append(Ok(Scraped::text("")), 2_000);
+/// assert_eq!(report.stale_markers, 1);
+/// let a = store.select(|l| l.get("__name__") == Some("metric_a"), 0, i64::MAX);
+/// assert!(is_stale_nan(a[0].1[1].1));
+/// ```
+pub struct ScrapeLoop {
+    target: Target,
+    cfg: Arc<ScrapeConfig>,
+    scraper: Arc<dyn Scraper>,
+    storage: Arc<dyn Storage>,
+    status: Arc<Mutex<TargetStatus>>,
+    clock: WallClock,
+    /// Series of the previous scrape without explicit timestamps.
+    prev: HashSet<LabelSet>,
+}
+
+impl std::fmt::Debug for ScrapeLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeLoop")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScrapeLoop {
+    /// A loop scraping `target` with the settings of `cfg`, writing to `storage`.
+    pub fn new(
+        target: Target,
+        cfg: Arc<ScrapeConfig>,
+        scraper: Arc<dyn Scraper>,
+        storage: Arc<dyn Storage>,
+    ) -> Self {
+        let status = Arc::new(Mutex::new(TargetStatus {
+            target: target.clone(),
+            job: cfg.job_name.clone(),
+            health: Health::Unknown,
+            last_error: String::new(),
+            last_scrape_ms: None,
+            last_duration: Duration::ZERO,
+            interval: cfg.interval,
+            timeout: cfg.timeout,
+        }));
+        ScrapeLoop {
+            target,
+            cfg,
+            scraper,
+            storage,
+            status,
+            clock: WallClock::system(),
+            prev: HashSet::new(),
+        }
+    }
+
+    /// Reads scrape timestamps from `clock` (default: the system clock).
+    pub fn with_clock(mut self, clock: WallClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The shared status the loop updates after each scrape.
+    pub fn status(&self) -> Arc<Mutex<TargetStatus>> {
+        Arc::clone(&self.status)
+    }
+
+    /// The delay from `now_ms` to this target's first scrape: the interval is cut
+    /// into slots aligned to the epoch, and the target's stable hash picks its place
+    /// within one, so targets spread out and a restarted harness keeps the phase.
+    pub fn offset(&self, now_ms: i64) -> Duration {
+        let interval = u64::try_from(self.cfg.interval.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let now = now_ms.unsigned_abs();
+        let base = interval - now % interval;
+        let mut next = base + self.target.offset_hash() % interval;
+        if next > interval {
+            next -= interval;
+        }
+        Duration::from_millis(next)
+    }
+
+    /// Fetches the target (within the timeout) and appends the result at `t_ms`.
+    pub async fn scrape_at(&mut self, t_ms: i64) -> ScrapeReport {
+        let started = Instant::now();
+        let fetched = tokio::time::timeout(
+            self.cfg.timeout,
+            self.scraper
+                .scrape(&self.target, self.cfg.timeout, self.cfg.body_size_limit),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(ScrapeError::Timeout {
+                url: self.target.url().to_owned(),
+                timeout: self.cfg.timeout,
+            })
+        });
+        self.append_timed(fetched, t_ms, started.elapsed())
+    }
+
+    /// Appends one fetch result as the scrape at `t_ms` (a zero duration is reported).
+    pub fn append(&mut self, fetched: Result<Scraped, ScrapeError>, t_ms: i64) -> ScrapeReport {
+        self.append_timed(fetched, t_ms, Duration::ZERO)
+    }
+
+    fn append_timed(
+        &mut self,
+        fetched: Result<Scraped, ScrapeError>,
+        t_ms: i64,
+        duration: Duration,
+    ) -> ScrapeReport {
+        let mut app = self.storage.appender();
+        let outcome = fetched.and_then(|s| self.append_body(&mut *app, &s, t_ms));
+        let (cur, samples, series_added, error) = match outcome {
+            Ok((cur, samples, added)) => (cur, samples, added, None),
+            Err(e) => {
+                // Nothing of a failed scrape is kept: start over with an empty one.
+                app.rollback();
+                app = self.storage.appender();
+                (HashSet::new(), 0, 0, Some(e))
+            }
+        };
+        if let Some(e) = &error {
+            tracing::debug!(target_url = self.target.url(), error = %e, "scrape failed");
+        }
+        let stale_markers = self.mark_gone(&mut *app, &cur, t_ms);
+        self.prev = cur;
+        let up = if error.is_none() { 1.0 } else { 0.0 };
+        let values = [
+            up,
+            duration.as_secs_f64(),
+            samples as f64,
+            samples as f64,
+            series_added as f64,
+        ];
+        for (name, v) in REPORT_NAMES.iter().zip(values) {
+            app.append(&self.report_labels(name), t_ms, v);
+        }
+        app.commit();
+        let mut status = self.status.lock();
+        status.health = if error.is_none() {
+            Health::Up
+        } else {
+            Health::Down
+        };
+        status.last_error = error.as_ref().map(ToString::to_string).unwrap_or_default();
+        status.last_scrape_ms = Some(t_ms);
+        status.last_duration = duration;
+        drop(status);
+        ScrapeReport {
+            t_ms,
+            samples,
+            series_added,
+            stale_markers,
+            error,
+        }
+    }
+
+    /// Marks every series of the last scrape, and the report series, stale at `t_ms`:
+    /// what a loop does once its target is gone.
+    pub fn mark_all_stale(&mut self, t_ms: i64) {
+        let mut app = self.storage.appender();
+        self.mark_gone(&mut *app, &HashSet::new(), t_ms);
+        self.prev.clear();
+        for name in REPORT_NAMES {
+            app.append(&self.report_labels(name), t_ms, STALE_NAN);
+        }
+        app.commit();
+    }
+
+    fn mark_gone(&self, app: &mut dyn Appender, cur: &HashSet<LabelSet>, t_ms: i64) -> usize {
+        let mut n = 0;
+        for gone in self.prev.difference(cur) {
+            app.append(gone, t_ms, STALE_NAN);
+            n += 1;
+        }
+        n
+    }
+
+    /// Parses and appends a body: the series seen (without explicit timestamps), the
+    /// sample count and the series new since the previous scrape.
+    fn append_body(
+        &self,
+        app: &mut dyn Appender,
+        scraped: &Scraped,
+        t_ms: i64,
+    ) -> Result<(HashSet<LabelSet>, usize, usize), ScrapeError> {
+        let mut cur = HashSet::new();
+        let (mut samples, mut added) = (0usize, 0usize);
+        for entry in Parser::new(&scraped.body, scraped.format) {
+            let sample = match entry {
+                Ok(Entry::Sample(sample)) => sample,
+                Ok(_) => continue,
+                Err(e) => {
+                    return Err(ScrapeError::Parse {
+                        url: self.target.url().to_owned(),
+                        message: e.to_string(),
+                    })
+                }
+            };
+            samples += 1;
+            if self.cfg.sample_limit > 0 && samples > self.cfg.sample_limit {
+                return Err(ScrapeError::SampleLimit {
+                    url: self.target.url().to_owned(),
+                    limit: self.cfg.sample_limit,
+                });
+            }
+            let labels = self.sample_labels(&sample);
+            if !self.prev.contains(&labels) && !cur.contains(&labels) {
+                added += 1;
+            }
+            match sample.timestamp {
+                Some(ts) => {
+                    let t = i64::try_from(ts.as_millis()).unwrap_or(i64::MAX);
+                    app.append(&labels, t, sample.value);
+                }
+                None => {
+                    app.append(&labels, t_ms, sample.value);
+                    cur.insert(labels);
+                }
+            }
+        }
+        Ok((cur, samples, added))
+    }
+
+    fn report_labels(&self, name: &str) -> LabelSet {
+        let mut pairs = vec![LabelPair::new(NAME_LABEL, name)];
+        pairs.extend(self.target.labels().pairs().iter().cloned());
+        labels_from_pairs(pairs)
+    }
+
+    /// The stored labels of a scraped sample: its own labels (empty values dropped)
+    /// merged with the target's. On a clash, `honor_labels` keeps the exposed value;
+    /// otherwise the target's wins and the exposed one is renamed `exported_<name>`
+    /// (prefixed again until the name is free), as Prometheus does.
+    fn sample_labels(&self, sample: &ParsedSample<'_>) -> LabelSet {
+        let target = self.target.labels();
+        let mut pairs = vec![LabelPair::new(NAME_LABEL, sample.name)];
+        let mut clashes: Vec<LabelPair> = Vec::new();
+        for (name, value) in sample.labels.iter() {
+            if value.is_empty() {
+                continue;
+            }
+            let pair = LabelPair::new(name, &*value);
+            if !self.cfg.honor_labels && target.get(name).is_some() {
+                clashes.push(pair);
+            } else {
+                pairs.push(pair);
+            }
+        }
+        for pair in target.pairs() {
+            if !pairs.iter().any(|p| p.name == pair.name) {
+                pairs.push(pair.clone());
+            }
+        }
+        clashes.sort_by_key(|p| p.name.len());
+        for i in 0..clashes.len() {
+            let mut name = clashes[i].name.to_string();
+            loop {
+                name.insert_str(0, "exported_");
+                let taken = sample.labels.get(&name).is_some()
+                    || target.get(&name).is_some()
+                    || clashes[..i].iter().any(|c| *c.name == *name);
+                if !taken {
+                    break;
+                }
+            }
+            clashes[i] = LabelPair::new(name, clashes[i].value.clone());
+        }
+        pairs.extend(clashes);
+        labels_from_pairs(pairs)
+    }
+
+    /// Scrapes every interval, starting at the target's offset, until told to stop.
+    /// On `Command::Stop` after at least one scrape it marks the target's series
+    /// stale as described in the module doc; on `Command::Shutdown` it just ends.
+    pub(crate) async fn run(mut self, mut commands: watch::Receiver<Command>) {
+        let first = Instant::now() + self.offset(self.clock.now_ms());
+        let mut ticker = tokio::time::interval_at(first, self.cfg.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut scraped = false;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stopped(&mut commands) => break,
+            }
+            tokio::select! {
+                _ = async { let t = self.clock.now_ms(); self.scrape_at(t).await } => scraped = true,
+                _ = stopped(&mut commands) => break,
+            }
+        }
+        if !scraped || *commands.borrow() != Command::Stop {
+            return;
+        }
+        // The next scrape time is the markers' timestamp; wait one more interval and
+        // 10% so that a recreated loop for the same target has written newer samples.
+        let stale_at = tokio::select! {
+            _ = ticker.tick() => self.clock.now_ms(),
+            _ = shutdown(&mut commands) => return,
+        };
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown(&mut commands) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(self.cfg.interval / 10) => {}
+            _ = shutdown(&mut commands) => return,
+        }
+        self.mark_all_stale(stale_at);
+    }
+}
+
+/// Resolves once the command is no longer `Run` (or the pool is gone).
+async fn stopped(commands: &mut watch::Receiver<Command>) {
+    let _ = commands.wait_for(|c| *c != Command::Run).await;
+}
+
+/// Resolves once the command is `Shutdown`; never if the sender is gone otherwise.
+async fn shutdown(commands: &mut watch::Receiver<Command>) {
+    if commands
+        .wait_for(|c| *c == Command::Shutdown)
+        .await
+        .is_err()
+    {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+#[path = "scrape_loop_tests.rs"]
+mod tests;

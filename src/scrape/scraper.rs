@@ -1,0 +1,373 @@
+//! The [`Scraper`] trait, the I/O edge of a scrape loop: fetch one exposition. The
+//! hyper-based [`HttpScraper`] does it over HTTP like Prometheus 2.42; the
+//! [`FakeScraper`] hands out bodies set by a test.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Read;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use parking_lot::Mutex;
+
+use crate::encoding::Format;
+use crate::scrape::Target;
+
+/// The `Accept` header Prometheus 2.42 sends: OpenMetrics first, then the text format.
+pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// A fetched exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scraped {
+    /// The uncompressed body.
+    pub body: Vec<u8>,
+    /// The format, from the response's `Content-Type`.
+    pub format: Format,
+}
+
+impl Scraped {
+    /// A body in the text format.
+    pub fn text(body: impl Into<Vec<u8>>) -> Self {
+        Scraped {
+            body: body.into(),
+            format: Format::Text,
+        }
+    }
+}
+
+/// Why a scrape failed (also the `lastError` of `/api/v1/targets`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScrapeError {
+    /// The request could not be made or the connection failed.
+    #[error("fetching {url}: {message}")]
+    Request {
+        /// The target URL.
+        url: String,
+        /// What the client said.
+        message: String,
+    },
+    /// The target answered with a status other than 200.
+    #[error("server returned HTTP status {status} for {url}")]
+    Status {
+        /// The target URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The scrape took longer than the timeout.
+    #[error("scrape of {url} timed out after {timeout:?}")]
+    Timeout {
+        /// The target URL.
+        url: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The (uncompressed) body exceeded the body size limit.
+    #[error("body size limit exceeded: {url} sent more than {limit} bytes")]
+    BodySizeLimit {
+        /// The target URL.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The body could not be parsed.
+    #[error("parsing the body of {url}: {message}")]
+    Parse {
+        /// The target URL.
+        url: String,
+        /// `LINE:COLUMN: message`.
+        message: String,
+    },
+    /// More samples than the sample limit.
+    #[error("sample limit exceeded: {url} exposed more than {limit} samples")]
+    SampleLimit {
+        /// The target URL.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A boxed future returned by [`Scraper::scrape`].
+pub type ScrapeFuture = Pin<Box<dyn Future<Output = Result<Scraped, ScrapeError>> + Send>>;
+
+/// Fetches expositions. Implementations must be cheap to share across loops
+/// (`Send + Sync`) and must honour `body_limit` without buffering more than it
+/// (0 means no limit). The caller applies the timeout, so an implementation need not.
+pub trait Scraper: Send + Sync + 'static {
+    /// Fetches `target`'s current exposition.
+    fn scrape(&self, target: &Target, timeout: Duration, body_limit: u64) -> ScrapeFuture;
+}
+
+/// Scrapes over HTTP/1.1 with hyper: sends [`ACCEPT_HEADER`],
+/// `Accept-Encoding: gzip` and `X-Prometheus-Scrape-Timeout-Seconds`, requires status
+/// 200, decompresses gzip, and fails as soon as the body passes the limit.
+#[derive(Clone)]
+pub struct HttpScraper {
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+impl std::fmt::Debug for HttpScraper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpScraper")
+    }
+}
+
+impl Default for HttpScraper {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpScraper {
+    /// A scraper with its own connection pool.
+    pub fn new() -> Self {
+        HttpScraper {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+impl Scraper for HttpScraper {
+    fn scrape(&self, target: &Target, timeout: Duration, body_limit: u64) -> ScrapeFuture {
+        let client = self.client.clone();
+        let url = target.url().to_owned();
+        Box::pin(async move { fetch(client, url, timeout, body_limit).await })
+    }
+}
+
+async fn fetch(
+    client: Client<HttpConnector, Empty<Bytes>>,
+    url: String,
+    timeout: Duration,
+    limit: u64,
+) -> Result<Scraped, ScrapeError> {
+    let request_error = |message: String| ScrapeError::Request {
+        url: url.clone(),
+        message,
+    };
+    let request = http::Request::get(url.as_str())
+        .header(http::header::ACCEPT, ACCEPT_HEADER)
+        .header(http::header::ACCEPT_ENCODING, "gzip")
+        .header(http::header::USER_AGENT, "promsdk-harness")
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", timeout.as_secs_f64()),
+        )
+        .body(Empty::new())
+        .map_err(|e| request_error(e.to_string()))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| request_error(e.to_string()))?;
+    if response.status() != http::StatusCode::OK {
+        return Err(ScrapeError::Status {
+            url,
+            status: response.status().as_u16(),
+        });
+    }
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    let format = match header(http::header::CONTENT_TYPE) {
+        Some(ct) if ct.starts_with("application/openmetrics-text") => Format::OpenMetrics,
+        _ => Format::Text,
+    };
+    let gzip = header(http::header::CONTENT_ENCODING).is_some_and(|e| e == "gzip");
+    let too_big = || ScrapeError::BodySizeLimit {
+        url: url.clone(),
+        limit,
+    };
+    let mut body = Vec::new();
+    let mut incoming = response.into_body();
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| request_error(e.to_string()))?;
+        if let Some(data) = frame.data_ref() {
+            body.extend_from_slice(data);
+            // A gzip body is limited after decompression, where it matters; before,
+            // only past what incompressible data of the limit's size could take.
+            let cap = if gzip { limit + limit / 64 + 64 } else { limit };
+            if limit > 0 && body.len() as u64 > cap {
+                return Err(too_big());
+            }
+        }
+    }
+    if gzip {
+        let cap = if limit > 0 { limit + 1 } else { u64::MAX };
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .take(cap)
+            .read_to_end(&mut plain)
+            .map_err(|e| request_error(format!("decompressing gzip: {e}")))?;
+        if limit > 0 && plain.len() as u64 > limit {
+            return Err(too_big());
+        }
+        body = plain;
+    }
+    Ok(Scraped { body, format })
+}
+
+/// A [`Scraper`] for tests: answers each URL with what [`FakeScraper::set`] last put
+/// there (a missing URL fails like a refused connection). Clones share the answers.
+///
+/// ```
+/// use promsdk::scrape::{FakeScraper, Scraped, Scraper, ScrapeConfig, Target};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let fake = FakeScraper::default();
+/// let target = Target::new(&ScrapeConfig::new("j"), "a:1", &[]);
+/// fake.set(target.url(), Ok(Scraped::text("metric_a 1\n")));
+/// let got = fake.scrape(&target, std::time::Duration::from_secs(1), 0).await.unwrap();
+/// assert_eq!(got.body, b"metric_a 1\n");
+/// # });
+/// ```
+#[derive(Clone, Default, Debug)]
+pub struct FakeScraper {
+    answers: Arc<Mutex<HashMap<String, Result<Scraped, ScrapeError>>>>,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl FakeScraper {
+    /// Answers `url` with `answer` from now on.
+    pub fn set(&self, url: &str, answer: Result<Scraped, ScrapeError>) {
+        self.answers.lock().insert(url.to_owned(), answer);
+    }
+
+    /// Makes `url` fail like a refused connection.
+    pub fn fail(&self, url: &str) {
+        self.set(
+            url,
+            Err(ScrapeError::Request {
+                url: url.to_owned(),
+                message: "connection refused".into(),
+            }),
+        );
+    }
+
+    /// How many times `url` was scraped.
+    pub fn count(&self, url: &str) -> usize {
+        self.counts.lock().get(url).copied().unwrap_or(0)
+    }
+}
+
+impl Scraper for FakeScraper {
+    fn scrape(&self, target: &Target, _timeout: Duration, body_limit: u64) -> ScrapeFuture {
+        let url = target.url();
+        *self.counts.lock().entry(url.to_owned()).or_default() += 1;
+        let answer = self
+            .answers
+            .lock()
+            .get(url)
+            .cloned()
+            .unwrap_or_else(|| {
+                Err(ScrapeError::Request {
+                    url: url.to_owned(),
+                    message: "no answer set".into(),
+                })
+            })
+            .and_then(|s| {
+                if body_limit > 0 && s.body.len() as u64 > body_limit {
+                    Err(ScrapeError::BodySizeLimit {
+                        url: url.to_owned(),
+                        limit: body_limit,
+                    })
+                } else {
+                    Ok(s)
+                }
+            });
+        Box::pin(async move { answer })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{serve, ServeOpts};
+    use crate::scrape::ScrapeConfig;
+    use crate::{GaugeVec, Opts, Registry};
+
+    async fn exporter(series: usize, opts: ServeOpts) -> (crate::http::Server, Target) {
+        let registry = Registry::new();
+        let vec = GaugeVec::new(Opts::new("g", "G."), &["i"]).unwrap();
+        registry.register(vec.clone()).unwrap();
+        for i in 0..series {
+            vec.with_label_values(&[&i.to_string()]).set(i as f64);
+        }
+        let server = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            registry,
+            opts.instrument(false),
+        )
+        .await
+        .unwrap();
+        let target = Target::new(
+            &ScrapeConfig::new("j"),
+            &server.local_addr().to_string(),
+            &[],
+        );
+        (server, target)
+    }
+
+    #[tokio::test]
+    async fn prefers_openmetrics_and_reads_gzip_and_plain_bodies() {
+        for compression in [true, false] {
+            let (server, target) = exporter(3, ServeOpts::default().compression(compression)).await;
+            let got = HttpScraper::new()
+                .scrape(&target, Duration::from_secs(5), 0)
+                .await
+                .unwrap();
+            assert_eq!(got.format, Format::OpenMetrics, "compression={compression}");
+            let text = String::from_utf8(got.body).unwrap();
+            assert!(
+                text.contains("g{i=\"2\"} 2") && text.ends_with("# EOF\n"),
+                "{text}"
+            );
+            server.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn body_size_limit_fails_the_scrape_compressed_or_not() {
+        for compression in [true, false] {
+            let (server, target) =
+                exporter(500, ServeOpts::default().compression(compression)).await;
+            let err = HttpScraper::new()
+                .scrape(&target, Duration::from_secs(5), 1000)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ScrapeError::BodySizeLimit { limit: 1000, .. }),
+                "compression={compression}: {err}"
+            );
+            server.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_connections_and_bad_statuses_are_errors() {
+        let (server, target) = exporter(1, ServeOpts::default().path("/other")).await;
+        let err = HttpScraper::new()
+            .scrape(&target, Duration::from_secs(5), 0)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ScrapeError::Status { status: 404, .. }),
+            "{err}"
+        );
+        server.shutdown().await;
+        let err = HttpScraper::new()
+            .scrape(&target, Duration::from_secs(5), 0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ScrapeError::Request { .. }), "{err}");
+    }
+}

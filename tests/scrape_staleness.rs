@@ -1,0 +1,251 @@
+//! End to end: a promsdk exporter is scraped by the harness's scrape loop and pool,
+//! and every way a series can disappear ends in a staleness marker that makes
+//! instant queries stop returning it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use promsdk::http::{serve, ServeOpts};
+use promsdk::scrape::scraper::ScrapeFuture;
+use promsdk::scrape::{
+    instant_query, is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeLoop, ScrapePool,
+    Scraped, Scraper, Selector, Target, WallClock,
+};
+use promsdk::{
+    encode, Collected, Collector, Desc, Format, GaugeVec, ManualClock, MetricType, Opts, Registry,
+};
+
+const STEP: &str = "pipeline_step_duration_seconds";
+
+fn steps(registry: &Registry, clock: Option<ManualClock>) -> GaugeVec {
+    let mut builder = GaugeVec::builder(Opts::new(STEP, "Step time."), &["step"]);
+    if let Some(clock) = clock {
+        builder = builder.ttl(Duration::from_secs(60)).clock(Arc::new(clock));
+    }
+    let vec = builder.build().unwrap();
+    registry.register(vec.clone()).unwrap();
+    vec
+}
+
+fn store() -> MemoryStore {
+    MemoryStore::new(Duration::from_secs(3600))
+}
+
+/// A loop scraping `addr` over HTTP into `store`.
+fn http_loop(addr: std::net::SocketAddr, store: &MemoryStore) -> ScrapeLoop {
+    let cfg = Arc::new(ScrapeConfig::new("exporter").interval(Duration::from_secs(15)));
+    let target = Target::new(&cfg, &addr.to_string(), &[]);
+    ScrapeLoop::new(
+        target,
+        cfg,
+        Arc::new(HttpScraper::new()),
+        Arc::new(store.clone()),
+    )
+}
+
+/// The `step` labels an instant query at `t_ms` returns for `query`.
+fn visible(store: &MemoryStore, query: &str, t_ms: i64) -> Vec<String> {
+    let selector: Selector = query.parse().unwrap();
+    instant_query(store, &selector, t_ms)
+        .into_iter()
+        .map(|(labels, _)| labels.get("step").unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The last stored sample of the series with `step="<step>"`.
+fn last_of(store: &MemoryStore, step: &str) -> (i64, f64) {
+    let found = store.select(|l| l.get("step") == Some(step), i64::MIN, i64::MAX);
+    assert_eq!(found.len(), 1, "{step}: {found:?}");
+    *found[0].1.last().unwrap()
+}
+
+async fn scrape_ok(sl: &mut ScrapeLoop, t_ms: i64) {
+    let report = sl.scrape_at(t_ms).await;
+    assert_eq!(report.error, None, "scrape at {t_ms}");
+}
+
+#[tokio::test]
+async fn removed_vec_child_goes_stale_over_http() {
+    let registry = Registry::new();
+    let vec = steps(&registry, None);
+    vec.with_label_values(&["clone"]).set(1.5);
+    vec.with_label_values(&["build"]).set(2.0);
+    let server = serve(
+        "127.0.0.1:0".parse().unwrap(),
+        registry,
+        ServeOpts::default(),
+    )
+    .await
+    .unwrap();
+    let store = store();
+    let mut sl = http_loop(server.local_addr(), &store);
+    scrape_ok(&mut sl, 10_000).await;
+    assert_eq!(visible(&store, STEP, 10_000), ["build", "clone"]);
+
+    assert!(vec.remove(&["clone"]));
+    scrape_ok(&mut sl, 25_000).await;
+    let (t, v) = last_of(&store, "clone");
+    assert_eq!(t, 25_000);
+    assert!(is_stale_nan(v), "a staleness marker, not {v}");
+    assert_eq!(visible(&store, STEP, 25_000), ["build"]);
+    assert_eq!(
+        visible(&store, STEP, 24_999),
+        ["build", "clone"],
+        "before the marker"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ttl_expired_child_goes_stale() {
+    let clock = ManualClock::new();
+    let registry = Registry::new();
+    let vec = steps(&registry, Some(clock.clone()));
+    vec.with_label_values(&["clone"]).set(1.0);
+    vec.with_label_values(&["build"]).set(1.0);
+    let server = serve(
+        "127.0.0.1:0".parse().unwrap(),
+        registry,
+        ServeOpts::default(),
+    )
+    .await
+    .unwrap();
+    let store = store();
+    let mut sl = http_loop(server.local_addr(), &store);
+    scrape_ok(&mut sl, 10_000).await;
+    clock.advance(Duration::from_secs(45));
+    vec.with_label_values(&["build"]).set(2.0);
+    clock.advance(Duration::from_secs(30));
+    // `clone` has been idle 75 s > 60 s TTL; `build` only 30 s.
+    scrape_ok(&mut sl, 25_000).await;
+    assert!(is_stale_nan(last_of(&store, "clone").1));
+    assert_eq!(last_of(&store, "build"), (25_000, 2.0));
+    assert_eq!(visible(&store, STEP, 30_000), ["build"]);
+    server.shutdown().await;
+}
+
+/// Reports `build` always and `clone` while `with_clone` is set: the on-demand style.
+struct Steps {
+    desc: Desc,
+    with_clone: Arc<AtomicBool>,
+}
+
+impl Collector for Steps {
+    fn describe(&self) -> Vec<Desc> {
+        vec![self.desc.clone()]
+    }
+
+    fn collect(&self, out: &mut Collected) {
+        let mut family = out.family(&self.desc);
+        family.gauge(&["build"], 2.0);
+        // Relaxed: a test flag, read once per scrape; the HTTP round trip orders it.
+        if self.with_clone.load(Ordering::Relaxed) {
+            family.gauge(&["clone"], 1.0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn collector_that_stops_reporting_a_series() {
+    let registry = Registry::new();
+    let with_clone = Arc::new(AtomicBool::new(true));
+    registry
+        .register(Steps {
+            desc: Desc::new(Opts::new(STEP, "Step time."), MetricType::Gauge, &["step"]).unwrap(),
+            with_clone: Arc::clone(&with_clone),
+        })
+        .unwrap();
+    let server = serve(
+        "127.0.0.1:0".parse().unwrap(),
+        registry,
+        ServeOpts::default(),
+    )
+    .await
+    .unwrap();
+    let store = store();
+    let mut sl = http_loop(server.local_addr(), &store);
+    scrape_ok(&mut sl, 10_000).await;
+    with_clone.store(false, Ordering::Relaxed);
+    scrape_ok(&mut sl, 25_000).await;
+    assert!(is_stale_nan(last_of(&store, "clone").1));
+    assert_eq!(visible(&store, STEP, 25_000), ["build"]);
+    // It comes back: visible again from its next sample.
+    with_clone.store(true, Ordering::Relaxed);
+    scrape_ok(&mut sl, 40_000).await;
+    assert_eq!(visible(&store, STEP, 40_000), ["build", "clone"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_scrape_marks_everything_stale_and_up_zero() {
+    let registry = Registry::new();
+    let vec = steps(&registry, None);
+    vec.with_label_values(&["clone"]).set(1.0);
+    vec.with_label_values(&["build"]).set(1.0);
+    let server = serve(
+        "127.0.0.1:0".parse().unwrap(),
+        registry,
+        ServeOpts::default(),
+    )
+    .await
+    .unwrap();
+    let store = store();
+    let mut sl = http_loop(server.local_addr(), &store);
+    let first = sl.scrape_at(10_000).await;
+    assert!(first.samples >= 2, "{first:?}");
+    server.shutdown().await;
+    let report = sl.scrape_at(25_000).await;
+    assert!(report.error.is_some(), "{report:?}");
+    // Every series of the previous scrape (the server's own metrics too).
+    assert_eq!(report.stale_markers, first.samples);
+    assert!(visible(&store, STEP, 25_000).is_empty());
+    let up = instant_query(&store, &"up".parse().unwrap(), 25_000);
+    assert_eq!(up[0].1, (25_000, 0.0));
+}
+
+/// Serves a registry's exposition without sockets, so a pool can run under tokio's
+/// paused clock.
+struct InProcess(Registry);
+
+impl Scraper for InProcess {
+    fn scrape(&self, _: &Target, _: Duration, _: u64) -> ScrapeFuture {
+        let mut body = Vec::new();
+        encode(&self.0.gather().families, Format::OpenMetrics, &mut body);
+        Box::pin(async move {
+            Ok(Scraped {
+                body,
+                format: Format::OpenMetrics,
+            })
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn removed_target_goes_stale_one_interval_after_its_next_scrape() {
+    let interval = Duration::from_secs(15);
+    let registry = Registry::new();
+    steps(&registry, None)
+        .with_label_values(&["build"])
+        .set(1.0);
+    let store = store();
+    let cfg = ScrapeConfig::new("exporter").interval(interval);
+    let target = Target::new(&cfg, "exporter:9000", &[]);
+    let mut pool = ScrapePool::new(cfg, Arc::new(InProcess(registry)), Arc::new(store.clone()))
+        .with_clock(WallClock::tokio());
+    pool.sync(vec![target]);
+    tokio::time::sleep(interval * 2).await;
+    let (last_t, _) = last_of(&store, "build");
+    pool.sync(Vec::new());
+    tokio::time::sleep(interval + interval / 20).await;
+    assert!(
+        !is_stale_nan(last_of(&store, "build").1),
+        "not yet: it may come back"
+    );
+    tokio::time::sleep(interval + interval / 10).await;
+    let (t, v) = last_of(&store, "build");
+    assert!(is_stale_nan(v));
+    assert_eq!(t, last_t + 15_000, "marked at the next scrape time");
+    assert!(visible(&store, STEP, t).is_empty());
+    assert_eq!(visible(&store, STEP, t - 1), ["build"]);
+}
