@@ -8,14 +8,17 @@
 
 #[path = "common/http_client.rs"]
 mod client;
+#[path = "common/prometheus.rs"]
+mod prometheus;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prometheus::{free_port, require, start_prometheus};
 use promsdk::http::{MetricsService, ServeOpts, Server};
 use promsdk::{
     encode, CounterVec, Format, Gauge, GaugeVec, Histogram, HistogramConfig, InfoVec, ManualClock,
@@ -24,37 +27,6 @@ use promsdk::{
 
 /// A series as Prometheus stores it: name and labels (without `job` and `instance`).
 type Series = BTreeMap<String, String>;
-
-/// Kills the Prometheus child on every exit path.
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn require(tool: &str) -> String {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .expect("run sh");
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    assert!(
-        found.status.success() && !path.is_empty(),
-        "`{tool}` is not installed: run scripts/install-deps.sh (Debian package `prometheus`)"
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The registry scraped: every metric type, a vec to remove from, a vec with a TTL.
 struct Fixture {
@@ -129,36 +101,6 @@ async fn serve_as(registry: &Registry, format: Option<Format>) -> Server {
     let service = MetricsService::new(registry.clone(), opts.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     Server::start(listener, service, opts).unwrap()
-}
-
-fn start_prometheus(
-    dir: &std::path::Path,
-    port: u16,
-    text: SocketAddr,
-    openmetrics: SocketAddr,
-) -> Prometheus {
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n\
-         - job_name: text\n  static_configs:\n  - targets: ['{text}']\n\
-         - job_name: openmetrics\n  static_configs:\n  - targets: ['{openmetrics}']\n"
-    );
-    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let child = Command::new(require("prometheus"))
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prometheus");
-    Prometheus(child)
 }
 
 /// Runs an instant query, returning each result's labels (less job and instance) and
@@ -263,8 +205,11 @@ async fn a_real_prometheus_ingests_what_we_expose_and_sees_removed_series_go_sta
     let _prometheus = start_prometheus(
         dir.path(),
         port,
-        text_server.local_addr(),
-        om_server.local_addr(),
+        Duration::from_secs(1),
+        &[
+            ("text", text_server.local_addr()),
+            ("openmetrics", om_server.local_addr()),
+        ],
     );
 
     // promtool's linter has nothing to say about our text output.

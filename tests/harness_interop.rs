@@ -8,48 +8,20 @@
 
 #[path = "common/http_client.rs"]
 mod client;
+#[path = "common/prometheus.rs"]
+mod prometheus;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use prometheus::{free_port, require, Running};
 use promsdk::http::{serve, ServeOpts};
 use promsdk::{GaugeVec, Opts, Registry};
 
 const INTERVAL: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(50);
 const QUERY: &str = "pipeline_step_duration_seconds{step=\"clone\"}";
-
-/// Kills the child on every exit path.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn require(tool: &str) -> String {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .expect("run sh");
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    assert!(
-        found.status.success() && !path.is_empty(),
-        "`{tool}` is not installed: run scripts/install-deps.sh (Debian package `prometheus`)"
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn config(exporter: SocketAddr) -> String {
     format!(

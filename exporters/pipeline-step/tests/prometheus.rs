@@ -8,49 +8,21 @@
 //! Fails (never skips) when `prometheus` or `promtool` is missing.
 
 mod common;
+#[path = "../../../tests/common/prometheus.rs"]
+mod prometheus;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{eventually, request, run_json, Exporter};
+use prometheus::{free_port, require, start_prometheus};
 
 const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 const TTL: Duration = Duration::from_secs(4);
 const STRATEGIES: [&str; 4] = ["collector", "delete", "ttl", "naive"];
-
-/// Kills the Prometheus child on every exit path.
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn require(tool: &str) -> String {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .expect("run sh");
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    assert!(
-        found.status.success() && !path.is_empty(),
-        "`{tool}` is not installed: run scripts/install-deps.sh (Debian package `prometheus`)"
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `promtool check metrics` has nothing to say about `body`.
 fn promtool_accepts(strategy: &str, body: &str) {
@@ -77,39 +49,6 @@ fn promtool_accepts(strategy: &str, body: &str) {
         checked.status.success() && report.trim().is_empty(),
         "{strategy}: promtool check metrics: {report}"
     );
-}
-
-fn start_prometheus(
-    dir: &std::path::Path,
-    port: u16,
-    targets: &[(&str, SocketAddr)],
-) -> Prometheus {
-    let secs = SCRAPE_INTERVAL.as_secs();
-    let mut config = format!(
-        "global:\n  scrape_interval: {secs}s\n  scrape_timeout: {secs}s\nscrape_configs:\n"
-    );
-    for (job, addr) in targets {
-        config.push_str(&format!(
-            "- job_name: {job}\n  static_configs:\n  - targets: ['{addr}']\n"
-        ));
-    }
-    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let child = Command::new(require("prometheus"))
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prometheus");
-    Prometheus(child)
 }
 
 /// A series as Prometheus returns it, without `job` and `instance`, and its value.
@@ -215,7 +154,7 @@ fn prometheus_sees_vanished_steps_go_stale_except_with_naive() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let targets: Vec<(&str, SocketAddr)> = exporters.iter().map(|(s, e)| (*s, e.addr)).collect();
-    let _prometheus = start_prometheus(dir.path(), port, &targets);
+    let _prometheus = start_prometheus(dir.path(), port, SCRAPE_INTERVAL, &targets);
 
     // Every series each exporter exposes is ingested. The pipeline keeps running its
     // first step set meanwhile, so nothing expires under `ttl` before the change.

@@ -1,0 +1,79 @@
+//! Running a real Prometheus (Debian's package, installed by scripts/install-deps.sh)
+//! from tests: finding its tools, picking a port, starting it on a scrape config, and
+//! stopping every child process on every exit path. Shared by the SDK's, the harness's
+//! and the exporter's interop tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A child process killed (and reaped) when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The path of `tool`; fails loudly, never skips, when it is not installed.
+pub fn require(tool: &str) -> String {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .expect("run sh");
+    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+    assert!(
+        found.status.success() && !path.is_empty(),
+        "`{tool}` is not installed: run scripts/install-deps.sh (Debian package `prometheus`)"
+    );
+    path
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts Prometheus on `127.0.0.1:port`, its config and data in `dir`, scraping each
+/// `(job, target)` every `interval` (whole seconds).
+pub fn start_prometheus(
+    dir: &Path,
+    port: u16,
+    interval: Duration,
+    targets: &[(&str, SocketAddr)],
+) -> Running {
+    let secs = interval.as_secs();
+    let mut config = format!(
+        "global:\n  scrape_interval: {secs}s\n  scrape_timeout: {secs}s\nscrape_configs:\n"
+    );
+    for (job, addr) in targets {
+        config.push_str(&format!(
+            "- job_name: {job}\n  static_configs:\n  - targets: ['{addr}']\n"
+        ));
+    }
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let child = Command::new(require("prometheus"))
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start prometheus");
+    Running(child)
+}
