@@ -225,15 +225,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// reported as an error at every gather; past `max_series` the shared overflow
     /// child is returned. Use [`MetricVec::try_with_label_values`] to handle both.
     pub fn with_label_values(&self, values: &[&str]) -> M {
-        match self.try_with_label_values(values) {
-            Ok(m) => m,
-            Err(Error::SeriesLimit { .. }) => self.overflow_child().metric.clone(),
-            Err(_) => {
-                // Relaxed: a statistic reported at the next gather.
-                self.inner.invalid_lookups.fetch_add(1, Ordering::Relaxed);
-                M::from_config(&self.inner.config)
-            }
-        }
+        self.update(values, M::clone)
     }
 
     /// The child for these `(name, value)` pairs, in any order, created if missing.
