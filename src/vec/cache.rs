@@ -34,12 +34,9 @@ const MAX_SLOTS: usize = 4096;
 const WINDOW: u32 = 256;
 
 /// A cached child; slots come in pairs (two-way set associative), the most recently
-/// filled first.
-struct Slot<M> {
-    /// The entry's hash, compared before following the pointer.
-    hash: u64,
-    entry: Option<Arc<Entry<M>>>,
-}
+/// filled first. Just the pointer: the entry keeps its hash beside its key, so checking
+/// a slot reads one line of the entry, and a cache of `n` slots takes `8n` bytes.
+type Slot<M> = Option<Arc<Entry<M>>>;
 
 pub(super) struct Cache<M> {
     epoch: u64,
@@ -62,20 +59,30 @@ impl<M: Metric> Cache<M> {
     #[inline]
     pub(super) fn get(&mut self, epoch: u64, hash: u64, values: &[&str]) -> Option<&Arc<Entry<M>>> {
         if self.epoch != epoch {
-            self.slots = empty_slots(MIN_SLOTS);
-            self.epoch = epoch;
+            self.reset(epoch);
         }
-        self.lookups = self.lookups.saturating_add(1);
+        // Wrapping: `put` resets the count long before it could wrap, unless this thread
+        // never misses, and then the count does not matter.
+        self.lookups = self.lookups.wrapping_add(1);
         let i = index(hash, self.slots.len());
-        let pair = &self.slots[i..i + 2];
-        let found = pair.iter().find_map(|slot| match &slot.entry {
-            Some(e) if slot.hash == hash && e.key.matches(values) => Some(e),
+        let pair = self.slots.get(i..i + 2)?;
+        let found = pair.iter().find_map(|slot| match slot {
+            Some(e) if e.hash == hash && e.key.matches(values) => Some(e),
             _ => None,
         });
         if found.is_none() {
-            self.misses = self.misses.saturating_add(1);
+            self.misses = self.misses.wrapping_add(1);
         }
         found
+    }
+
+    /// Empties the cache: children were removed since it was filled.
+    #[cold]
+    fn reset(&mut self, epoch: u64) {
+        self.slots = empty_slots(MIN_SLOTS);
+        self.epoch = epoch;
+        self.lookups = 0;
+        self.misses = 0;
     }
 
     /// Remembers `entry`, just found in the map after a `get` miss, growing the cache if
@@ -83,7 +90,7 @@ impl<M: Metric> Cache<M> {
     /// reference.
     pub(super) fn put(&mut self, entry: Arc<Entry<M>>, children: usize) -> &Arc<Entry<M>> {
         if self.lookups >= WINDOW {
-            let wants_more = self.misses * 16 > self.lookups
+            let wants_more = self.misses.saturating_mul(16) > self.lookups
                 && self.slots.len() < MAX_SLOTS
                 && self.slots.len() < children.saturating_mul(4);
             if wants_more {
@@ -95,36 +102,22 @@ impl<M: Metric> Cache<M> {
         let i = index(entry.hash, self.slots.len());
         // The older of the pair goes; the new one takes the first place.
         self.slots.swap(i, i + 1);
-        let slot = &mut self.slots[i];
-        slot.hash = entry.hash;
-        slot.entry.insert(entry)
+        self.slots[i].insert(entry)
     }
 
     fn grow(&mut self) {
         let doubled = empty_slots(self.slots.len() * 2);
         let old = std::mem::replace(&mut self.slots, doubled);
-        for e in old.into_vec().into_iter().filter_map(|s| s.entry) {
+        for e in old.into_vec().into_iter().flatten() {
             let i = index(e.hash, self.slots.len());
-            let j = if self.slots[i].entry.is_none() {
-                i
-            } else {
-                i + 1
-            };
-            self.slots[j] = Slot {
-                hash: e.hash,
-                entry: Some(e),
-            };
+            let j = if self.slots[i].is_none() { i } else { i + 1 };
+            self.slots[j] = Some(e);
         }
     }
 }
 
 fn empty_slots<M>(n: usize) -> Box<[Slot<M>]> {
-    (0..n)
-        .map(|_| Slot {
-            hash: 0,
-            entry: None,
-        })
-        .collect()
+    (0..n).map(|_| None).collect()
 }
 
 /// The first slot of the pair `hash` maps to.
@@ -167,9 +160,17 @@ impl<M: Metric> ThreadCaches<M> {
         if cfg!(promsdk_loom) {
             return None;
         }
-        self.caches
-            .get_or(|| RefCell::new(Cache::new(epoch)))
-            .try_borrow_mut()
-            .ok()
+        // `get` (inlined) before `get_or` (a call): a thread has its cache after its
+        // first lookup.
+        let cache = match self.caches.get() {
+            Some(cache) => cache,
+            None => self.first(epoch),
+        };
+        cache.try_borrow_mut().ok()
+    }
+
+    #[cold]
+    fn first(&self, epoch: u64) -> &RefCell<Cache<M>> {
+        self.caches.get_or(|| RefCell::new(Cache::new(epoch)))
     }
 }

@@ -1,21 +1,27 @@
-//! [`Key`]: a child's label values in one allocation, compared against a lookup's values
+//! [`Key`]: a child's label values in one buffer, compared against a lookup's values
 //! without following a pointer per value.
 
+use smallvec::SmallVec;
+
 /// Label values stored back to back, each as its length (native-endian `usize`) followed
-/// by its bytes.
-pub(crate) struct Key(Box<[u8]>);
+/// by its bytes; inline in the child's entry when they fit (two values of up to 20
+/// bytes do), so the compare on a lookup reads the entry's own memory.
+pub(crate) struct Key(SmallVec<[u8; INLINE]>);
+
+/// Bytes a key holds without an allocation of its own.
+const INLINE: usize = 56;
 
 const LEN: usize = std::mem::size_of::<usize>();
 
 impl Key {
     pub(crate) fn new(values: &[&str]) -> Self {
         let size = values.iter().map(|v| LEN + v.len()).sum();
-        let mut bytes = Vec::with_capacity(size);
+        let mut bytes = SmallVec::with_capacity(size);
         for v in values {
             bytes.extend_from_slice(&v.len().to_ne_bytes());
             bytes.extend_from_slice(v.as_bytes());
         }
-        Key(bytes.into_boxed_slice())
+        Key(bytes)
     }
 
     /// Whether the stored values are exactly `values`.
@@ -58,30 +64,60 @@ impl Key {
 }
 
 /// Byte equality without a call into libc's `memcmp` for the short strings label values
-/// usually are: eight bytes at a time, inline.
-/// The lengths are equal (checked by the caller).
+/// usually are: up to 32 bytes compare as at most four pairs of (possibly overlapping)
+/// words, inline and without a loop. The lengths are equal (checked by the caller).
 #[inline]
 fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() > 32 {
-        return a == b;
+    let n = a.len();
+    if n != b.len() {
+        return false;
     }
-    let mut a_words = a.chunks_exact(8);
-    let mut b_words = b.chunks_exact(8);
-    let words_equal = a_words.by_ref().zip(b_words.by_ref()).all(|(x, y)| {
-        u64::from_ne_bytes(x.try_into().unwrap_or_default())
-            == u64::from_ne_bytes(y.try_into().unwrap_or_default())
-    });
-    words_equal
-        && a_words
-            .remainder()
-            .iter()
-            .zip(b_words.remainder())
-            .all(|(x, y)| x == y)
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
+        8..=16 => u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8),
+        17..=32 => {
+            u64_at(a, 0) == u64_at(b, 0)
+                && u64_at(a, 8) == u64_at(b, 8)
+                && u64_at(a, n - 16) == u64_at(b, n - 16)
+                && u64_at(a, n - 8) == u64_at(b, n - 8)
+        }
+        _ => a == b,
+    }
+}
+
+#[inline(always)]
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
+#[inline(always)]
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut w = [0; 4];
+    w.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_ne_bytes(w)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_eq_finds_a_difference_at_every_position_of_every_length() {
+        for n in 0..48 {
+            let a: Vec<u8> = (0..n as u8).collect();
+            assert!(bytes_eq(&a, &a.clone()), "len {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x80;
+                assert!(!bytes_eq(&a, &b), "len {n}, differing at {at}");
+            }
+        }
+        assert!(!bytes_eq(b"ab", b"abc"));
+    }
 
     #[test]
     fn matches_exactly_and_reads_back() {

@@ -27,16 +27,16 @@ use crate::ttl::Ttl;
 mod builder;
 mod cache;
 mod collect;
+mod hash;
 mod key;
 pub use builder::VecBuilder;
 use cache::ThreadCaches;
+use hash::hash_values;
+pub use hash::{LabelHasher, LabelValuesHasher};
 use key::Key;
 
-/// The hasher vecs use unless told otherwise: foldhash, seeded per vec. Label values
-/// are short strings, where it is several times faster than SipHash or ahash's portable
-/// fallback; a hash only picks candidates (full values are always compared), and the
-/// per-vec random seed keeps collisions from being chosen in advance.
-pub type DefaultHasher = foldhash::fast::RandomState;
+/// The hasher vecs use unless told otherwise: [`LabelHasher`], keyed per vec.
+pub type DefaultHasher = LabelHasher;
 
 /// The label value given to every variable label of the overflow series that collects
 /// updates for label sets rejected by `max_series`.
@@ -46,11 +46,14 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 pub const REJECTED_FAMILY: &str = "promsdk_vec_rejected_label_sets";
 
 /// One child: its label values (the key), its full label set and the metric.
+///
+/// `repr(C)` keeps what a lookup reads (hash, metric handle, key) together at the start.
+#[repr(C)]
 pub(crate) struct Entry<M> {
     hash: u64,
+    pub(crate) metric: M,
     key: Key,
     pub(crate) labels: LabelSet,
-    pub(crate) metric: M,
     /// When the child was last seen updated, in the vec clock's nanoseconds.
     pub(crate) last_seen: AtomicU64,
 }
@@ -203,6 +206,25 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// ```
     #[inline]
     pub fn update<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> R {
+        let inner = &*self.inner;
+        // The hot path: all label values given (no currying), child in this thread's
+        // cache. Everything else is out of line.
+        if self.curried.is_none() && values.len() == inner.desc.variable_labels().len() {
+            let hash = hash_values(&inner.hasher, values);
+            // Relaxed: see `Inner::forget_cached`.
+            let epoch = inner.removals.load(Ordering::Relaxed);
+            if let Some(mut cache) = inner.caches.mine(epoch) {
+                if let Some(entry) = cache.get(epoch, hash, values) {
+                    return f(&entry.metric);
+                }
+            }
+        }
+        self.update_slow(values, f)
+    }
+
+    /// `update` past a cache miss: the map, the overflow child, or a detached metric.
+    #[inline(never)]
+    fn update_slow<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> R {
         match self.with_child(values, f) {
             Ok(r) => r,
             Err((Error::SeriesLimit { .. }, f)) => f(&self.overflow_child().metric),
@@ -240,7 +262,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let Ok(full) = self.apply_curry(values) else {
             return false;
         };
-        let hash = self.inner.hasher.hash_one(&full[..]);
+        let hash = hash_values(&self.inner.hasher, &full);
         let mut map = self.inner.map.write();
         let found = map
             .table
@@ -373,7 +395,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         F: FnOnce(&M) -> R,
     {
         let inner = &*self.inner;
-        let hash = inner.hasher.hash_one(values);
+        let hash = hash_values(&inner.hasher, values);
         // Relaxed: see `Inner::forget_cached`.
         let epoch = inner.removals.load(Ordering::Relaxed);
         let Some(mut cache) = inner.caches.mine(epoch) else {
