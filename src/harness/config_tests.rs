@@ -192,9 +192,15 @@ fn https_jobs_load_tls_files_relative_to_the_config_file() {
     let (a, targets) = &jobs[0];
     assert_eq!(targets[0].url(), "https://h:1/metrics");
     let tls = a.tls.as_ref().expect("tls_config loaded").settings();
-    assert_eq!(tls.ca_file.as_deref(), Some(dir.path().join("ca.pem").as_path()));
+    assert_eq!(
+        tls.ca_file.as_deref(),
+        Some(dir.path().join("ca.pem").as_path())
+    );
     assert_eq!(tls.server_name.as_deref(), Some("exporter.test"));
-    assert_eq!((jobs[1].0.scheme.as_str(), jobs[1].0.tls.is_none()), ("https", true));
+    assert_eq!(
+        (jobs[1].0.scheme.as_str(), jobs[1].0.tls.is_none()),
+        ("https", true)
+    );
 }
 
 #[test]
@@ -204,8 +210,16 @@ fn invalid_tls_files_are_named_at_load() {
     write_ca(dir.path(), "ca.pem");
     for (tls, key, file) in [
         ("ca_file: junk.pem", "ca_file", "junk.pem"),
-        ("cert_file: junk.pem\n      key_file: junk.pem", "cert_file", "junk.pem"),
-        ("cert_file: ca.pem\n      key_file: junk.pem", "key_file", "junk.pem"),
+        (
+            "cert_file: junk.pem\n      key_file: junk.pem",
+            "cert_file",
+            "junk.pem",
+        ),
+        (
+            "cert_file: ca.pem\n      key_file: junk.pem",
+            "key_file",
+            "junk.pem",
+        ),
     ] {
         let path = dir.path().join("prometheus.yml");
         std::fs::write(
@@ -218,6 +232,9 @@ fn invalid_tls_files_are_named_at_load() {
         assert_eq!(err.line, Some(line), "{tls}: {err}");
         let text = err.to_string();
         assert!(text.contains(&format!("tls_config.{key}")), "{tls}: {err}");
-        assert!(text.contains(&*dir.path().join(file).to_string_lossy()), "{tls}: {err}");
+        assert!(
+            text.contains(&*dir.path().join(file).to_string_lossy()),
+            "{tls}: {err}"
+        );
     }
 }

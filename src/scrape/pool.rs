@@ -327,9 +327,15 @@ mod tests {
         // `b` stops here and waits to write its markers; `a` is still scraping.
         p.sync(vec![a.clone()]);
         assert_eq!(metrics.num_alive_tasks(), baseline + 2);
-        assert_eq!(last_up(&store), [("a:1".into(), false), ("b:1".into(), false)]);
+        assert_eq!(
+            last_up(&store),
+            [("a:1".into(), false), ("b:1".into(), false)]
+        );
         p.stop(true).await;
-        assert_eq!(last_up(&store), [("a:1".into(), true), ("b:1".into(), true)]);
+        assert_eq!(
+            last_up(&store),
+            [("a:1".into(), true), ("b:1".into(), true)]
+        );
         assert_eq!(metrics.num_alive_tasks(), baseline);
         assert!(p.is_finished() && p.targets().is_empty());
     }
@@ -350,6 +356,9 @@ mod tests {
         p.stop(false).await;
         assert_eq!(tokio::time::Instant::now(), before, "no wait for markers");
         assert_eq!(metrics.num_alive_tasks(), baseline);
-        assert_eq!(last_up(&store), [("a:1".into(), false), ("b:1".into(), false)]);
+        assert_eq!(
+            last_up(&store),
+            [("a:1".into(), false), ("b:1".into(), false)]
+        );
     }
 }

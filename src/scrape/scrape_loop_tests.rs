@@ -297,7 +297,11 @@ struct SeriesAdded {
 const SERIES_ADDED: &[SeriesAdded] = &[
     SeriesAdded {
         name: "gone over a successful scrape, then back: new again",
-        steps: &[(Some("a 1\nb 1\n"), 2), (Some("a 1\n"), 0), (Some("a 1\nb 1\n"), 1)],
+        steps: &[
+            (Some("a 1\nb 1\n"), 2),
+            (Some("a 1\n"), 0),
+            (Some("a 1\nb 1\n"), 1),
+        ],
     },
     SeriesAdded {
         name: "back after a failed fetch: not new (differs)",
@@ -313,11 +317,18 @@ const SERIES_ADDED: &[SeriesAdded] = &[
     },
     SeriesAdded {
         name: "a parse error counts what it appended first, once (differs)",
-        steps: &[(Some("a 1\n"), 1), (Some("a 1\nc 1\nd{ 1\n"), 1), (Some("a 1\nc 1\n"), 0)],
+        steps: &[
+            (Some("a 1\n"), 1),
+            (Some("a 1\nc 1\nd{ 1\n"), 1),
+            (Some("a 1\nc 1\n"), 0),
+        ],
     },
     SeriesAdded {
         name: "the sample limit counts the series within it (differs)",
-        steps: &[(Some("a 1\nb 1\nc 1\nd 1\n"), 3), (Some("a 1\nb 1\nc 1\n"), 0)],
+        steps: &[
+            (Some("a 1\nb 1\nc 1\nd 1\n"), 3),
+            (Some("a 1\nb 1\nc 1\n"), 0),
+        ],
     },
     SeriesAdded {
         name: "a repeated series counts once",
@@ -354,7 +365,9 @@ fn failures_that_keep_adding_series_force_a_cache_trim() {
     // keeps them until it holds more than 2 * 1 + 1000, then keeps only the last
     // scrape's, so `a` is new once more while the last batch is not.
     let batch = |k: usize| {
-        let mut body: String = (0..600).map(|i| format!("s{{k=\"{k}\",i=\"{i}\"}} 1\n")).collect();
+        let mut body: String = (0..600)
+            .map(|i| format!("s{{k=\"{k}\",i=\"{i}\"}} 1\n"))
+            .collect();
         body.push_str("bad{ 1\n");
         body
     };
@@ -362,6 +375,9 @@ fn failures_that_keep_adding_series_force_a_cache_trim() {
         let report = sl.append(Ok(Scraped::text(batch(k))), 2_000 + k as i64);
         assert_eq!(report.series_added, 600, "batch {k}");
     }
-    let report = sl.append(Ok(Scraped::text(batch(1).replace("bad{ 1\n", "a 1\n"))), 3_000);
+    let report = sl.append(
+        Ok(Scraped::text(batch(1).replace("bad{ 1\n", "a 1\n"))),
+        3_000,
+    );
     assert_eq!(report.series_added, 1, "a was trimmed, batch 1 kept");
 }

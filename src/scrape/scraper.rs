@@ -167,7 +167,6 @@ impl TlsClients {
     }
 }
 
-
 impl std::fmt::Debug for HttpScraper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HttpScraper")
@@ -435,6 +434,31 @@ mod tests {
             );
             server.shutdown().await;
         }
+    }
+
+    #[test]
+    fn tls_clients_are_shared_per_config_and_dropped_with_it() {
+        let load = |name: &str| {
+            TlsConfig::load(TlsSettings {
+                server_name: Some(name.into()),
+                ..TlsSettings::default()
+            })
+            .unwrap()
+        };
+        let mut clients = TlsClients::default();
+        let a = load("a.test");
+        clients.client(Some(&a)).unwrap();
+        clients.client(Some(&load("a.test"))).unwrap();
+        clients.client(None).unwrap();
+        assert_eq!(clients.clients.len(), 2, "equal configs share a client");
+        drop(a);
+        clients.client(Some(&load("b.test"))).unwrap();
+        let names: Vec<_> = clients
+            .clients
+            .iter()
+            .map(|(t, _)| t.settings().server_name.clone())
+            .collect();
+        assert_eq!(names, [None, Some("b.test".into())], "a's is gone");
     }
 
     #[tokio::test]
