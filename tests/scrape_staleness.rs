@@ -209,7 +209,7 @@ async fn failed_scrape_marks_everything_stale_and_up_zero() {
 struct InProcess(Registry);
 
 impl Scraper for InProcess {
-    fn scrape(&self, _: &Target, _: Duration, _: u64) -> ScrapeFuture {
+    fn scrape(&self, _: &Target, _: &ScrapeConfig) -> ScrapeFuture {
         let mut body = Vec::new();
         encode(&self.0.gather().families, Format::OpenMetrics, &mut body);
         Box::pin(async move {

@@ -36,9 +36,10 @@ enum Command {
     ///
     /// The configuration is a strict subset of prometheus.yml: `global`
     /// (scrape_interval, scrape_timeout) and `scrape_configs` (job_name,
-    /// scrape_interval, scrape_timeout, metrics_path, scheme, honor_labels,
-    /// sample_limit, body_size_limit, static_configs). Logs go to stderr (RUST_LOG
-    /// sets the level, default info).
+    /// scrape_interval, scrape_timeout, metrics_path, scheme (http, https),
+    /// tls_config (ca_file, cert_file, key_file, server_name, insecure_skip_verify),
+    /// honor_labels, sample_limit, body_size_limit, static_configs). Logs go to
+    /// stderr (RUST_LOG sets the level, default info).
     Run {
         /// The configuration file.
         #[arg(long)]

@@ -119,7 +119,7 @@ async fn targets_list_active_targets() {
     );
     assert_eq!(t["lastScrape"], "0001-01-01T00:00:00Z");
     assert_eq!(body["data"]["droppedTargets"], json!([]));
-    api.manager.shutdown();
+    api.manager.stop(false).await;
 }
 
 #[test]

@@ -9,7 +9,13 @@
 //!     scrape_interval: 5s    # default: global
 //!     scrape_timeout: 2s     # default: global, capped at the interval
 //!     metrics_path: /metrics
-//!     scheme: http           # https is not supported (no TLS client)
+//!     scheme: https          # default http
+//!     tls_config:            # for https; default: verify against the system's roots
+//!       ca_file: ca.pem      # trust these CAs instead; relative to the config file
+//!       cert_file: client.pem  # a client certificate: cert_file and key_file, or neither
+//!       key_file: client-key.pem
+//!       server_name: exporter.internal  # verify this name instead of the host
+//!       insecure_skip_verify: false
 //!     honor_labels: false
 //!     sample_limit: 10000    # 0: none
 //!     body_size_limit: 10MB  # B, KB|KiB, MB|MiB, GB|GiB, TB|TiB; 0: none
@@ -19,6 +25,8 @@
 //! ```
 //!
 //! Any other key is an error, as is an invalid value; errors name the key and its line.
+//! The files of `tls_config` are read and checked at load time (see
+//! [`scrape::tls`](crate::scrape::tls)), and errors about them name the file.
 //! Durations use Prometheus's syntax (`1h30m`, `500ms`, units `y w d h m s ms` in that
 //! order).
 //!
@@ -33,11 +41,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::labels::is_valid_label_name;
+use crate::scrape::tls::{TlsConfig, TlsSettings};
 use crate::scrape::{ScrapeConfig, Target};
 
 /// A configuration error: where and what.
@@ -81,11 +91,37 @@ struct Job {
     scrape_timeout: Option<String>,
     metrics_path: Option<String>,
     scheme: Option<String>,
+    tls_config: Option<RawTls>,
     honor_labels: Option<bool>,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
     #[serde(default)]
     static_configs: Vec<StaticConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    server_name: Option<String>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+impl RawTls {
+    /// The settings, relative paths resolved against `base`.
+    fn settings(&self, base: &Path) -> TlsSettings {
+        let resolve = |p: &Option<PathBuf>| p.as_ref().map(|p| base.join(p));
+        TlsSettings {
+            ca_file: resolve(&self.ca_file),
+            cert_file: resolve(&self.cert_file),
+            key_file: resolve(&self.key_file),
+            server_name: self.server_name.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -222,24 +258,31 @@ fn duration(
 }
 
 impl Config {
-    /// Parses and validates configuration text.
+    /// Parses and validates configuration text; relative `tls_config` paths are
+    /// relative to the current directory.
     pub fn parse(src: &str) -> Result<Config, ConfigError> {
+        Self::parse_in(src, Path::new(""))
+    }
+
+    fn parse_in(src: &str, base: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = serde_norway::from_str(src).map_err(|e| ConfigError {
             line: e.location().map(|l| l.line()),
             message: e.to_string(),
         })?;
         Ok(Config {
-            jobs: raw.validate(&Lines(src))?,
+            jobs: raw.validate(&Lines(src), base)?,
         })
     }
 
-    /// Reads and parses a file.
-    pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+    /// Reads and parses a file; relative `tls_config` paths are relative to its
+    /// directory, as in Prometheus.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
             line: None,
             message: format!("cannot read {}: {e}", path.display()),
         })?;
-        Self::parse(&src).map_err(|e| ConfigError {
+        let base = path.parent().unwrap_or(Path::new(""));
+        Self::parse_in(&src, base).map_err(|e| ConfigError {
             message: format!("{}: {}", path.display(), e.message),
             ..e
         })
@@ -253,7 +296,11 @@ impl Config {
 }
 
 impl RawConfig {
-    fn validate(&self, src: &Lines<'_>) -> Result<Vec<(ScrapeConfig, Vec<Target>)>, ConfigError> {
+    fn validate(
+        &self,
+        src: &Lines<'_>,
+        base: &Path,
+    ) -> Result<Vec<(ScrapeConfig, Vec<Target>)>, ConfigError> {
         let global_line = |key: &str| src.find(src.find(1, "global").unwrap_or(1), key);
         let interval = duration(&self.global.scrape_interval, "scrape_interval", global_line)?
             .unwrap_or(Duration::from_secs(60));
@@ -304,21 +351,36 @@ impl RawConfig {
                 Some(v) => parse_size(v)
                     .ok_or_else(|| err("body_size_limit", format!("not a valid size: {v:?}")))?,
             };
-            match job.scheme.as_deref() {
-                None | Some("http") => {}
+            let scheme = match job.scheme.as_deref() {
+                None => "http",
+                Some(s @ ("http" | "https")) => s,
                 Some(other) => {
                     return Err(err(
                         "scheme",
-                        format!("{other:?} is not supported (only \"http\")"),
+                        format!("{other:?} is not supported (only \"http\" and \"https\")"),
                     ))
                 }
-            }
+            };
+            let tls = job
+                .tls_config
+                .as_ref()
+                .map(|raw| {
+                    TlsConfig::load(raw.settings(base)).map_err(|e| ConfigError {
+                        line: at(e.key()),
+                        message: format!("scrape_configs[{}].tls_config.{e}", job.job_name),
+                    })
+                })
+                .transpose()?;
             let mut cfg = ScrapeConfig::new(job.job_name.as_str())
+                .scheme(scheme)
                 .interval(interval)
                 .timeout(timeout)
                 .honor_labels(job.honor_labels.unwrap_or(false))
                 .sample_limit(usize::try_from(job.sample_limit.unwrap_or(0)).unwrap_or(usize::MAX))
                 .body_size_limit(body_size_limit);
+            if let Some(tls) = tls {
+                cfg = cfg.tls(tls);
+            }
             if let Some(path) = &job.metrics_path {
                 if !path.starts_with('/') {
                     return Err(err("metrics_path", format!("{path:?} must start with /")));

@@ -94,10 +94,40 @@ const BAD: &[Bad] = &[
         says: "job_name",
     },
     Bad {
-        name: "https",
-        yaml: "scrape_configs:\n  - job_name: a\n    scheme: https\n",
+        name: "unsupported scheme",
+        yaml: "scrape_configs:\n  - job_name: a\n    scheme: ftp\n",
         line: 3,
         says: "scheme",
+    },
+    Bad {
+        name: "unknown tls_config key",
+        yaml: "scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config:\n      ca: x\n",
+        line: 5,
+        says: "ca",
+    },
+    Bad {
+        name: "tls_config key Prometheus has but the harness does not",
+        yaml: "scrape_configs:\n  - job_name: a\n    tls_config:\n      min_version: TLS12\n",
+        line: 4,
+        says: "min_version",
+    },
+    Bad {
+        name: "unreadable ca_file",
+        yaml: "scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config:\n      ca_file: /nonexistent/ca.pem\n",
+        line: 5,
+        says: "/nonexistent/ca.pem",
+    },
+    Bad {
+        name: "cert_file without key_file",
+        yaml: "scrape_configs:\n  - job_name: a\n    tls_config:\n      cert_file: /nonexistent/c.pem\n",
+        line: 4,
+        says: "cert_file",
+    },
+    Bad {
+        name: "bad server_name",
+        yaml: "scrape_configs:\n  - job_name: a\n    tls_config:\n      server_name: 'a b'\n",
+        line: 4,
+        says: "server_name",
     },
     Bad {
         name: "target with a path",
@@ -138,5 +168,73 @@ fn durations_follow_prometheus_syntax() {
         ("1 s", None),
     ] {
         assert_eq!(parse_duration(s).map(|d| d.as_millis() as u64), ms, "{s:?}");
+    }
+}
+
+fn write_ca(dir: &std::path::Path, name: &str) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    std::fs::write(dir.join(name), params.self_signed(&key).unwrap().pem()).unwrap();
+}
+
+#[test]
+fn https_jobs_load_tls_files_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_ca(dir.path(), "ca.pem");
+    let path = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &path,
+        "scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config:\n      ca_file: ca.pem\n      server_name: exporter.test\n    static_configs:\n      - targets: ['h:1']\n  - job_name: b\n    scheme: https\n",
+    )
+    .unwrap();
+    let jobs = Config::load(&path).unwrap().jobs();
+    let (a, targets) = &jobs[0];
+    assert_eq!(targets[0].url(), "https://h:1/metrics");
+    let tls = a.tls.as_ref().expect("tls_config loaded").settings();
+    assert_eq!(
+        tls.ca_file.as_deref(),
+        Some(dir.path().join("ca.pem").as_path())
+    );
+    assert_eq!(tls.server_name.as_deref(), Some("exporter.test"));
+    assert_eq!(
+        (jobs[1].0.scheme.as_str(), jobs[1].0.tls.is_none()),
+        ("https", true)
+    );
+}
+
+#[test]
+fn invalid_tls_files_are_named_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.pem"), "not a certificate\n").unwrap();
+    write_ca(dir.path(), "ca.pem");
+    for (tls, key, file) in [
+        ("ca_file: junk.pem", "ca_file", "junk.pem"),
+        (
+            "cert_file: junk.pem\n      key_file: junk.pem",
+            "cert_file",
+            "junk.pem",
+        ),
+        (
+            "cert_file: ca.pem\n      key_file: junk.pem",
+            "key_file",
+            "junk.pem",
+        ),
+    ] {
+        let path = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &path,
+            format!("scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config:\n      {tls}\n"),
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err();
+        let line = 5 + usize::from(key == "key_file");
+        assert_eq!(err.line, Some(line), "{tls}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("tls_config.{key}")), "{tls}: {err}");
+        assert!(
+            text.contains(&*dir.path().join(file).to_string_lossy()),
+            "{tls}: {err}"
+        );
     }
 }

@@ -143,10 +143,11 @@ impl Harness {
         &self.manager
     }
 
-    /// Stops scraping (without staleness markers, as a Prometheus shutdown) and the
-    /// server, letting requests in progress finish.
+    /// Stops scraping (without staleness markers, as a Prometheus shutdown), waits
+    /// for every scrape loop to end, then stops the server, letting requests in
+    /// progress finish.
     pub async fn shutdown(self) {
-        self.manager.shutdown();
+        self.manager.stop(false).await;
         let _ = self.stop.send(true);
         let _ = self.server.await;
         tracing::info!("harness stopped");

@@ -23,7 +23,8 @@ use crate::scrape::{ScrapeConfig, WallClock};
 /// manager.apply_config(vec![job.clone()]);
 /// manager.sync(HashMap::from([("node".to_owned(), vec![Target::new(&job, "a:9100", &[])])]));
 /// assert_eq!(manager.targets()[0].target.url(), "http://a:9100/metrics");
-/// manager.shutdown();
+/// manager.stop(false).await;
+/// assert!(manager.targets().is_empty());
 /// # });
 /// ```
 #[derive(Clone)]
@@ -31,13 +32,20 @@ pub struct ScrapeManager {
     scraper: Arc<dyn Scraper>,
     storage: Arc<dyn Storage>,
     clock: WallClock,
-    pools: Arc<Mutex<BTreeMap<String, ScrapePool>>>,
+    pools: Arc<Mutex<Pools>>,
+}
+
+#[derive(Default)]
+struct Pools {
+    jobs: BTreeMap<String, ScrapePool>,
+    /// Pools of removed or changed jobs whose loops may still be writing markers.
+    retired: Vec<ScrapePool>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScrapeManager")
-            .field("jobs", &self.pools.lock().keys().collect::<Vec<_>>())
+            .field("jobs", &self.pools.lock().jobs.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -64,8 +72,13 @@ impl ScrapeManager {
     /// one gets an empty pool, and a job whose settings changed restarts its loops
     /// (as Prometheus's reload does). Unchanged jobs keep running.
     pub fn apply_config(&self, jobs: Vec<ScrapeConfig>) {
-        let mut pools = self.pools.lock();
-        let mut old = std::mem::take(&mut *pools);
+        let mut guard = self.pools.lock();
+        let Pools {
+            jobs: pools,
+            retired,
+        } = &mut *guard;
+        retired.retain(|p| !p.is_finished());
+        let mut old = std::mem::take(pools);
         for cfg in jobs {
             match old.remove(&cfg.job_name) {
                 Some(pool) if *pool.config() == cfg => {
@@ -75,7 +88,8 @@ impl ScrapeManager {
                     let targets: Vec<Target> = previous
                         .map(|mut p| {
                             let t = p.targets().into_iter().map(|s| s.target).collect();
-                            p.stop(true);
+                            p.signal_stop(true);
+                            retired.push(p);
                             t
                         })
                         .unwrap_or_default();
@@ -91,7 +105,8 @@ impl ScrapeManager {
             }
         }
         for (_, mut gone) in old {
-            gone.stop(true);
+            gone.signal_stop(true);
+            retired.push(gone);
         }
     }
 
@@ -100,7 +115,7 @@ impl ScrapeManager {
     pub fn sync(&self, target_sets: impl IntoIterator<Item = (String, Vec<Target>)>) {
         let mut pools = self.pools.lock();
         for (job, targets) in target_sets {
-            if let Some(pool) = pools.get_mut(&job) {
+            if let Some(pool) = pools.jobs.get_mut(&job) {
                 pool.sync(targets);
             }
         }
@@ -110,15 +125,21 @@ impl ScrapeManager {
     pub fn targets(&self) -> Vec<TargetStatus> {
         self.pools
             .lock()
+            .jobs
             .values()
             .flat_map(ScrapePool::targets)
             .collect()
     }
 
-    /// Stops every loop without writing staleness markers (process shutdown).
-    pub fn shutdown(&self) {
-        for (_, mut pool) in std::mem::take(&mut *self.pools.lock()) {
-            pool.stop(false);
+    /// Removes every job and returns once all loops have finished, those of jobs
+    /// removed earlier included. With `mark_stale` every series goes stale first (as
+    /// when every job is removed from the configuration, which takes just over two
+    /// intervals); without, nothing more is written (process shutdown, the way a
+    /// Prometheus shutdown ends its loops).
+    pub async fn stop(&self, mark_stale: bool) {
+        let Pools { jobs, retired } = std::mem::take(&mut *self.pools.lock());
+        for mut pool in jobs.into_values().chain(retired) {
+            pool.stop(mark_stale).await;
         }
     }
 }
@@ -154,7 +175,37 @@ mod tests {
             .map(|(l, s)| (l.get("job").unwrap(), is_stale_nan(s.last().unwrap().1)))
             .collect();
         assert_eq!(last, [("a", true), ("b", false)]);
-        m.shutdown();
+        m.stop(false).await;
         assert!(m.targets().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_waits_for_removed_jobs_and_running_ones() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let baseline = metrics.num_alive_tasks();
+        let store = MemoryStore::new(Duration::from_secs(3600));
+        let fake = FakeScraper::default();
+        let m = ScrapeManager::new(Arc::new(fake.clone()), Arc::new(store.clone()))
+            .with_clock(WallClock::tokio());
+        let (a, b) = (
+            ScrapeConfig::new("a").interval(Duration::from_secs(5)),
+            ScrapeConfig::new("b").interval(Duration::from_secs(5)),
+        );
+        let (ta, tb) = (Target::new(&a, "h:1", &[]), Target::new(&b, "h:1", &[]));
+        fake.set(ta.url(), Ok(Scraped::text("m 1\n")));
+        m.apply_config(vec![a.clone(), b.clone()]);
+        m.sync([("a".to_owned(), vec![ta]), ("b".to_owned(), vec![tb])]);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        // Job `a` is removed: its loop waits to write markers, owned by no job.
+        m.apply_config(vec![b.clone()]);
+        assert_eq!(metrics.num_alive_tasks(), baseline + 2);
+        m.stop(true).await;
+        assert_eq!(metrics.num_alive_tasks(), baseline);
+        let up = store.select(|l| l.get("__name__") == Some("up"), i64::MIN, i64::MAX);
+        let stale: Vec<(&str, bool)> = up
+            .iter()
+            .map(|(l, s)| (l.get("job").unwrap(), is_stale_nan(s.last().unwrap().1)))
+            .collect();
+        assert_eq!(stale, [("a", true), ("b", true)]);
     }
 }

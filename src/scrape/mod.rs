@@ -5,6 +5,7 @@
 //! - [`target`]: [`Target`], whose identity is its full label set and URL.
 //! - [`scraper`]: the [`Scraper`] trait (fetch one body), the hyper [`HttpScraper`] and
 //!   the [`FakeScraper`] for tests.
+//! - [`tls`]: a job's `tls_config` for `https` targets ([`TlsConfig`]).
 //! - [`scrape_loop`]: one target's loop: interval, offset, timeout, limits, target
 //!   labels, `up` and `scrape_*` series, staleness markers.
 //! - [`pool`]: one job's loops, kept in step with its target list by
@@ -24,6 +25,7 @@ pub mod scrape_loop;
 pub mod scraper;
 pub mod store;
 pub mod target;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,6 +37,7 @@ pub use scrape_loop::{ScrapeLoop, ScrapeReport};
 pub use scraper::{FakeScraper, HttpScraper, ScrapeError, Scraped, Scraper, ACCEPT_HEADER};
 pub use store::{is_stale_nan, Appender, MemoryStore, Storage, STALE_NAN};
 pub use target::{Health, Target, TargetStatus};
+pub use tls::{TlsConfig, TlsError, TlsSettings};
 
 use crate::labels::{LabelPair, LabelSet};
 
@@ -57,8 +60,11 @@ pub struct ScrapeConfig {
     pub timeout: Duration,
     /// The HTTP path (default `/metrics`).
     pub metrics_path: String,
-    /// `http` (the harness has no TLS client).
+    /// `http` (default) or `https`.
     pub scheme: String,
+    /// How `https` targets are verified; `None`: against the system's root
+    /// certificates, by the target's host name.
+    pub tls: Option<TlsConfig>,
     /// Keep the exposed value of a label that clashes with a target label.
     pub honor_labels: bool,
     /// Fail a scrape with more samples than this; 0 means no limit.
@@ -76,6 +82,7 @@ impl ScrapeConfig {
             timeout: Duration::from_secs(10),
             metrics_path: "/metrics".into(),
             scheme: "http".into(),
+            tls: None,
             honor_labels: false,
             sample_limit: 0,
             body_size_limit: 0,
@@ -116,6 +123,18 @@ impl ScrapeConfig {
     /// Sets the metrics path.
     pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
         self.metrics_path = path.into();
+        self
+    }
+
+    /// Sets the scheme of the targets' URLs (`http` or `https`).
+    pub fn scheme(mut self, scheme: impl Into<String>) -> Self {
+        self.scheme = scheme.into();
+        self
+    }
+
+    /// Sets the TLS settings of `https` targets.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::scrape::scrape_loop::{Command, ScrapeLoop};
 use crate::scrape::scraper::Scraper;
@@ -16,6 +17,13 @@ use crate::scrape::{ScrapeConfig, WallClock};
 struct Running {
     commands: watch::Sender<Command>,
     status: Arc<Mutex<TargetStatus>>,
+    task: JoinHandle<()>,
+}
+
+/// A loop told to stop that may still be waiting to write its staleness markers.
+struct Stopping {
+    commands: watch::Sender<Command>,
+    task: JoinHandle<()>,
 }
 
 /// The hasher of the target map: random, or (in tests) one that makes every target
@@ -54,12 +62,17 @@ impl Hasher for MaybeConstant {
 /// start for new targets, loops of targets no longer listed stop (and mark their
 /// series stale, see [`scrape_loop`](crate::scrape::scrape_loop)), and loops of targets
 /// still listed keep running untouched. Must be used within a tokio runtime.
+///
+/// [`ScrapePool::stop`] ends every loop and returns once all have finished, the ones
+/// stopped by `sync` included; dropping the pool only tells the running loops to shut
+/// down (without markers) and leaves the stopped ones to write theirs.
 pub struct ScrapePool {
     cfg: Arc<ScrapeConfig>,
     scraper: Arc<dyn Scraper>,
     storage: Arc<dyn Storage>,
     clock: WallClock,
     loops: HashMap<Target, Running, TargetHasher>,
+    stopping: Vec<Stopping>,
 }
 
 impl std::fmt::Debug for ScrapePool {
@@ -80,6 +93,7 @@ impl ScrapePool {
             storage,
             clock: WallClock::system(),
             loops: HashMap::default(),
+            stopping: Vec::new(),
         }
     }
 
@@ -99,13 +113,14 @@ impl ScrapePool {
         let mut wanted: HashMap<Target, (), TargetHasher> =
             HashMap::with_hasher(self.loops.hasher().clone());
         wanted.extend(targets.into_iter().map(|t| (t, ())));
-        self.loops.retain(|target, running| {
-            let keep = wanted.contains_key(target);
-            if !keep {
-                let _ = running.commands.send(Command::Stop);
+        self.stopping.retain(|s| !s.task.is_finished());
+        for target in self.loops.keys().cloned().collect::<Vec<_>>() {
+            if !wanted.contains_key(&target) {
+                if let Some(running) = self.loops.remove(&target) {
+                    self.retire(running, Command::Stop);
+                }
             }
-            keep
-        });
+        }
         for (target, ()) in wanted {
             if self.loops.contains_key(&target) {
                 continue;
@@ -119,8 +134,15 @@ impl ScrapePool {
             .with_clock(self.clock.clone());
             let status = sl.status();
             let (commands, rx) = watch::channel(Command::Run);
-            tokio::spawn(sl.run(rx));
-            self.loops.insert(target, Running { commands, status });
+            let task = tokio::spawn(sl.run(rx));
+            self.loops.insert(
+                target,
+                Running {
+                    commands,
+                    status,
+                    task,
+                },
+            );
         }
     }
 
@@ -135,17 +157,51 @@ impl ScrapePool {
         out
     }
 
-    /// Stops every loop: with staleness markers when `mark_stale` (the job was removed
-    /// from the configuration), without when the process is shutting down.
-    pub fn stop(&mut self, mark_stale: bool) {
+    /// Tells every loop to stop without waiting for it: with staleness markers when
+    /// `mark_stale` (the job was removed from the configuration; loops already
+    /// stopped by `sync` go on waiting to write theirs), without when the process is
+    /// shutting down (loops still waiting to write markers give up). Await
+    /// [`stop`](Self::stop) to see them finish.
+    pub fn signal_stop(&mut self, mark_stale: bool) {
         let command = if mark_stale {
             Command::Stop
         } else {
             Command::Shutdown
         };
-        for (_, running) in self.loops.drain() {
-            let _ = running.commands.send(command);
+        for (_, running) in std::mem::take(&mut self.loops) {
+            self.retire(running, command);
         }
+        if !mark_stale {
+            for s in &self.stopping {
+                let _ = s.commands.send(Command::Shutdown);
+            }
+        }
+    }
+
+    /// Stops every loop as [`signal_stop`](Self::signal_stop) does and returns once
+    /// all of them have finished: when `mark_stale`, after their staleness markers
+    /// are in the store (just over two intervals after the last scrape, see
+    /// [`scrape_loop`](crate::scrape::scrape_loop)).
+    pub async fn stop(&mut self, mark_stale: bool) {
+        self.signal_stop(mark_stale);
+        for s in std::mem::take(&mut self.stopping) {
+            if let Err(error) = s.task.await {
+                tracing::warn!(job = %self.cfg.job_name, %error, "scrape loop failed");
+            }
+        }
+    }
+
+    /// Whether every loop has finished (none running, none waiting to mark stale).
+    pub fn is_finished(&self) -> bool {
+        self.loops.is_empty() && self.stopping.iter().all(|s| s.task.is_finished())
+    }
+
+    fn retire(&mut self, running: Running, command: Command) {
+        let _ = running.commands.send(command);
+        self.stopping.push(Stopping {
+            commands: running.commands,
+            task: running.task,
+        });
     }
 
     #[cfg(test)]
@@ -160,7 +216,9 @@ impl ScrapePool {
 
 impl Drop for ScrapePool {
     fn drop(&mut self) {
-        self.stop(false);
+        for running in self.loops.values() {
+            let _ = running.commands.send(Command::Shutdown);
+        }
     }
 }
 
@@ -246,5 +304,61 @@ mod tests {
         assert_eq!(shards, ["1", "2"]);
         p.sync(vec![b.clone()]);
         assert_eq!(p.targets()[0].target, b);
+    }
+
+    fn last_up(store: &MemoryStore) -> Vec<(String, bool)> {
+        up_series(store)
+            .into_iter()
+            .map(|(i, s)| (i, is_stale_nan(s.last().unwrap().1)))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_marking_stale_returns_after_the_markers_and_the_loops_end() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let baseline = metrics.num_alive_tasks();
+        let (mut p, store, fake, cfg) = pool(false);
+        let (a, b) = (Target::new(&cfg, "a:1", &[]), Target::new(&cfg, "b:1", &[]));
+        for t in [&a, &b] {
+            fake.set(t.url(), Ok(Scraped::text("m 1\n")));
+        }
+        p.sync(vec![a.clone(), b.clone()]);
+        tokio::time::sleep(INTERVAL * 2).await;
+        // `b` stops here and waits to write its markers; `a` is still scraping.
+        p.sync(vec![a.clone()]);
+        assert_eq!(metrics.num_alive_tasks(), baseline + 2);
+        assert_eq!(
+            last_up(&store),
+            [("a:1".into(), false), ("b:1".into(), false)]
+        );
+        p.stop(true).await;
+        assert_eq!(
+            last_up(&store),
+            [("a:1".into(), true), ("b:1".into(), true)]
+        );
+        assert_eq!(metrics.num_alive_tasks(), baseline);
+        assert!(p.is_finished() && p.targets().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_stop_ends_every_loop_at_once_without_markers() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let baseline = metrics.num_alive_tasks();
+        let (mut p, store, fake, cfg) = pool(false);
+        let (a, b) = (Target::new(&cfg, "a:1", &[]), Target::new(&cfg, "b:1", &[]));
+        for t in [&a, &b] {
+            fake.set(t.url(), Ok(Scraped::text("m 1\n")));
+        }
+        p.sync(vec![a.clone(), b.clone()]);
+        tokio::time::sleep(INTERVAL * 2).await;
+        p.sync(vec![a.clone()]);
+        let before = tokio::time::Instant::now();
+        p.stop(false).await;
+        assert_eq!(tokio::time::Instant::now(), before, "no wait for markers");
+        assert_eq!(metrics.num_alive_tasks(), baseline);
+        assert_eq!(
+            last_up(&store),
+            [("a:1".into(), false), ("b:1".into(), false)]
+        );
     }
 }

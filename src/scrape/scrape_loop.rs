@@ -14,6 +14,16 @@
 //! Every scrape also writes `up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
 //! `scrape_samples_post_metric_relabeling` and `scrape_series_added` with the target's
 //! labels.
+//!
+//! `scrape_series_added` counts what Prometheus's scrape cache counts: series appended
+//! that the loop's series cache does not hold. The cache keeps every series appended
+//! (explicit timestamps or not) and is trimmed to the series of the current scrape
+//! only after a successful scrape with a non-empty body; a failed or empty scrape keeps
+//! it (unless it grew past twice its last trimmed size plus 1000). So a series that
+//! comes back after a failed scrape is not new, one that comes back after a successful
+//! scrape without it is, and a scrape that fails part-way counts the new series it
+//! appended before failing (their samples are rolled back; the next scrape does not
+//! count them again).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -56,7 +66,8 @@ pub struct ScrapeReport {
     pub t_ms: i64,
     /// Samples in the body (0 when the scrape failed).
     pub samples: usize,
-    /// Series not present in the previous scrape.
+    /// Series appended that the series cache did not hold (see the module doc); a
+    /// scrape failing part-way counts those appended before the failure.
     pub series_added: usize,
     /// Staleness markers written for series gone since the previous scrape.
     pub stale_markers: usize,
@@ -92,6 +103,22 @@ pub struct ScrapeLoop {
     clock: WallClock,
     /// Series of the previous scrape without explicit timestamps.
     prev: HashSet<LabelSet>,
+    /// Prometheus's scrape cache: the series `scrape_series_added` does not count.
+    cache: HashSet<LabelSet>,
+    /// The cache's size at its last trim, for the forced trim after failures.
+    cache_trimmed_len: usize,
+}
+
+/// What appending one body did.
+#[derive(Default)]
+struct Appended {
+    /// The series without explicit timestamps, for staleness.
+    cur: HashSet<LabelSet>,
+    /// Every series appended.
+    seen: HashSet<LabelSet>,
+    samples: usize,
+    added: usize,
+    error: Option<ScrapeError>,
 }
 
 impl std::fmt::Debug for ScrapeLoop {
@@ -128,6 +155,8 @@ impl ScrapeLoop {
             status,
             clock: WallClock::system(),
             prev: HashSet::new(),
+            cache: HashSet::new(),
+            cache_trimmed_len: 0,
         }
     }
 
@@ -163,8 +192,7 @@ impl ScrapeLoop {
         let started = Instant::now();
         let fetched = tokio::time::timeout(
             self.cfg.timeout,
-            self.scraper
-                .scrape(&self.target, self.cfg.timeout, self.cfg.body_size_limit),
+            self.scraper.scrape(&self.target, &self.cfg),
         )
         .await
         .unwrap_or_else(|_| {
@@ -188,16 +216,31 @@ impl ScrapeLoop {
         duration: Duration,
     ) -> ScrapeReport {
         let mut app = self.storage.appender();
-        let outcome = fetched.and_then(|s| self.append_body(&mut *app, &s, t_ms));
-        let (cur, samples, series_added, error) = match outcome {
-            Ok((cur, samples, added)) => (cur, samples, added, None),
-            Err(e) => {
-                // Nothing of a failed scrape is kept: start over with an empty one.
-                app.rollback();
-                app = self.storage.appender();
-                (HashSet::new(), 0, 0, Some(e))
-            }
+        let (appended, empty) = match fetched {
+            Ok(s) => (self.append_body(&mut *app, &s, t_ms), s.body.is_empty()),
+            Err(e) => (
+                Appended {
+                    error: Some(e),
+                    ..Appended::default()
+                },
+                true,
+            ),
         };
+        self.trim_cache(&appended, empty);
+        let Appended {
+            mut cur,
+            mut samples,
+            added: series_added,
+            error,
+            ..
+        } = appended;
+        if error.is_some() {
+            // Nothing of a failed scrape is kept: start over with an empty one.
+            app.rollback();
+            app = self.storage.appender();
+            cur.clear();
+            samples = 0;
+        }
         if let Some(e) = &error {
             tracing::debug!(target_url = self.target.url(), error = %e, "scrape failed");
         }
@@ -255,38 +298,48 @@ impl ScrapeLoop {
         n
     }
 
-    /// Parses and appends a body: the series seen (without explicit timestamps), the
-    /// sample count and the series new since the previous scrape.
-    fn append_body(
-        &self,
-        app: &mut dyn Appender,
-        scraped: &Scraped,
-        t_ms: i64,
-    ) -> Result<(HashSet<LabelSet>, usize, usize), ScrapeError> {
-        let mut cur = HashSet::new();
-        let (mut samples, mut added) = (0usize, 0usize);
+    /// Trims the series cache as Prometheus's `iterDone` does: to the series of this
+    /// scrape after a successful non-empty one, or when failures made it grow past
+    /// twice its last trimmed size plus 1000.
+    fn trim_cache(&mut self, appended: &Appended, empty: bool) {
+        let success = appended.error.is_none() && !empty;
+        if success || self.cache.len() > self.cache_trimmed_len * 2 + 1000 {
+            if success {
+                self.cache_trimmed_len = self.cache.len();
+            }
+            self.cache.retain(|l| appended.seen.contains(l));
+        }
+    }
+
+    /// Parses and appends a body, until the end or the first error (a parse error or
+    /// the sample limit), adding the new series to the cache.
+    fn append_body(&mut self, app: &mut dyn Appender, scraped: &Scraped, t_ms: i64) -> Appended {
+        let mut out = Appended::default();
         for entry in Parser::new(&scraped.body, scraped.format) {
             let sample = match entry {
                 Ok(Entry::Sample(sample)) => sample,
                 Ok(_) => continue,
                 Err(e) => {
-                    return Err(ScrapeError::Parse {
+                    out.error = Some(ScrapeError::Parse {
                         url: self.target.url().to_owned(),
                         message: e.to_string(),
-                    })
+                    });
+                    break;
                 }
             };
-            samples += 1;
-            if self.cfg.sample_limit > 0 && samples > self.cfg.sample_limit {
-                return Err(ScrapeError::SampleLimit {
+            out.samples += 1;
+            if self.cfg.sample_limit > 0 && out.samples > self.cfg.sample_limit {
+                out.error = Some(ScrapeError::SampleLimit {
                     url: self.target.url().to_owned(),
                     limit: self.cfg.sample_limit,
                 });
+                break;
             }
             let labels = self.sample_labels(&sample);
-            if !self.prev.contains(&labels) && !cur.contains(&labels) {
-                added += 1;
+            if self.cache.insert(labels.clone()) {
+                out.added += 1;
             }
+            out.seen.insert(labels.clone());
             match sample.timestamp {
                 Some(ts) => {
                     let t = i64::try_from(ts.as_millis()).unwrap_or(i64::MAX);
@@ -294,11 +347,11 @@ impl ScrapeLoop {
                 }
                 None => {
                     app.append(&labels, t_ms, sample.value);
-                    cur.insert(labels);
+                    out.cur.insert(labels);
                 }
             }
         }
-        Ok((cur, samples, added))
+        out
     }
 
     fn report_labels(&self, name: &str) -> LabelSet {

@@ -174,7 +174,7 @@ fn offset_is_stable_and_within_the_interval() {
 struct Hang;
 
 impl Scraper for Hang {
-    fn scrape(&self, _: &Target, _: Duration, _: u64) -> ScrapeFuture {
+    fn scrape(&self, _: &Target, _: &ScrapeConfig) -> ScrapeFuture {
         Box::pin(std::future::pending())
     }
 }
@@ -281,4 +281,103 @@ async fn shutdown_writes_no_markers() {
         !a.is_empty() && a.iter().all(|s| !is_stale_nan(s.1)),
         "{a:?}"
     );
+}
+
+/// One scrape of a `SeriesAdded` case: a body, or `None` for a failed fetch.
+type Step = (Option<&'static str>, usize);
+
+struct SeriesAdded {
+    name: &'static str,
+    /// Each scrape and the `scrape_series_added` Prometheus reports for it.
+    steps: &'static [Step],
+}
+
+/// `scrape_series_added` as Prometheus's scrape cache counts it. The cases marked
+/// "differs" are where "new since the previous scrape" gives another number.
+const SERIES_ADDED: &[SeriesAdded] = &[
+    SeriesAdded {
+        name: "gone over a successful scrape, then back: new again",
+        steps: &[
+            (Some("a 1\nb 1\n"), 2),
+            (Some("a 1\n"), 0),
+            (Some("a 1\nb 1\n"), 1),
+        ],
+    },
+    SeriesAdded {
+        name: "back after a failed fetch: not new (differs)",
+        steps: &[(Some("a 1\nb 1\n"), 2), (None, 0), (Some("a 1\nb 1\n"), 0)],
+    },
+    SeriesAdded {
+        name: "back after an empty body: not new (differs)",
+        steps: &[(Some("a 1\n"), 1), (Some(""), 0), (Some("a 1\n"), 0)],
+    },
+    SeriesAdded {
+        name: "explicit timestamps are cached too (differs)",
+        steps: &[(Some("a 1 500\n"), 1), (Some("a 2 600\n"), 0)],
+    },
+    SeriesAdded {
+        name: "a parse error counts what it appended first, once (differs)",
+        steps: &[
+            (Some("a 1\n"), 1),
+            (Some("a 1\nc 1\nd{ 1\n"), 1),
+            (Some("a 1\nc 1\n"), 0),
+        ],
+    },
+    SeriesAdded {
+        name: "the sample limit counts the series within it (differs)",
+        steps: &[
+            (Some("a 1\nb 1\nc 1\nd 1\n"), 3),
+            (Some("a 1\nb 1\nc 1\n"), 0),
+        ],
+    },
+    SeriesAdded {
+        name: "a repeated series counts once",
+        steps: &[(Some("a 1\na 2\n"), 1)],
+    },
+];
+
+#[test]
+fn series_added_follows_the_prometheus_scrape_cache() {
+    for case in SERIES_ADDED {
+        let (mut sl, store, _) = setup(ScrapeConfig::new("j").sample_limit(3));
+        for (i, &(body, want)) in case.steps.iter().enumerate() {
+            let t = 1_000 * (i as i64 + 1);
+            let fetched = match body {
+                Some(body) => Ok(Scraped::text(body)),
+                None => Err(ScrapeError::Status {
+                    url: "http://a:1/metrics".into(),
+                    status: 503,
+                }),
+            };
+            let report = sl.append(fetched, t);
+            assert_eq!(report.series_added, want, "{}: scrape {i}", case.name);
+            let stored = samples_of(&store, "scrape_series_added")[0].1[i];
+            assert_eq!(stored, (t, want as f64), "{}: scrape {i}", case.name);
+        }
+    }
+}
+
+#[test]
+fn failures_that_keep_adding_series_force_a_cache_trim() {
+    let (mut sl, _, _) = setup(ScrapeConfig::new("j"));
+    sl.append(Ok(Scraped::text("a 1\n")), 1_000);
+    // Each failing scrape appends 600 new series before its parse error: the cache
+    // keeps them until it holds more than 2 * 1 + 1000, then keeps only the last
+    // scrape's, so `a` is new once more while the last batch is not.
+    let batch = |k: usize| {
+        let mut body: String = (0..600)
+            .map(|i| format!("s{{k=\"{k}\",i=\"{i}\"}} 1\n"))
+            .collect();
+        body.push_str("bad{ 1\n");
+        body
+    };
+    for k in 0..2 {
+        let report = sl.append(Ok(Scraped::text(batch(k))), 2_000 + k as i64);
+        assert_eq!(report.series_added, 600, "batch {k}");
+    }
+    let report = sl.append(
+        Ok(Scraped::text(batch(1).replace("bad{ 1\n", "a 1\n"))),
+        3_000,
+    );
+    assert_eq!(report.series_added, 1, "a was trimmed, batch 1 kept");
 }

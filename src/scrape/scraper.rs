@@ -1,5 +1,5 @@
 //! The [`Scraper`] trait, the I/O edge of a scrape loop: fetch one exposition. The
-//! hyper-based [`HttpScraper`] does it over HTTP like Prometheus 2.42; the
+//! hyper-based [`HttpScraper`] does it over HTTP or HTTPS like Prometheus 2.42; the
 //! [`FakeScraper`] hands out bodies set by a test.
 
 use std::collections::HashMap;
@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
 
 use crate::encoding::Format;
-use crate::scrape::Target;
+use crate::scrape::tls::{TlsConfig, TlsError, TlsSettings};
+use crate::scrape::{ScrapeConfig, Target};
 
 /// The `Accept` header Prometheus 2.42 sends: OpenMetrics first, then the text format.
 pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -97,20 +100,71 @@ pub enum ScrapeError {
 /// A boxed future returned by [`Scraper::scrape`].
 pub type ScrapeFuture = Pin<Box<dyn Future<Output = Result<Scraped, ScrapeError>> + Send>>;
 
-/// Fetches expositions. Implementations must be cheap to share across loops
-/// (`Send + Sync`) and must honour `body_limit` without buffering more than it
-/// (0 means no limit). The caller applies the timeout, so an implementation need not.
+/// Fetches expositions. Implementations must be cheap to share across loops and jobs
+/// (`Send + Sync`), must honour `cfg.body_size_limit` without buffering more than it
+/// (0 means no limit), and connect as `cfg` says (`cfg.tls` for `https`). The caller
+/// applies `cfg.timeout`, so an implementation need not.
 pub trait Scraper: Send + Sync + 'static {
-    /// Fetches `target`'s current exposition.
-    fn scrape(&self, target: &Target, timeout: Duration, body_limit: u64) -> ScrapeFuture;
+    /// Fetches `target`'s current exposition, `target` being one of job `cfg`'s.
+    fn scrape(&self, target: &Target, cfg: &ScrapeConfig) -> ScrapeFuture;
 }
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// Scrapes over HTTP/1.1 with hyper: sends [`ACCEPT_HEADER`],
 /// `Accept-Encoding: gzip` and `X-Prometheus-Scrape-Timeout-Seconds`, requires status
-/// 200, decompresses gzip, and fails as soon as the body passes the limit.
+/// 200, decompresses gzip, and fails as soon as the body passes the limit. `https`
+/// targets are reached with rustls as the job's [`TlsConfig`] says (without one:
+/// verified against the system's roots); each distinct `TlsConfig` gets its own
+/// connection pool, dropped once no configuration holds that `TlsConfig` any more.
 #[derive(Clone)]
 pub struct HttpScraper {
     client: Client<HttpConnector, Empty<Bytes>>,
+    tls: Arc<Mutex<TlsClients>>,
+}
+
+#[derive(Default)]
+struct TlsClients {
+    /// The settings of `https` jobs without `tls_config`, loaded on first use.
+    system: Option<TlsConfig>,
+    clients: Vec<(TlsConfig, HttpsClient)>,
+}
+
+impl TlsClients {
+    fn client(&mut self, tls: Option<&TlsConfig>) -> Result<HttpsClient, TlsError> {
+        let tls = match tls {
+            Some(tls) => tls.clone(),
+            None => match &self.system {
+                Some(system) => system.clone(),
+                None => self
+                    .system
+                    .insert(TlsConfig::load(TlsSettings::default())?)
+                    .clone(),
+            },
+        };
+        if let Some((_, client)) = self.clients.iter().find(|(t, _)| *t == tls) {
+            return Ok(client.clone());
+        }
+        // Drop the configurations only this list holds (the connector owns a copy of
+        // the rustls configuration): their jobs changed or went away.
+        self.clients
+            .retain(|(t, _)| Arc::strong_count(t.client_config()) > 1);
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        let builder = HttpsConnectorBuilder::new()
+            .with_tls_config(rustls::ClientConfig::clone(tls.client_config()))
+            .https_or_http();
+        let builder = match tls.server_name() {
+            Some(name) => {
+                builder.with_server_name_resolver(FixedServerNameResolver::new(name.clone()))
+            }
+            None => builder,
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .build(builder.enable_http1().wrap_connector(http));
+        self.clients.push((tls, client.clone()));
+        Ok(client)
+    }
 }
 
 impl std::fmt::Debug for HttpScraper {
@@ -130,24 +184,54 @@ impl HttpScraper {
     pub fn new() -> Self {
         HttpScraper {
             client: Client::builder(TokioExecutor::new()).build_http(),
+            tls: Arc::default(),
         }
     }
 }
 
 impl Scraper for HttpScraper {
-    fn scrape(&self, target: &Target, timeout: Duration, body_limit: u64) -> ScrapeFuture {
-        let client = self.client.clone();
+    fn scrape(&self, target: &Target, cfg: &ScrapeConfig) -> ScrapeFuture {
         let url = target.url().to_owned();
-        Box::pin(async move { fetch(client, url, timeout, body_limit).await })
+        let (timeout, limit) = (cfg.timeout, cfg.body_size_limit);
+        if !url.starts_with("https://") {
+            let client = self.client.clone();
+            return Box::pin(async move { fetch(client, url, timeout, limit).await });
+        }
+        match self.tls.lock().client(cfg.tls.as_ref()) {
+            Ok(client) => Box::pin(async move { fetch(client, url, timeout, limit).await }),
+            Err(e) => {
+                let message = e.to_string();
+                Box::pin(async move { Err(ScrapeError::Request { url, message }) })
+            }
+        }
     }
 }
 
-async fn fetch(
-    client: Client<HttpConnector, Empty<Bytes>>,
+/// An error and its sources, `: `-separated (hyper's own message alone says only
+/// "client error (Connect)").
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let message = e.to_string();
+        if !out.ends_with(&message) {
+            out.push_str(": ");
+            out.push_str(&message);
+        }
+        source = e.source();
+    }
+    out
+}
+
+async fn fetch<C>(
+    client: Client<C, Empty<Bytes>>,
     url: String,
     timeout: Duration,
     limit: u64,
-) -> Result<Scraped, ScrapeError> {
+) -> Result<Scraped, ScrapeError>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
     let request_error = |message: String| ScrapeError::Request {
         url: url.clone(),
         message,
@@ -165,7 +249,7 @@ async fn fetch(
     let response = client
         .request(request)
         .await
-        .map_err(|e| request_error(e.to_string()))?;
+        .map_err(|e| request_error(error_chain(&e)))?;
     if response.status() != http::StatusCode::OK {
         return Err(ScrapeError::Status {
             url,
@@ -191,7 +275,7 @@ async fn fetch(
     let mut body = Vec::new();
     let mut incoming = response.into_body();
     while let Some(frame) = incoming.frame().await {
-        let frame = frame.map_err(|e| request_error(e.to_string()))?;
+        let frame = frame.map_err(|e| request_error(error_chain(&e)))?;
         if let Some(data) = frame.data_ref() {
             body.extend_from_slice(data);
             // A gzip body is limited after decompression, where it matters; before,
@@ -226,7 +310,7 @@ async fn fetch(
 /// let fake = FakeScraper::default();
 /// let target = Target::new(&ScrapeConfig::new("j"), "a:1", &[]);
 /// fake.set(target.url(), Ok(Scraped::text("metric_a 1\n")));
-/// let got = fake.scrape(&target, std::time::Duration::from_secs(1), 0).await.unwrap();
+/// let got = fake.scrape(&target, &ScrapeConfig::new("j")).await.unwrap();
 /// assert_eq!(got.body, b"metric_a 1\n");
 /// # });
 /// ```
@@ -260,8 +344,8 @@ impl FakeScraper {
 }
 
 impl Scraper for FakeScraper {
-    fn scrape(&self, target: &Target, _timeout: Duration, body_limit: u64) -> ScrapeFuture {
-        let url = target.url();
+    fn scrape(&self, target: &Target, cfg: &ScrapeConfig) -> ScrapeFuture {
+        let (url, body_limit) = (target.url(), cfg.body_size_limit);
         *self.counts.lock().entry(url.to_owned()).or_default() += 1;
         let answer = self
             .answers
@@ -322,7 +406,7 @@ mod tests {
         for compression in [true, false] {
             let (server, target) = exporter(3, ServeOpts::default().compression(compression)).await;
             let got = HttpScraper::new()
-                .scrape(&target, Duration::from_secs(5), 0)
+                .scrape(&target, &ScrapeConfig::new("j"))
                 .await
                 .unwrap();
             assert_eq!(got.format, Format::OpenMetrics, "compression={compression}");
@@ -341,7 +425,7 @@ mod tests {
             let (server, target) =
                 exporter(500, ServeOpts::default().compression(compression)).await;
             let err = HttpScraper::new()
-                .scrape(&target, Duration::from_secs(5), 1000)
+                .scrape(&target, &ScrapeConfig::new("j").body_size_limit(1000))
                 .await
                 .unwrap_err();
             assert!(
@@ -352,11 +436,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn tls_clients_are_shared_per_config_and_dropped_with_it() {
+        let load = |name: &str| {
+            TlsConfig::load(TlsSettings {
+                server_name: Some(name.into()),
+                ..TlsSettings::default()
+            })
+            .unwrap()
+        };
+        let mut clients = TlsClients::default();
+        let a = load("a.test");
+        clients.client(Some(&a)).unwrap();
+        clients.client(Some(&load("a.test"))).unwrap();
+        clients.client(None).unwrap();
+        assert_eq!(clients.clients.len(), 2, "equal configs share a client");
+        drop(a);
+        clients.client(Some(&load("b.test"))).unwrap();
+        let names: Vec<_> = clients
+            .clients
+            .iter()
+            .map(|(t, _)| t.settings().server_name.clone())
+            .collect();
+        assert_eq!(names, [None, Some("b.test".into())], "a's is gone");
+    }
+
     #[tokio::test]
     async fn refused_connections_and_bad_statuses_are_errors() {
         let (server, target) = exporter(1, ServeOpts::default().path("/other")).await;
         let err = HttpScraper::new()
-            .scrape(&target, Duration::from_secs(5), 0)
+            .scrape(&target, &ScrapeConfig::new("j"))
             .await
             .unwrap_err();
         assert!(
@@ -365,7 +474,7 @@ mod tests {
         );
         server.shutdown().await;
         let err = HttpScraper::new()
-            .scrape(&target, Duration::from_secs(5), 0)
+            .scrape(&target, &ScrapeConfig::new("j"))
             .await
             .unwrap_err();
         assert!(matches!(err, ScrapeError::Request { .. }), "{err}");
