@@ -137,8 +137,19 @@ impl Collected {
         &self.families
     }
 
-    /// The families, mutably (the registry sorts and merges them in place).
+    /// The families, mutably. A family changed through this reference is checked in
+    /// full by the gather, as a hand-built one is.
     pub fn families_mut(&mut self) -> &mut Vec<MetricFamily> {
+        for family in &mut self.families {
+            family.verified.0 = false;
+        }
+        &mut self.families
+    }
+
+    /// The families, mutably, for the crate's own changes that keep what a verified
+    /// family promises (the registry's merge and checks, views adding the same constant
+    /// labels to every sample, which keeps their order).
+    pub(crate) fn families_in_place(&mut self) -> &mut Vec<MetricFamily> {
         &mut self.families
     }
 
@@ -191,6 +202,18 @@ impl FamilyWriter<'_> {
         timestamp_ms: i64,
     ) -> &mut Self {
         self.push(label_values, value, Some(timestamp_ms))
+    }
+
+    /// Promises that the samples written are strictly increasing by labels, match the
+    /// descriptor and carry no timestamps, so the gather need not check them again.
+    pub(crate) fn mark_verified(&mut self) {
+        self.family.verified.0 = true;
+    }
+
+    /// The samples written so far, for a writer that guarantees their type (a vec
+    /// writing its children).
+    pub(crate) fn samples_mut(&mut self) -> &mut Vec<Sample> {
+        &mut self.family.samples
     }
 
     /// Adds a sample whose labels are already complete (constant labels included);

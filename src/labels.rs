@@ -1,17 +1,12 @@
 //! Label name and value rules, and [`LabelSet`], the immutable, cheaply cloned set of
 //! label pairs every gathered sample carries.
 //!
-//! Hashing label values for lookups goes through the standard `Hash` impl of `[&str]`,
-//! which writes a length prefix and a `0xFF` terminator after every string (a byte that
-//! never occurs in UTF-8), so `["ab", "c"]` and `["a", "bc"]` never hash the same by
-//! construction. Hashes are still only ever used to find candidates: every user of them
-//! compares the full key.
-
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use once_cell::sync::Lazy;
+use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 
@@ -107,7 +102,26 @@ impl fmt::Debug for LabelPair {
     }
 }
 
-static EMPTY: Lazy<Arc<[LabelPair]>> = Lazy::new(|| Arc::from(Vec::new()));
+static EMPTY: Lazy<Arc<Inner>> = Lazy::new(|| Arc::new(Inner::new(Box::new([]))));
+
+/// What a [`LabelSet`] shares between its clones.
+struct Inner {
+    pairs: Box<[LabelPair]>,
+    /// The pairs as an exposition writes them, `a="x",b="y"` with values escaped:
+    /// built by the first encode of a sample carrying this set, then copied as is by
+    /// every later one (text 0.0.4 and OpenMetrics escape label values alike).
+    /// Inline up to 48 bytes, so encoding a short set reads no other allocation.
+    rendered: OnceLock<SmallVec<[u8; 48]>>,
+}
+
+impl Inner {
+    fn new(pairs: Box<[LabelPair]>) -> Self {
+        Inner {
+            pairs,
+            rendered: OnceLock::new(),
+        }
+    }
+}
 
 /// An immutable set of label pairs, sorted by name, cheap to clone (one reference count).
 ///
@@ -120,8 +134,34 @@ static EMPTY: Lazy<Arc<[LabelPair]>> = Lazy::new(|| Arc::from(Vec::new()));
 /// assert_eq!(set.get("method"), Some("GET"));
 /// assert_eq!(format!("{set:?}"), r#"{method="GET", path="/"}"#);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LabelSet(Arc<[LabelPair]>);
+#[derive(Clone)]
+pub struct LabelSet(Arc<Inner>);
+
+impl PartialEq for LabelSet {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.pairs == other.0.pairs
+    }
+}
+
+impl Eq for LabelSet {}
+
+impl std::hash::Hash for LabelSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.pairs.hash(state);
+    }
+}
+
+impl PartialOrd for LabelSet {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for LabelSet {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.pairs.cmp(&other.0.pairs)
+    }
+}
 
 impl LabelSet {
     /// The set with no labels (shared, allocates nothing).
@@ -153,47 +193,60 @@ impl LabelSet {
                 label: w[0].name.to_string(),
             });
         }
-        Ok(LabelSet(pairs.into()))
+        Ok(LabelSet(Arc::new(Inner::new(pairs.into()))))
     }
 
     /// The pairs, sorted by name.
     pub fn pairs(&self) -> &[LabelPair] {
-        &self.0
+        &self.0.pairs
+    }
+
+    /// The pairs as written inside `{…}` by both exposition formats, rendered by
+    /// `render` on first use and kept for every later encode.
+    pub(crate) fn rendered(&self, render: impl FnOnce(&[LabelPair]) -> Vec<u8>) -> &[u8] {
+        self.0
+            .rendered
+            .get_or_init(|| SmallVec::from_slice(&render(&self.0.pairs)))
     }
 
     /// An iterator over `(name, value)`.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.0.iter().map(|p| (&*p.name, &*p.value))
+        self.0.pairs.iter().map(|p| (&*p.name, &*p.value))
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|p| &*p.name == name).map(|p| &*p.value)
+        self.0
+            .pairs
+            .iter()
+            .find(|p| &*p.name == name)
+            .map(|p| &*p.value)
     }
 
     /// The number of labels.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.pairs.len()
     }
 
     /// Whether there are no labels.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.pairs.is_empty()
     }
 
     /// Whether both sets have the same label names in the same order.
     pub fn same_names(&self, other: &LabelSet) -> bool {
-        self.0.len() == other.0.len()
+        self.0.pairs.len() == other.0.pairs.len()
             && self
                 .0
+                .pairs
                 .iter()
-                .zip(other.0.iter())
+                .zip(other.0.pairs.iter())
                 .all(|(a, b)| Arc::ptr_eq(&a.name, &b.name) || a.name == b.name)
     }
 
     /// A new set with `extra` pairs added (used by const-label wrapping).
     pub fn with_pairs(&self, metric: &str, extra: &[LabelPair]) -> Result<Self> {
-        let mut pairs = self.0.to_vec();
+        let mut pairs = self.0.pairs.to_vec();
         pairs.extend_from_slice(extra);
         Self::from_vec(metric, pairs)
     }
@@ -208,7 +261,7 @@ impl Default for LabelSet {
 impl fmt::Debug for LabelSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, p) in self.0.iter().enumerate() {
+        for (i, p) in self.0.pairs.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

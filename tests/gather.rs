@@ -361,3 +361,58 @@ fn gather_all_merges_registries_with_the_same_checks() {
     assert_eq!(gathered.errors.len(), 1, "{:?}", gathered.errors);
     assert_eq!(gathered.families[0].samples.len(), 1);
 }
+
+/// A vec's family skips the gather's per-sample checks (its samples are sorted and
+/// match the descriptor by construction); a collector that changes such a family
+/// through `families_mut` gets the full checks again.
+#[test]
+fn a_vec_family_changed_by_its_collector_is_checked_again() {
+    let vec = promsdk::GaugeVec::new(Opts::new("v", "h"), &["k"]).unwrap();
+    for k in ["a", "b", "c"] {
+        vec.with_label_values(&[k]).set(1.0);
+    }
+    let inner = vec.clone();
+    let registry = Registry::default();
+    registry
+        .register(FnCollector(
+            promsdk::Collector::describe(&vec),
+            move |out: &mut Collected| {
+                promsdk::Collector::collect(&inner, out);
+                let samples = &mut out.families_mut()[0].samples;
+                let repeat = samples[0].clone();
+                samples.reverse();
+                samples.push(repeat);
+            },
+        ))
+        .unwrap();
+    let gathered = registry.gather();
+    let ks: Vec<_> = gathered.families[0]
+        .samples
+        .iter()
+        .map(|s| s.labels.get("k").unwrap())
+        .collect();
+    assert_eq!(ks, ["a", "b", "c"]);
+    assert_eq!(gathered.errors.len(), 1, "{:?}", gathered.errors);
+}
+
+/// The overflow series of a vec at its `max_series` limit sorts among the children.
+#[test]
+fn a_vec_with_an_overflow_series_gathers_sorted() {
+    let vec = promsdk::CounterVec::builder(Opts::new("c", "h"), &["k"])
+        .max_series(2)
+        .build()
+        .unwrap();
+    for k in ["a", "z", "m"] {
+        vec.with_label_values(&[k]).inc();
+    }
+    let registry = Registry::default();
+    registry.register(vec).unwrap();
+    let gathered = registry.gather();
+    assert!(gathered.errors.is_empty(), "{:?}", gathered.errors);
+    let ks: Vec<_> = gathered.families[0]
+        .samples
+        .iter()
+        .map(|s| s.labels.get("k").unwrap())
+        .collect();
+    assert_eq!(ks, ["__overflow__", "a", "z"]);
+}

@@ -135,7 +135,7 @@ fn collect_one(entry: &Entry, names: &Names, out: &mut Collected) {
         return;
     }
     let mut errors = Vec::new();
-    let families = out.families_mut();
+    let families = out.families_in_place();
     let kept = compact(families, start, |_, family| {
         if entry.descs.is_empty() {
             check_unchecked(family, names, &mut errors)
@@ -244,6 +244,9 @@ fn check_checked(family: &mut MetricFamily, descs: &[Desc], errors: &mut Vec<Err
         errors.push(inconsistent(family, reason));
         return false;
     }
+    if family.verified.0 {
+        return true;
+    }
     // Fast path: a sample with the same label names as the last one matched by a
     // descriptor without constant labels matches it too.
     let mut last_match: Option<LabelSet> = None;
@@ -328,7 +331,7 @@ fn check_unchecked(family: &mut MetricFamily, names: &Names, errors: &mut Vec<Er
 /// de-duplicates the samples of each family.
 fn finish(out: &mut Collected) {
     let mut errors = Vec::new();
-    let families = out.families_mut();
+    let families = out.families_in_place();
     if !families.is_sorted_by(|a, b| a.name <= b.name) {
         // Stable: families of one name stay in collector order, so the first
         // collector's series wins a duplicate.
@@ -344,6 +347,7 @@ fn finish(out: &mut Collected) {
                 && first.unit == other.unit
             {
                 first.samples.append(&mut other.samples);
+                first.verified.0 = false;
             } else {
                 let reason = format!(
                     "gathered as {:?} with help {:?} and unit {:?}, and again as {:?} with help {:?} and unit {:?}; the second was dropped",
@@ -388,6 +392,9 @@ fn finish(out: &mut Collected) {
 
 /// Value types, label-name consistency, order and uniqueness of one family's samples.
 fn check_samples(family: &mut MetricFamily, errors: &mut Vec<Error>) {
+    if family.verified.0 {
+        return;
+    }
     if family
         .samples
         .iter()

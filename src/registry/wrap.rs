@@ -182,7 +182,7 @@ impl Collector for Wrapped {
             return;
         }
         let mut errors = Vec::new();
-        for family in &mut out.families_mut()[start..] {
+        for family in &mut out.families_in_place()[start..] {
             if !self.prefix.is_empty() {
                 family.name = self.rename(&family.name);
             }

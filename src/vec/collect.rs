@@ -35,15 +35,24 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 sorted.generation = map.generation;
             }
             drop(map);
-            for e in &sorted.entries {
-                if inner.ttl.as_ref().is_some_and(|ttl| ttl.is_expired(e, now)) {
-                    continue;
-                }
+            // The children's values are of the family's type by construction: no
+            // per-sample check, and one reservation.
+            let live = sorted
+                .entries
+                .iter()
+                .filter(|e| inner.ttl.as_ref().is_none_or(|ttl| !ttl.is_expired(e, now)));
+            family
+                .samples_mut()
+                .extend(live.map(|e| Sample::new(e.labels.clone(), e.metric.value())));
+        }
+        match inner.overflow.get() {
+            Some(e) => {
+                // Not necessarily last in label order: the gather sorts.
                 family.push_sample(Sample::new(e.labels.clone(), e.metric.value()));
             }
-        }
-        if let Some(e) = inner.overflow.get() {
-            family.push_sample(Sample::new(e.labels.clone(), e.metric.value()));
+            // Children come from the sorted copy (distinct label values, so strictly
+            // increasing) with labels built from the descriptor.
+            None => family.mark_verified(),
         }
         if let Some(desc) = &inner.rejected_desc {
             out.family(desc)
