@@ -504,3 +504,7 @@ async fn shutdown(commands: &mut watch::Receiver<Command>) {
 #[cfg(test)]
 #[path = "scrape_loop_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scrape_loop_failure_tests.rs"]
+mod failure_tests;
