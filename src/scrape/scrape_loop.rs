@@ -19,11 +19,11 @@
 //!   stale. If the target came straight back, its new loop has written newer samples
 //!   by then and the store drops the older markers.
 //!
-//! | scrape                     | body samples stored | marked stale                          | `up` | `scrape_samples_scraped` | `scrape_series_added`   |
-//! |----------------------------|---------------------|---------------------------------------|------|--------------------------|-------------------------|
-//! | fetch error, body too large| none                | every previous series                 | 0    | 0                        | 0                       |
-//! | parse error mid-body       | none                | previous series not parsed before it  | 0    | samples before the error | new series before it    |
-//! | sample limit exceeded      | none                | previous series not within the limit  | 0    | every sample in the body | new series within it    |
+//! | scrape                      | body samples stored | marked stale                         | `up` | `scrape_samples_scraped` | `scrape_series_added` |
+//! |-----------------------------|---------------------|--------------------------------------|------|--------------------------|-----------------------|
+//! | fetch error, body too large | none                | every previous series                | 0    | 0                        | 0                     |
+//! | parse error mid-body        | none                | previous series not parsed before it | 0    | samples before the error | new series before it  |
+//! | sample limit exceeded       | none                | previous series not within the limit | 0    | every sample in the body | new series within it  |
 //!
 //! Every scrape also writes `up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
 //! `scrape_samples_post_metric_relabeling` (the same count: there is no metric
@@ -41,13 +41,14 @@
 //!
 //! Deliberate difference: Prometheus's cache is keyed by a series' raw text as
 //! exposed (`name{labels}`, byte for byte); ours is keyed by the stored label set.
-//! The same series written two ways (label order, spacing, an empty label, a target
-//! label overridden) is therefore one series here, where Prometheus makes two cache
-//! entries: it counts the second spelling in `scrape_series_added` and treats a repeat
-//! in the other spelling as a second append rather than a duplicate. Staleness is not
-//! affected: Prometheus tracks it by stored series, as we do.
+//! The same series written two ways (label order, spacing, an empty label) is
+//! therefore one cache entry here and two in Prometheus, which counts the second
+//! spelling in `scrape_series_added` and, within one scrape, appends a repeat in the
+//! other spelling again (counting it against the sample limit) instead of dropping it
+//! as a duplicate. Staleness is not affected: Prometheus tracks it by stored series,
+//! as we do.
 //!
-//! Releases before prometheus/prometheus#16429 (2025; 2.42 among them) also tracked,
+//! Releases before prometheus/prometheus#16429 (2.42 among them) also tracked,
 //! for staleness, new series rejected by the sample limit, so the next scrape without
 //! them wrote markers for series never stored. We follow the fix: only series
 //! actually appended are tracked.
