@@ -1,6 +1,8 @@
 //! End to end: a promsdk exporter is scraped by the harness's scrape loop and pool,
 //! and every way a series can disappear ends in a staleness marker that makes
-//! instant queries stop returning it.
+//! instant queries stop returning it. A failed fetch marks every series stale; a
+//! scrape failing part-way (here the sample limit) only those past the failure, as
+//! Prometheus does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,8 +11,8 @@ use std::time::Duration;
 use promsdk::http::{serve, ServeOpts};
 use promsdk::scrape::scraper::ScrapeFuture;
 use promsdk::scrape::{
-    instant_query, is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeLoop, ScrapePool,
-    Scraped, Scraper, Selector, Target, WallClock,
+    instant_query, is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeError, ScrapeLoop,
+    ScrapePool, Scraped, Scraper, Selector, Target, WallClock,
 };
 use promsdk::{
     encode, Collected, Collector, Desc, Format, GaugeVec, ManualClock, MetricType, Opts, Registry,
@@ -196,12 +198,80 @@ async fn failed_scrape_marks_everything_stale_and_up_zero() {
     assert!(first.samples >= 2, "{first:?}");
     server.shutdown().await;
     let report = sl.scrape_at(25_000).await;
-    assert!(report.error.is_some(), "{report:?}");
-    // Every series of the previous scrape (the server's own metrics too).
+    assert!(
+        matches!(report.error, Some(ScrapeError::Request { .. })),
+        "connection refused: {report:?}"
+    );
+    // A failed fetch is an empty scrape for Prometheus: every series of the previous
+    // scrape is marked stale (the server's own metrics too) and nothing is counted.
     assert_eq!(report.stale_markers, first.samples);
+    for step in ["build", "clone"] {
+        let (t, v) = last_of(&store, step);
+        assert!(t == 25_000 && is_stale_nan(v), "{step}: ({t}, {v})");
+    }
     assert!(visible(&store, STEP, 25_000).is_empty());
-    let up = instant_query(&store, &"up".parse().unwrap(), 25_000);
-    assert_eq!(up[0].1, (25_000, 0.0));
+    for (name, want) in [("up", 0.0), ("scrape_samples_scraped", 0.0)] {
+        let got = instant_query(&store, &name.parse().unwrap(), 25_000);
+        assert_eq!(got[0].1, (25_000, want), "{name}");
+    }
+}
+
+/// A loop with a sample limit scraping `registry` in process.
+fn limited_loop(registry: Registry, limit: usize, store: &MemoryStore) -> ScrapeLoop {
+    let cfg = Arc::new(ScrapeConfig::new("exporter").sample_limit(limit));
+    let target = Target::new(&cfg, "exporter:9000", &[]);
+    ScrapeLoop::new(
+        target,
+        cfg,
+        Arc::new(InProcess(registry)),
+        Arc::new(store.clone()),
+    )
+}
+
+#[tokio::test]
+async fn scrape_over_the_sample_limit_marks_only_the_series_past_it() {
+    let registry = Registry::new();
+    let vec = steps(&registry, None);
+    vec.with_label_values(&["build"]).set(1.0);
+    vec.with_label_values(&["clone"]).set(1.0);
+    let store = store();
+    let mut sl = limited_loop(registry, 2, &store);
+    scrape_ok(&mut sl, 10_000).await;
+
+    // Exposed in label order: alpha and build within the limit, clone past it.
+    vec.with_label_values(&["alpha"]).set(3.0);
+    vec.with_label_values(&["build"]).set(2.0);
+    let report = sl.scrape_at(25_000).await;
+    assert!(
+        matches!(
+            report.error,
+            Some(ScrapeError::SampleLimit { limit: 2, .. })
+        ),
+        "{report:?}"
+    );
+    // Prometheus rolls the samples back, but the series within the limit count as
+    // present: build keeps its last value unmarked, only clone is marked stale.
+    assert_eq!(report.samples, 3, "the whole body is counted");
+    assert_eq!(report.stale_markers, 1);
+    assert_eq!(last_of(&store, "build"), (10_000, 1.0));
+    let (t, v) = last_of(&store, "clone");
+    assert!(t == 25_000 && is_stale_nan(v), "clone: ({t}, {v})");
+    assert!(store
+        .select(|l| l.get("step") == Some("alpha"), i64::MIN, i64::MAX)
+        .is_empty());
+    assert_eq!(visible(&store, STEP, 25_000), ["build"]);
+    for (name, want) in [("up", 0.0), ("scrape_samples_scraped", 3.0)] {
+        let got = instant_query(&store, &name.parse().unwrap(), 25_000);
+        assert_eq!(got[0].1, (25_000, want), "{name}");
+    }
+
+    // Back under the limit: alpha, appended before the failure, is the previous
+    // scrape's and gets a marker; clone is visible again.
+    assert!(vec.remove(&["alpha"]));
+    scrape_ok(&mut sl, 40_000).await;
+    let (t, v) = last_of(&store, "alpha");
+    assert!(t == 40_000 && is_stale_nan(v), "alpha: ({t}, {v})");
+    assert_eq!(visible(&store, STEP, 40_000), ["build", "clone"]);
 }
 
 /// Serves a registry's exposition without sockets, so a pool can run under tokio's

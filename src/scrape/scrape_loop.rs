@@ -1,9 +1,17 @@
-//! One target's scrape loop, with Prometheus 2.42's staleness rules:
+//! One target's scrape loop, with the staleness rules of Prometheus's `scrape.go`
+//! (`scrapeAndReport`, `scrapeLoopAppender.append`, `updateStaleMarkers`,
+//! `endOfRunStaleness`; 2.42 and later):
 //!
 //! - a series present in the previous scrape and absent from this one gets a
 //!   [`STALE_NAN`] at this scrape's timestamp;
-//! - a failed scrape (fetch error, timeout, body or sample limit, parse error) commits
-//!   none of its samples and marks every series of the previous scrape stale;
+//! - a failed fetch (connection error, timeout, HTTP status other than 200, body size
+//!   limit) is an empty scrape: every series of the previous scrape is marked stale;
+//! - a body that fails part-way (a parse error, or more samples than the sample limit)
+//!   commits none of its samples, but the series it appended before failing (before
+//!   the parse error, or within the limit) count as present: they are not marked
+//!   stale, and the next scrape compares against them. Only the previous scrape's
+//!   other series are marked stale. Past the sample limit the body is still parsed,
+//!   so `scrape_samples_scraped` reports every sample in it;
 //! - a series exposed with an explicit timestamp is never marked (Prometheus bypasses
 //!   staleness for those);
 //! - a loop stopped because its target went away waits for the next scrape time
@@ -11,9 +19,15 @@
 //!   stale. If the target came straight back, its new loop has written newer samples
 //!   by then and the store drops the older markers.
 //!
+//! | scrape                      | body samples stored | marked stale                         | `up` | `scrape_samples_scraped` | `scrape_series_added` |
+//! |-----------------------------|---------------------|--------------------------------------|------|--------------------------|-----------------------|
+//! | fetch error, body too large | none                | every previous series                | 0    | 0                        | 0                     |
+//! | parse error mid-body        | none                | previous series not parsed before it | 0    | samples before the error | new series before it  |
+//! | sample limit exceeded       | none                | previous series not within the limit | 0    | every sample in the body | new series within it  |
+//!
 //! Every scrape also writes `up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
-//! `scrape_samples_post_metric_relabeling` and `scrape_series_added` with the target's
-//! labels.
+//! `scrape_samples_post_metric_relabeling` (the same count: there is no metric
+//! relabeling) and `scrape_series_added` with the target's labels.
 //!
 //! `scrape_series_added` counts what Prometheus's scrape cache counts: series appended
 //! that the loop's series cache does not hold. The cache keeps every series appended
@@ -24,6 +38,20 @@
 //! scrape without it is, and a scrape that fails part-way counts the new series it
 //! appended before failing (their samples are rolled back; the next scrape does not
 //! count them again).
+//!
+//! Deliberate difference: Prometheus's cache is keyed by a series' raw text as
+//! exposed (`name{labels}`, byte for byte); ours is keyed by the stored label set.
+//! The same series written two ways (label order, spacing, an empty label) is
+//! therefore one cache entry here and two in Prometheus, which counts the second
+//! spelling in `scrape_series_added` and, within one scrape, appends a repeat in the
+//! other spelling again (counting it against the sample limit) instead of dropping it
+//! as a duplicate. Staleness is not affected: Prometheus tracks it by stored series,
+//! as we do.
+//!
+//! Releases before prometheus/prometheus#16429 (2.42 among them) also tracked,
+//! for staleness, new series rejected by the sample limit, so the next scrape without
+//! them wrote markers for series never stored. We follow the fix: only series
+//! actually appended are tracked.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -64,7 +92,8 @@ pub(crate) enum Command {
 pub struct ScrapeReport {
     /// The scrape's timestamp (ms since the epoch).
     pub t_ms: i64,
-    /// Samples in the body (0 when the scrape failed).
+    /// Samples parsed from the body: all of them when the sample limit was exceeded,
+    /// those before the error on a parse error, 0 when the fetch failed.
     pub samples: usize,
     /// Series appended that the series cache did not hold (see the module doc); a
     /// scrape failing part-way counts those appended before the failure.
@@ -228,18 +257,19 @@ impl ScrapeLoop {
         };
         self.trim_cache(&appended, empty);
         let Appended {
-            mut cur,
-            mut samples,
+            cur,
+            samples,
             added: series_added,
             error,
             ..
         } = appended;
         if error.is_some() {
-            // Nothing of a failed scrape is kept: start over with an empty one.
+            // No sample of a failed scrape is kept, but the series it appended before
+            // failing still count as present: Prometheus's `scrapeAndReport` rolls back
+            // and appends an empty scrape, whose stale markers skip the series its
+            // failed append had already tracked.
             app.rollback();
             app = self.storage.appender();
-            cur.clear();
-            samples = 0;
         }
         if let Some(e) = &error {
             tracing::debug!(target_url = self.target.url(), error = %e, "scrape failed");
@@ -311,10 +341,17 @@ impl ScrapeLoop {
         }
     }
 
-    /// Parses and appends a body, until the end or the first error (a parse error or
-    /// the sample limit), adding the new series to the cache.
+    /// Parses and appends a body as Prometheus's `scrapeLoopAppender.append` does:
+    /// until the end or a parse error, counting every sample; past the sample limit it
+    /// keeps parsing (so the full count is reported) but appends, caches and tracks
+    /// nothing more. A repeated series without a timestamp is not appended again and
+    /// does not count against the limit (Prometheus drops it as a duplicate before its
+    /// limit appender sees it).
     fn append_body(&mut self, app: &mut dyn Appender, scraped: &Scraped, t_ms: i64) -> Appended {
         let mut out = Appended::default();
+        let limit = self.cfg.sample_limit;
+        let mut within_limit = 0usize;
+        let mut limit_hit = false;
         for entry in Parser::new(&scraped.body, scraped.format) {
             let sample = match entry {
                 Ok(Entry::Sample(sample)) => sample,
@@ -328,18 +365,19 @@ impl ScrapeLoop {
                 }
             };
             out.samples += 1;
-            if self.cfg.sample_limit > 0 && out.samples > self.cfg.sample_limit {
-                out.error = Some(ScrapeError::SampleLimit {
-                    url: self.target.url().to_owned(),
-                    limit: self.cfg.sample_limit,
-                });
-                break;
-            }
             let labels = self.sample_labels(&sample);
+            let repeated = !out.seen.insert(labels.clone()) && self.cache.contains(&labels);
+            if repeated && sample.timestamp.is_none() {
+                continue;
+            }
+            within_limit += 1;
+            if limit > 0 && within_limit > limit {
+                limit_hit = true;
+                continue;
+            }
             if self.cache.insert(labels.clone()) {
                 out.added += 1;
             }
-            out.seen.insert(labels.clone());
             match sample.timestamp {
                 Some(ts) => {
                     let t = i64::try_from(ts.as_millis()).unwrap_or(i64::MAX);
@@ -350,6 +388,13 @@ impl ScrapeLoop {
                     out.cur.insert(labels);
                 }
             }
+        }
+        if limit_hit && out.error.is_none() {
+            // A parse error takes precedence, as in Prometheus.
+            out.error = Some(ScrapeError::SampleLimit {
+                url: self.target.url().to_owned(),
+                limit,
+            });
         }
         out
     }
@@ -460,3 +505,7 @@ async fn shutdown(commands: &mut watch::Receiver<Command>) {
 #[cfg(test)]
 #[path = "scrape_loop_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scrape_loop_failure_tests.rs"]
+mod failure_tests;

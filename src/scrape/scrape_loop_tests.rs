@@ -16,7 +16,7 @@ fn setup(cfg: ScrapeConfig) -> (ScrapeLoop, MemoryStore, FakeScraper) {
     (sl, store, fake)
 }
 
-fn samples_of(store: &MemoryStore, name: &str) -> Vec<(LabelSet, Vec<(i64, f64)>)> {
+pub(super) fn samples_of(store: &MemoryStore, name: &str) -> Vec<(LabelSet, Vec<(i64, f64)>)> {
     store.select(|l| l.get(NAME_LABEL) == Some(name), i64::MIN, i64::MAX)
 }
 
@@ -76,34 +76,6 @@ fn failed_scrape_marks_every_previous_series_stale_and_up_zero() {
         vec![(1_000, 1.0), (2_000, 0.0)]
     );
     assert_eq!(sl.status().lock().health, Health::Down);
-}
-
-#[test]
-fn sample_limit_and_parse_errors_fail_the_whole_scrape() {
-    let (mut sl, store, _) = setup(ScrapeConfig::new("j").sample_limit(2));
-    sl.append(Ok(Scraped::text("a 1\n")), 1_000);
-    let report = sl.append(Ok(Scraped::text("a 2\nb 1\nc 1\n")), 2_000);
-    assert!(
-        matches!(
-            report.error,
-            Some(ScrapeError::SampleLimit { limit: 2, .. })
-        ),
-        "{report:?}"
-    );
-    assert!(
-        samples_of(&store, "b").is_empty(),
-        "nothing of it committed"
-    );
-    assert!(is_stale_nan(samples_of(&store, "a")[0].1[1].1));
-    sl.append(Ok(Scraped::text("a 3\n")), 3_000);
-    let report = sl.append(Ok(Scraped::text("a 4\nb{ 1\n")), 4_000);
-    assert!(
-        matches!(report.error, Some(ScrapeError::Parse { .. })),
-        "{report:?}"
-    );
-    let a = &samples_of(&store, "a")[0].1;
-    assert_eq!(a[2], (3_000, 3.0));
-    assert!(is_stale_nan(a[3].1), "{a:?}");
 }
 
 #[test]
