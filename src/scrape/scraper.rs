@@ -72,7 +72,7 @@ pub enum ScrapeError {
         timeout: Duration,
     },
     /// The (uncompressed) body exceeded the body size limit.
-    #[error("body size limit exceeded: {url} sent more than {limit} bytes")]
+    #[error("body size limit exceeded: {url} sent {limit} bytes or more")]
     BodySizeLimit {
         /// The target URL.
         url: String,
@@ -280,8 +280,13 @@ where
             body.extend_from_slice(data);
             // A gzip body is limited after decompression, where it matters; before,
             // only past what incompressible data of the limit's size could take.
-            let cap = if gzip { limit + limit / 64 + 64 } else { limit };
-            if limit > 0 && body.len() as u64 > cap {
+            // As in Prometheus, a body that reaches the limit fails.
+            let too_long = if gzip {
+                body.len() as u64 > limit + limit / 64 + 64
+            } else {
+                body.len() as u64 >= limit
+            };
+            if limit > 0 && too_long {
                 return Err(too_big());
             }
         }
@@ -293,7 +298,7 @@ where
             .take(cap)
             .read_to_end(&mut plain)
             .map_err(|e| request_error(format!("decompressing gzip: {e}")))?;
-        if limit > 0 && plain.len() as u64 > limit {
+        if limit > 0 && plain.len() as u64 >= limit {
             return Err(too_big());
         }
         body = plain;
@@ -359,7 +364,7 @@ impl Scraper for FakeScraper {
                 })
             })
             .and_then(|s| {
-                if body_limit > 0 && s.body.len() as u64 > body_limit {
+                if body_limit > 0 && s.body.len() as u64 >= body_limit {
                     Err(ScrapeError::BodySizeLimit {
                         url: url.to_owned(),
                         limit: body_limit,
@@ -432,6 +437,34 @@ mod tests {
                 matches!(err, ScrapeError::BodySizeLimit { limit: 1000, .. }),
                 "compression={compression}: {err}"
             );
+            server.shutdown().await;
+        }
+    }
+
+    /// Prometheus's `readResponse` fails a body that reaches the limit (`n >= limit`).
+    #[tokio::test]
+    async fn a_body_of_exactly_the_limit_fails_as_in_prometheus() {
+        for compression in [true, false] {
+            let (server, target) =
+                exporter(20, ServeOpts::default().compression(compression)).await;
+            let scraper = HttpScraper::new();
+            let full = scraper
+                .scrape(&target, &ScrapeConfig::new("j"))
+                .await
+                .unwrap();
+            let len = full.body.len() as u64;
+            let at = scraper
+                .scrape(&target, &ScrapeConfig::new("j").body_size_limit(len))
+                .await;
+            assert!(
+                matches!(at, Err(ScrapeError::BodySizeLimit { .. })),
+                "compression={compression}, limit = body length {len}: {at:?}"
+            );
+            let above = scraper
+                .scrape(&target, &ScrapeConfig::new("j").body_size_limit(len + 1))
+                .await
+                .unwrap();
+            assert_eq!(above.body, full.body, "compression={compression}");
             server.shutdown().await;
         }
     }
