@@ -2,6 +2,7 @@
 //! with const-metric builders for samples made afresh on every gather.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::desc::Desc;
@@ -87,6 +88,10 @@ pub struct Collected {
     spare: Vec<Vec<Sample>>,
     /// Families started since the last `clear`: the most buffers one gather uses.
     started: usize,
+    /// Samples of the previous gather that their writer asked to get back (see
+    /// [`Collected::family_reusing`]), by the address of the family name they were
+    /// written under (the `Arc` kept beside them holds that address).
+    previous: HashMap<usize, (Arc<str>, Vec<Sample>), foldhash::fast::RandomState>,
 }
 
 impl Collected {
@@ -94,6 +99,26 @@ impl Collected {
     pub fn family<'a>(&'a mut self, desc: &'a Desc) -> FamilyWriter<'a> {
         let mut family = desc.family();
         family.samples = self.spare.pop().unwrap_or_default();
+        self.start(desc, family)
+    }
+
+    /// Like [`Collected::family`], but the writer finds the samples it wrote under this
+    /// descriptor at the previous gather (once the sink was cleared in between), to
+    /// update in place. A vec uses it: overwriting the value of a sample whose labels
+    /// are still the same `LabelSet` touches no reference count, where dropping the old
+    /// sample and cloning the labels again would touch it twice, each time on a cache
+    /// line of its own.
+    pub(crate) fn family_reusing<'a>(&'a mut self, desc: &'a Desc) -> FamilyWriter<'a> {
+        let mut family = desc.family();
+        family.samples = match self.previous.remove(&name_key(&family.name)) {
+            Some((_, samples)) => samples,
+            None => self.spare.pop().unwrap_or_default(),
+        };
+        family.marks.reuse = true;
+        self.start(desc, family)
+    }
+
+    fn start<'a>(&'a mut self, desc: &'a Desc, family: MetricFamily) -> FamilyWriter<'a> {
         self.families.push(family);
         self.started += 1;
         let family = self.families.last_mut().expect("just pushed");
@@ -141,7 +166,7 @@ impl Collected {
     /// full by the gather, as a hand-built one is.
     pub fn families_mut(&mut self) -> &mut Vec<MetricFamily> {
         for family in &mut self.families {
-            family.verified.0 = false;
+            family.marks.verified = false;
         }
         &mut self.families
     }
@@ -171,10 +196,28 @@ impl Collected {
     /// with [`Collected::push_family`] do not pile up buffers).
     pub fn clear(&mut self) {
         self.errors.clear();
-        self.truncate(0);
+        // Samples kept at the last clear that nobody asked back for this time.
+        for (_, (_, samples)) in std::mem::take(&mut self.previous) {
+            self.recycle(samples);
+        }
+        while let Some(family) = self.families.pop() {
+            if family.marks.reuse {
+                let key = name_key(&family.name);
+                if let Some((_, older)) = self.previous.insert(key, (family.name, family.samples)) {
+                    self.recycle(older);
+                }
+            } else {
+                self.recycle(family.samples);
+            }
+        }
         self.spare.truncate(self.started);
         self.started = 0;
     }
+}
+
+/// The identity of a family name: its address (a descriptor's families share its name).
+fn name_key(name: &Arc<str>) -> usize {
+    Arc::as_ptr(name) as *const u8 as usize
 }
 
 /// Writes the samples of one family; returned by [`Collected::family`].
@@ -207,7 +250,7 @@ impl FamilyWriter<'_> {
     /// Promises that the samples written are strictly increasing by labels, match the
     /// descriptor and carry no timestamps, so the gather need not check them again.
     pub(crate) fn mark_verified(&mut self) {
-        self.family.verified.0 = true;
+        self.family.marks.verified = true;
     }
 
     /// The samples written so far, for a writer that guarantees their type (a vec

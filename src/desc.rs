@@ -254,7 +254,7 @@ impl Desc {
             unit: self.0.unit.clone(),
             metric_type: self.0.metric_type,
             samples: Vec::new(),
-            verified: crate::family::Verified(false),
+            marks: crate::family::Marks::default(),
         }
     }
 }

@@ -194,22 +194,28 @@ pub struct MetricFamily {
     pub metric_type: MetricType,
     /// The series, in label order after a registry gather.
     pub samples: Vec<Sample>,
-    /// Set by a writer that guarantees what a gather checks (see [`Verified`]).
-    pub(crate) verified: Verified,
+    /// The crate's bookkeeping about this family (see [`Marks`]).
+    pub(crate) marks: Marks,
 }
 
-/// Whether a family's samples are already known to be what a registry gather checks
-/// for: labels matching the descriptor, strictly increasing by labels (so sorted and
-/// unique), values of the family's type, no timestamps. Only the crate sets it (a vec
-/// writing its children, which it keeps sorted); merging families or handing them out
-/// through [`Collected::families_mut`](crate::Collected::families_mut) clears it, so the
-/// gather checks them in full again.
-///
-/// It is bookkeeping, not content: two families that differ only in it are equal.
+/// What the crate knows about a family beyond its content. It is bookkeeping, not
+/// content: two families that differ only in it are equal.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Verified(pub(crate) bool);
+pub(crate) struct Marks {
+    /// The samples are already what a registry gather checks for: labels matching the
+    /// descriptor, strictly increasing by labels (so sorted and unique), values of the
+    /// family's type, no timestamps. Only the crate sets it (a vec writing its children,
+    /// which it keeps sorted); merging families or handing them out through
+    /// [`Collected::families_mut`](crate::Collected::families_mut) clears it, so the
+    /// gather checks them in full again.
+    pub(crate) verified: bool,
+    /// The writer will want these samples back at the next gather (see
+    /// [`Collected::family_reusing`](crate::Collected)), so clearing the sink keeps them
+    /// instead of dropping them.
+    pub(crate) reuse: bool,
+}
 
-impl PartialEq for Verified {
+impl PartialEq for Marks {
     fn eq(&self, _: &Self) -> bool {
         true
     }
@@ -228,7 +234,7 @@ impl MetricFamily {
             unit: None,
             metric_type,
             samples: Vec::new(),
-            verified: Verified(false),
+            marks: Marks::default(),
         }
     }
 }

@@ -233,6 +233,11 @@ impl LabelSet {
         self.0.pairs.is_empty()
     }
 
+    /// Whether both are clones of one set (so certainly equal), without comparing pairs.
+    pub(crate) fn same_set(&self, other: &LabelSet) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Whether both sets have the same label names in the same order.
     pub fn same_names(&self, other: &LabelSet) -> bool {
         self.0.pairs.len() == other.0.pairs.len()

@@ -416,3 +416,45 @@ fn a_vec_with_an_overflow_series_gathers_sorted() {
         .collect();
     assert_eq!(ks, ["__overflow__", "a", "z"]);
 }
+
+/// A sink reused across gathers hands a vec the samples it wrote last time, to update
+/// in place: every change of the vec in between shows, exactly as in a fresh gather.
+#[test]
+fn a_reused_sink_shows_every_change_of_a_vec() {
+    let registry = Registry::default();
+    let vec = promsdk::GaugeVec::new(Opts::new("v", "h"), &["k"]).unwrap();
+    let other = promsdk::GaugeVec::new(Opts::new("w", "h"), &["k"]).unwrap();
+    registry.register(vec.clone()).unwrap();
+    registry.register(other.clone()).unwrap();
+    let mut sink = Collected::default();
+    let mut check = |expected_v: &[(&str, f64)]| {
+        registry.gather_into(&mut sink);
+        let v: Vec<(String, f64)> = sink.families()[0]
+            .samples
+            .iter()
+            .map(|s| match s.value {
+                Value::Gauge(g) => (s.labels.get("k").unwrap().to_owned(), g),
+                ref other => panic!("{other:?}"),
+            })
+            .collect();
+        let want: Vec<(String, f64)> = expected_v.iter().map(|&(k, g)| (k.to_owned(), g)).collect();
+        assert_eq!(v, want);
+        assert_eq!(sink.families(), &registry.gather().families[..]);
+    };
+    for (k, g) in [("a", 1.0), ("b", 2.0), ("c", 3.0)] {
+        vec.with_label_values(&[k]).set(g);
+    }
+    other.with_label_values(&["x"]).set(9.0);
+    check(&[("a", 1.0), ("b", 2.0), ("c", 3.0)]);
+    vec.remove(&["b"]);
+    vec.with_label_values(&["d"]).set(4.0);
+    vec.with_label_values(&["a"]).set(5.0);
+    check(&[("a", 5.0), ("c", 3.0), ("d", 4.0)]);
+    vec.with_label_values(&["0"]).set(0.5);
+    check(&[("0", 0.5), ("a", 5.0), ("c", 3.0), ("d", 4.0)]);
+    vec.clear();
+    check(&[]);
+    vec.with_label_values(&["e"]).set(6.0);
+    other.clear();
+    check(&[("e", 6.0)]);
+}

@@ -244,7 +244,7 @@ fn check_checked(family: &mut MetricFamily, descs: &[Desc], errors: &mut Vec<Err
         errors.push(inconsistent(family, reason));
         return false;
     }
-    if family.verified.0 {
+    if family.marks.verified {
         return true;
     }
     // Fast path: a sample with the same label names as the last one matched by a
@@ -347,7 +347,7 @@ fn finish(out: &mut Collected) {
                 && first.unit == other.unit
             {
                 first.samples.append(&mut other.samples);
-                first.verified.0 = false;
+                first.marks.verified = false;
             } else {
                 let reason = format!(
                     "gathered as {:?} with help {:?} and unit {:?}, and again as {:?} with help {:?} and unit {:?}; the second was dropped",
@@ -392,7 +392,7 @@ fn finish(out: &mut Collected) {
 
 /// Value types, label-name consistency, order and uniqueness of one family's samples.
 fn check_samples(family: &mut MetricFamily, errors: &mut Vec<Error>) {
-    if family.verified.0 {
+    if family.marks.verified {
         return;
     }
     if family

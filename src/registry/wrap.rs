@@ -183,6 +183,8 @@ impl Collector for Wrapped {
         }
         let mut errors = Vec::new();
         for family in &mut out.families_in_place()[start..] {
+            // Renamed or relabelled samples are not what their writer would find again.
+            family.marks.reuse = false;
             if !self.prefix.is_empty() {
                 family.name = self.rename(&family.name);
             }

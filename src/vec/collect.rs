@@ -22,7 +22,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
     fn collect(&self, out: &mut Collected) {
         let inner = &*self.inner;
         let now = inner.clock.monotonic_nanos();
-        let mut family = out.family(&inner.desc);
+        let mut family = out.family_reusing(&inner.desc);
         {
             let map = inner.map.read();
             let mut sorted = inner.sorted.lock();
@@ -35,15 +35,28 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 sorted.generation = map.generation;
             }
             drop(map);
-            // The children's values are of the family's type by construction: no
-            // per-sample check, and one reservation.
             let live = sorted
                 .entries
                 .iter()
                 .filter(|e| inner.ttl.as_ref().is_none_or(|ttl| !ttl.is_expired(e, now)));
-            family
-                .samples_mut()
-                .extend(live.map(|e| Sample::new(e.labels.clone(), e.metric.value())));
+            // The samples of the previous gather, if the sink kept them: a child still in
+            // the same place gets only its value updated. The values are of the family's
+            // type by construction, so no per-sample check.
+            let samples = family.samples_mut();
+            let mut n = 0;
+            for e in live {
+                let value = e.metric.value();
+                match samples.get_mut(n) {
+                    Some(s) if s.labels.same_set(&e.labels) => {
+                        s.value = value;
+                        s.timestamp_ms = None;
+                    }
+                    Some(s) => *s = Sample::new(e.labels.clone(), value),
+                    None => samples.push(Sample::new(e.labels.clone(), value)),
+                }
+                n += 1;
+            }
+            samples.truncate(n);
         }
         match inner.overflow.get() {
             Some(e) => {
