@@ -124,13 +124,22 @@ impl Hasher for LabelValuesHasher {
             self.acc = folded_multiply(a ^ self.acc, b ^ self.keys[0]);
             return;
         }
+        let n = bytes.len();
+        if n <= 32 {
+            // The first and the last 16 bytes, overlapping when under 32.
+            self.acc = folded_multiply(word(bytes, 0) ^ self.acc, word(bytes, 8) ^ self.keys[1]);
+            self.acc = folded_multiply(
+                word(bytes, n - 16) ^ self.acc,
+                word(bytes, n - 8) ^ self.keys[0],
+            );
+            return;
+        }
         let mut chunks = bytes.chunks_exact(16);
         for chunk in chunks.by_ref() {
             self.acc = folded_multiply(word(chunk, 0) ^ self.acc, word(chunk, 8) ^ self.keys[1]);
         }
         if !chunks.remainder().is_empty() {
             // The last 16 bytes, overlapping the previous chunk.
-            let n = bytes.len();
             self.acc = folded_multiply(
                 word(bytes, n - 16) ^ self.acc,
                 word(bytes, n - 8) ^ self.keys[0],
