@@ -151,8 +151,9 @@ mod tests {
     use crate::scrape::store::{is_stale_nan, MemoryStore};
     use std::time::Duration;
 
-    #[tokio::test(start_paused = true)]
-    async fn removing_a_job_marks_its_series_stale_and_keeps_others() {
+    /// A manager running jobs `a` (whose target answers) and `b` (whose does not), both
+    /// every 5 s, on tokio's clock; returns it, its store and `b`'s config.
+    fn two_jobs_running() -> (ScrapeManager, MemoryStore, ScrapeConfig) {
         let store = MemoryStore::new(Duration::from_secs(3600));
         let fake = FakeScraper::default();
         let m = ScrapeManager::new(Arc::new(fake.clone()), Arc::new(store.clone()))
@@ -165,16 +166,32 @@ mod tests {
         fake.set(ta.url(), Ok(Scraped::text("m 1\n")));
         m.apply_config(vec![a.clone(), b.clone()]);
         m.sync([("a".to_owned(), vec![ta]), ("b".to_owned(), vec![tb])]);
+        (m, store, b)
+    }
+
+    /// Per job, whether its latest `up` sample is a staleness marker.
+    fn up_is_stale(store: &MemoryStore) -> Vec<(String, bool)> {
+        store
+            .select(|l| l.get("__name__") == Some("up"), i64::MIN, i64::MAX)
+            .iter()
+            .map(|(l, s)| {
+                let stale = s.last().is_some_and(|&(_, v)| is_stale_nan(v));
+                (l.get("job").unwrap_or_default().to_owned(), stale)
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn removing_a_job_marks_its_series_stale_and_keeps_others() {
+        let (m, store, b) = two_jobs_running();
         tokio::time::sleep(Duration::from_secs(10)).await;
-        m.apply_config(vec![b.clone()]);
+        m.apply_config(vec![b]);
         assert_eq!(m.targets().len(), 1);
         tokio::time::sleep(Duration::from_secs(20)).await;
-        let up = store.select(|l| l.get("__name__") == Some("up"), i64::MIN, i64::MAX);
-        let last: Vec<(&str, bool)> = up
-            .iter()
-            .map(|(l, s)| (l.get("job").unwrap(), is_stale_nan(s.last().unwrap().1)))
-            .collect();
-        assert_eq!(last, [("a", true), ("b", false)]);
+        assert_eq!(
+            up_is_stale(&store),
+            [("a".into(), true), ("b".into(), false)]
+        );
         m.stop(false).await;
         assert!(m.targets().is_empty());
     }
@@ -183,29 +200,16 @@ mod tests {
     async fn stop_waits_for_removed_jobs_and_running_ones() {
         let metrics = tokio::runtime::Handle::current().metrics();
         let baseline = metrics.num_alive_tasks();
-        let store = MemoryStore::new(Duration::from_secs(3600));
-        let fake = FakeScraper::default();
-        let m = ScrapeManager::new(Arc::new(fake.clone()), Arc::new(store.clone()))
-            .with_clock(WallClock::tokio());
-        let (a, b) = (
-            ScrapeConfig::new("a").interval(Duration::from_secs(5)),
-            ScrapeConfig::new("b").interval(Duration::from_secs(5)),
-        );
-        let (ta, tb) = (Target::new(&a, "h:1", &[]), Target::new(&b, "h:1", &[]));
-        fake.set(ta.url(), Ok(Scraped::text("m 1\n")));
-        m.apply_config(vec![a.clone(), b.clone()]);
-        m.sync([("a".to_owned(), vec![ta]), ("b".to_owned(), vec![tb])]);
+        let (m, store, b) = two_jobs_running();
         tokio::time::sleep(Duration::from_secs(10)).await;
         // Job `a` is removed: its loop waits to write markers, owned by no job.
-        m.apply_config(vec![b.clone()]);
+        m.apply_config(vec![b]);
         assert_eq!(metrics.num_alive_tasks(), baseline + 2);
         m.stop(true).await;
         assert_eq!(metrics.num_alive_tasks(), baseline);
-        let up = store.select(|l| l.get("__name__") == Some("up"), i64::MIN, i64::MAX);
-        let stale: Vec<(&str, bool)> = up
-            .iter()
-            .map(|(l, s)| (l.get("job").unwrap(), is_stale_nan(s.last().unwrap().1)))
-            .collect();
-        assert_eq!(stale, [("a", true), ("b", true)]);
+        assert_eq!(
+            up_is_stale(&store),
+            [("a".into(), true), ("b".into(), true)]
+        );
     }
 }

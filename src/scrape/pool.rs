@@ -313,19 +313,25 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn stop_marking_stale_returns_after_the_markers_and_the_loops_end() {
-        let metrics = tokio::runtime::Handle::current().metrics();
-        let baseline = metrics.num_alive_tasks();
+    /// A pool that scraped targets `a` and `b` twice, then was synced to `a` only: `b`'s
+    /// loop has stopped and waits to write its markers, `a` is still scraping.
+    async fn a_scraping_and_b_stopped() -> (ScrapePool, MemoryStore) {
         let (mut p, store, fake, cfg) = pool(false);
         let (a, b) = (Target::new(&cfg, "a:1", &[]), Target::new(&cfg, "b:1", &[]));
         for t in [&a, &b] {
             fake.set(t.url(), Ok(Scraped::text("m 1\n")));
         }
-        p.sync(vec![a.clone(), b.clone()]);
+        p.sync(vec![a.clone(), b]);
         tokio::time::sleep(INTERVAL * 2).await;
-        // `b` stops here and waits to write its markers; `a` is still scraping.
-        p.sync(vec![a.clone()]);
+        p.sync(vec![a]);
+        (p, store)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_marking_stale_returns_after_the_markers_and_the_loops_end() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let baseline = metrics.num_alive_tasks();
+        let (mut p, store) = a_scraping_and_b_stopped().await;
         assert_eq!(metrics.num_alive_tasks(), baseline + 2);
         assert_eq!(
             last_up(&store),
@@ -344,14 +350,7 @@ mod tests {
     async fn shutdown_stop_ends_every_loop_at_once_without_markers() {
         let metrics = tokio::runtime::Handle::current().metrics();
         let baseline = metrics.num_alive_tasks();
-        let (mut p, store, fake, cfg) = pool(false);
-        let (a, b) = (Target::new(&cfg, "a:1", &[]), Target::new(&cfg, "b:1", &[]));
-        for t in [&a, &b] {
-            fake.set(t.url(), Ok(Scraped::text("m 1\n")));
-        }
-        p.sync(vec![a.clone(), b.clone()]);
-        tokio::time::sleep(INTERVAL * 2).await;
-        p.sync(vec![a.clone()]);
+        let (mut p, store) = a_scraping_and_b_stopped().await;
         let before = tokio::time::Instant::now();
         p.stop(false).await;
         assert_eq!(tokio::time::Instant::now(), before, "no wait for markers");

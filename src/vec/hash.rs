@@ -16,6 +16,8 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+use super::key::{u32_at, u64_at};
+
 /// Hashes a lookup's label values with `hasher`: each value's length, then its bytes,
 /// so `["ab", "c"]` and `["a", "bc"]` are hashed differently by any decent hasher.
 #[inline]
@@ -85,29 +87,15 @@ fn folded_multiply(x: u64, y: u64) -> u64 {
     (full as u64) ^ ((full >> 64) as u64)
 }
 
-#[inline(always)]
-fn word(bytes: &[u8], at: usize) -> u64 {
-    let mut w = [0; 8];
-    w.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
-#[inline(always)]
-fn half_word(bytes: &[u8], at: usize) -> u64 {
-    let mut w = [0; 4];
-    w.copy_from_slice(&bytes[at..at + 4]);
-    u64::from(u32::from_le_bytes(w))
-}
-
 /// Up to 16 bytes as two words that, with the length (mixed in by the caller), determine
 /// them exactly: overlapping reads from both ends.
 #[inline(always)]
 fn short_words(bytes: &[u8]) -> (u64, u64) {
     let n = bytes.len();
     if n >= 8 {
-        (word(bytes, 0), word(bytes, n - 8))
+        (u64_at(bytes, 0), u64_at(bytes, n - 8))
     } else if n >= 4 {
-        (half_word(bytes, 0), half_word(bytes, n - 4))
+        (u64::from(u32_at(bytes, 0)), u64::from(u32_at(bytes, n - 4)))
     } else if n > 0 {
         let lo = u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8;
         (lo, u64::from(bytes[n - 1]))
@@ -127,22 +115,24 @@ impl Hasher for LabelValuesHasher {
         let n = bytes.len();
         if n <= 32 {
             // The first and the last 16 bytes, overlapping when under 32.
-            self.acc = folded_multiply(word(bytes, 0) ^ self.acc, word(bytes, 8) ^ self.keys[1]);
+            self.acc =
+                folded_multiply(u64_at(bytes, 0) ^ self.acc, u64_at(bytes, 8) ^ self.keys[1]);
             self.acc = folded_multiply(
-                word(bytes, n - 16) ^ self.acc,
-                word(bytes, n - 8) ^ self.keys[0],
+                u64_at(bytes, n - 16) ^ self.acc,
+                u64_at(bytes, n - 8) ^ self.keys[0],
             );
             return;
         }
         let mut chunks = bytes.chunks_exact(16);
         for chunk in chunks.by_ref() {
-            self.acc = folded_multiply(word(chunk, 0) ^ self.acc, word(chunk, 8) ^ self.keys[1]);
+            self.acc =
+                folded_multiply(u64_at(chunk, 0) ^ self.acc, u64_at(chunk, 8) ^ self.keys[1]);
         }
         if !chunks.remainder().is_empty() {
             // The last 16 bytes, overlapping the previous chunk.
             self.acc = folded_multiply(
-                word(bytes, n - 16) ^ self.acc,
-                word(bytes, n - 8) ^ self.keys[0],
+                u64_at(bytes, n - 16) ^ self.acc,
+                u64_at(bytes, n - 8) ^ self.keys[0],
             );
         }
     }

@@ -87,15 +87,17 @@ fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// The eight bytes at `at`, as a native-endian word.
 #[inline(always)]
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
+pub(super) fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut w = [0; 8];
     w.copy_from_slice(&bytes[at..at + 8]);
     u64::from_ne_bytes(w)
 }
 
+/// The four bytes at `at`, as a native-endian word.
 #[inline(always)]
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
+pub(super) fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut w = [0; 4];
     w.copy_from_slice(&bytes[at..at + 4]);
     u32::from_ne_bytes(w)
