@@ -204,7 +204,14 @@ impl<M: Metric> ThreadCaches<M> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{CounterVec, Opts};
+    use crate::{Counter, CounterVec, Opts};
+
+    /// What a cached lookup reads of an entry (hash, handle, inline key) takes its
+    /// first 64 bytes.
+    #[test]
+    fn a_lookup_reads_the_first_64_bytes_of_the_entry() {
+        assert_eq!(std::mem::offset_of!(super::Entry<Counter>, labels), 64);
+    }
 
     /// A thread cycling through many children ends up finding nearly all of them in its
     /// cache: it grows while it misses.

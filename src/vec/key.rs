@@ -3,22 +3,25 @@
 
 use smallvec::SmallVec;
 
-/// Label values stored back to back, each as its length (native-endian `usize`) followed
-/// by its bytes; inline in the child's entry when they fit (two values of up to 20
-/// bytes do), so the compare on a lookup reads the entry's own memory.
+/// Label values stored back to back, each as its length (LEB128: one byte below 128)
+/// followed by its bytes; inline in the child's entry when they fit (two values of 19
+/// bytes do), so the compare on a lookup reads the entry's own cache line.
 pub(crate) struct Key(SmallVec<[u8; INLINE]>);
 
-/// Bytes a key holds without an allocation of its own.
-const INLINE: usize = 56;
-
-const LEN: usize = std::mem::size_of::<usize>();
+/// Bytes a key holds without an allocation of its own: with the entry's hash and handle,
+/// 64 bytes.
+const INLINE: usize = 40;
 
 impl Key {
     pub(crate) fn new(values: &[&str]) -> Self {
-        let size = values.iter().map(|v| LEN + v.len()).sum();
-        let mut bytes = SmallVec::with_capacity(size);
+        let mut bytes = SmallVec::new();
         for v in values {
-            bytes.extend_from_slice(&v.len().to_ne_bytes());
+            let mut len = v.len();
+            while len >= 0x80 {
+                bytes.push(len as u8 | 0x80);
+                len >>= 7;
+            }
+            bytes.push(len as u8);
             bytes.extend_from_slice(v.as_bytes());
         }
         Key(bytes)
@@ -29,14 +32,15 @@ impl Key {
     pub(crate) fn matches(&self, values: &[&str]) -> bool {
         let mut rest: &[u8] = &self.0;
         for v in values {
-            let Some((len, tail)) = rest.split_first_chunk::<LEN>() else {
+            let Some((len, tail)) = read_len(rest) else {
                 return false;
             };
-            let len = usize::from_ne_bytes(*len);
-            if len != v.len() || tail.len() < len {
+            if len != v.len() {
                 return false;
             }
-            let (stored, tail) = tail.split_at(len);
+            let Some((stored, tail)) = tail.split_at_checked(len) else {
+                return false;
+            };
             if !bytes_eq(stored, v.as_bytes()) {
                 return false;
             }
@@ -49,8 +53,8 @@ impl Key {
     pub(crate) fn values(&self) -> impl Iterator<Item = &str> {
         let mut rest: &[u8] = &self.0;
         std::iter::from_fn(move || {
-            let (len, tail) = rest.split_first_chunk::<LEN>()?;
-            let (value, tail) = tail.split_at_checked(usize::from_ne_bytes(*len))?;
+            let (len, tail) = read_len(rest)?;
+            let (value, tail) = tail.split_at_checked(len)?;
             rest = tail;
             // Always valid: the bytes were copied from a `&str`.
             std::str::from_utf8(value).ok()
@@ -61,6 +65,27 @@ impl Key {
     pub(crate) fn value(&self, index: usize) -> Option<&str> {
         self.values().nth(index)
     }
+}
+
+/// A length written by `Key::new` and what follows it.
+#[inline]
+fn read_len(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    match bytes.split_first()? {
+        (&b, rest) if b < 0x80 => Some((usize::from(b), rest)),
+        _ => read_long_len(bytes),
+    }
+}
+
+#[cold]
+fn read_long_len(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let mut len = 0usize;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        len |= usize::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if b < 0x80 {
+            return Some((len, &bytes[i + 1..]));
+        }
+    }
+    None
 }
 
 /// Byte equality without a call into libc's `memcmp` for the short strings label values
@@ -119,6 +144,18 @@ mod tests {
             }
         }
         assert!(!bytes_eq(b"ab", b"abc"));
+    }
+
+    #[test]
+    fn long_values_take_longer_lengths() {
+        let (a, b, c) = ("a".repeat(127), "b".repeat(128), "c".repeat(20_000));
+        let key = Key::new(&[&a, &b, &c, ""]);
+        assert_eq!(key.values().collect::<Vec<_>>(), [&a[..], &b, &c, ""]);
+        assert!(key.matches(&[&a, &b, &c, ""]));
+        let mut c2 = c.clone();
+        c2.push('c');
+        assert!(!key.matches(&[&a, &b, &c2, ""]));
+        assert!(!key.matches(&[&a, &b, &c[1..], ""]));
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub const REJECTED_FAMILY: &str = "promsdk_vec_rejected_label_sets";
 
 /// One child: its label values (the key), its full label set and the metric.
 ///
-/// `repr(C)` keeps what a lookup reads (hash, metric handle, key) together at the start.
+/// `repr(C)` keeps what a lookup reads (hash, metric handle, inline key) together at
+/// the start, in 64 bytes.
 #[repr(C)]
 pub(crate) struct Entry<M> {
     hash: u64,
