@@ -49,20 +49,33 @@ pub async fn request_with_body(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !body.is_empty() {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
+    let head = request_head(addr, method, target, headers, body);
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(head.as_bytes()).await.expect("send head");
     stream.write_all(body).await.expect("send body");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read answer");
     parse(&raw)
+}
+
+/// The head of a `Connection: close` request: `headers`, and a `Content-Length` when
+/// there is a body or the method is `POST`.
+pub fn request_head(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> String {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method == "POST" || !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 /// Parses a whole HTTP/1.1 answer (body up to the end of the bytes).

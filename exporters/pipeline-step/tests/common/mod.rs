@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../../../../tests/common/http_client.rs"]
 mod http_client;
+use http_client::request_head;
 pub use http_client::{parse, Reply};
 
 /// The binary under test.
@@ -169,14 +170,7 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if method == "POST" {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
+    let head = request_head(addr, method, target, headers, body);
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
