@@ -89,6 +89,55 @@ impl<'a> Cursor<'a> {
         self.ascii(s, e)
     }
 
+    /// Consumes a label name that `names` (the series' names so far) does not hold yet,
+    /// and adds it; errors name `metric`.
+    pub(super) fn unique_label_name(
+        &mut self,
+        names: &mut Vec<&'a str>,
+        metric: &str,
+    ) -> Result<&'a str, ParseError> {
+        let at = self.pos;
+        let Some(label) = self.label_name() else {
+            return Err(self.error("expected label name"));
+        };
+        if names.contains(&label) {
+            return Err(self.error_at(
+                at,
+                format!("duplicate label name {label:?} for metric {metric:?}"),
+            ));
+        }
+        names.push(label);
+        Ok(label)
+    }
+
+    /// Consumes a label value after its opening quote, up to and including the closing
+    /// one; a backslash escapes the next byte. The value is unterminated at the end of
+    /// the input, or also at a newline when `newline_ends` (OpenMetrics).
+    pub(super) fn quoted_value(&mut self, newline_ends: bool) -> Result<(), ParseError> {
+        let start = self.pos;
+        // The next byte, unless the value cannot go on.
+        let next = |cur: &Self| cur.peek().filter(|&b| !(newline_ends && b == b'\n'));
+        loop {
+            let Some(b) = next(self) else {
+                return Err(self.error_at(start, "unterminated label value"));
+            };
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    self.bump();
+                    if next(self).is_none() {
+                        return Err(self.error_at(start, "unterminated label value"));
+                    }
+                    self.bump();
+                }
+                _ => self.bump(),
+            }
+        }
+        self.utf8(start, self.pos, "label value")?;
+        self.bump();
+        Ok(())
+    }
+
     fn ascii(&self, s: usize, e: usize) -> Option<&'a str> {
         std::str::from_utf8(&self.src[s..e]).ok()
     }

@@ -175,42 +175,14 @@ impl<'a> OpenMetricsParser<'a> {
             return Ok(Labels::default());
         }
         loop {
-            let at = self.cur.pos;
-            let Some(label) = self.cur.label_name() else {
-                return Err(self.cur.error("expected label name"));
-            };
-            if self.names.contains(&label) {
-                return Err(self.cur.error_at(
-                    at,
-                    format!("duplicate label name {label:?} for metric {metric:?}"),
-                ));
-            }
-            self.names.push(label);
+            self.cur.unique_label_name(&mut self.names, metric)?;
             if !self.cur.eat(b'=') {
                 return Err(self.cur.error("expected \"=\" after label name"));
             }
             if !self.cur.eat(b'"') {
                 return Err(self.cur.error("expected quoted label value"));
             }
-            let vs = self.cur.pos;
-            loop {
-                match self.cur.peek() {
-                    None | Some(b'\n') => {
-                        return Err(self.cur.error_at(vs, "unterminated label value"))
-                    }
-                    Some(b'"') => break,
-                    Some(b'\\') => {
-                        self.cur.bump();
-                        if matches!(self.cur.peek(), None | Some(b'\n')) {
-                            return Err(self.cur.error_at(vs, "unterminated label value"));
-                        }
-                        self.cur.bump();
-                    }
-                    Some(_) => self.cur.bump(),
-                }
-            }
-            self.cur.utf8(vs, self.cur.pos, "label value")?;
-            self.cur.bump();
+            self.cur.quoted_value(true)?;
             match self.cur.peek() {
                 Some(b',') => self.cur.bump(),
                 Some(b'}') => break,

@@ -203,17 +203,7 @@ impl<'a> TextParser<'a> {
             if self.cur.peek() == Some(b'}') {
                 break;
             }
-            let at = self.cur.pos;
-            let Some(label) = self.cur.label_name() else {
-                return Err(self.cur.error("expected label name"));
-            };
-            if self.names.contains(&label) {
-                return Err(self.cur.error_at(
-                    at,
-                    format!("duplicate label name {label:?} for metric {metric:?}"),
-                ));
-            }
-            self.names.push(label);
+            self.cur.unique_label_name(&mut self.names, metric)?;
             self.cur.take_while(is_blank);
             if !self.cur.eat(b'=') {
                 return Err(self.cur.error("expected \"=\" after label name"));
@@ -222,25 +212,7 @@ impl<'a> TextParser<'a> {
             if !self.cur.eat(b'"') {
                 return Err(self.cur.error("expected quoted label value"));
             }
-            let vs = self.cur.pos;
-            loop {
-                match self.cur.peek() {
-                    None => {
-                        return Err(self.cur.error_at(vs, "unterminated label value"));
-                    }
-                    Some(b'"') => break,
-                    Some(b'\\') => {
-                        self.cur.bump();
-                        if self.cur.at_end() {
-                            return Err(self.cur.error_at(vs, "unterminated label value"));
-                        }
-                        self.cur.bump();
-                    }
-                    Some(_) => self.cur.bump(),
-                }
-            }
-            self.cur.utf8(vs, self.cur.pos, "label value")?;
-            self.cur.bump();
+            self.cur.quoted_value(false)?;
             self.cur.take_while(is_blank);
             self.cur.eat(b',');
         }
