@@ -33,6 +33,31 @@ pub fn require(tool: &str) -> String {
     path
 }
 
+/// What `promtool check metrics` says about `body` (its output, empty when it has
+/// nothing to say), or an error with that output when it rejects it.
+pub fn promtool_check_metrics(body: &[u8]) -> Result<String, String> {
+    use std::io::Write;
+    let mut promtool = Command::new(require("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    promtool.stdin.take().unwrap().write_all(body).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    if checked.status.success() {
+        Ok(report)
+    } else {
+        Err(report)
+    }
+}
+
 /// A loopback port free at the time of asking.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

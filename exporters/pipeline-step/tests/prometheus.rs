@@ -12,13 +12,11 @@ mod common;
 mod prometheus;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{eventually, request, run_json, Exporter};
-use prometheus::{free_port, require, start_prometheus};
+use prometheus::{free_port, promtool_check_metrics, require, start_prometheus};
 
 const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 const TTL: Duration = Duration::from_secs(4);
@@ -26,28 +24,10 @@ const STRATEGIES: [&str; 4] = ["collector", "delete", "ttl", "naive"];
 
 /// `promtool check metrics` has nothing to say about `body`.
 fn promtool_accepts(strategy: &str, body: &str) {
-    let mut promtool = Command::new(require("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let checked = promtool.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    let report = promtool_check_metrics(body.as_bytes());
     assert!(
-        checked.status.success() && report.trim().is_empty(),
-        "{strategy}: promtool check metrics: {report}"
+        report.as_ref().is_ok_and(|r| r.trim().is_empty()),
+        "{strategy}: promtool check metrics: {report:?}"
     );
 }
 
