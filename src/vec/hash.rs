@@ -20,7 +20,7 @@ use super::key::{u32_at, u64_at};
 
 /// Hashes a lookup's label values with `hasher`: each value's length, then its bytes,
 /// so `["ab", "c"]` and `["a", "bc"]` are hashed differently by any decent hasher.
-#[inline]
+#[inline(always)]
 pub(crate) fn hash_values<S: BuildHasher>(hasher: &S, values: &[&str]) -> u64 {
     let mut h = hasher.build_hasher();
     for v in values {

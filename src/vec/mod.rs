@@ -30,7 +30,7 @@ mod collect;
 mod hash;
 mod key;
 pub use builder::VecBuilder;
-use cache::ThreadCaches;
+use cache::{Cache, ThreadCaches};
 use hash::hash_values;
 pub use hash::{LabelHasher, LabelValuesHasher};
 use key::Key;
@@ -207,29 +207,19 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// ```
     #[inline]
     pub fn update<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> R {
-        let inner = &*self.inner;
-        // The hot path: all label values given (no currying), child in this thread's
-        // cache. Everything else is out of line.
-        if self.curried.is_none() && values.len() == inner.desc.variable_labels().len() {
-            let hash = hash_values(&inner.hasher, values);
-            // Relaxed: see `Inner::forget_cached`.
-            let epoch = inner.removals.load(Ordering::Relaxed);
-            if let Some(mut cache) = inner.caches.mine(epoch) {
-                if let Some(entry) = cache.get(epoch, hash, values) {
-                    return f(&entry.metric);
-                }
-            }
-        }
-        self.update_slow(values, f)
-    }
-
-    /// `update` past a cache miss: the map, the overflow child, or a detached metric.
-    #[inline(never)]
-    fn update_slow<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> R {
         match self.with_child(values, f) {
             Ok(r) => r,
-            Err((Error::SeriesLimit { .. }, f)) => f(&self.overflow_child().metric),
-            Err((_, f)) => self.with_detached(f),
+            Err((e, f)) => self.fall_back(e, f),
+        }
+    }
+
+    /// Answers a lookup that found no child: past `max_series` with the overflow child,
+    /// with a wrong number of values with a detached metric.
+    #[cold]
+    fn fall_back<R>(&self, error: Error, f: impl FnOnce(&M) -> R) -> R {
+        match error {
+            Error::SeriesLimit { .. } => f(&self.overflow_child().metric),
+            _ => self.with_detached(f),
         }
     }
 
@@ -373,7 +363,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
 
     /// Runs `f` on the child for the label values a caller passed (curried ones added),
     /// created if missing; on failure `f` is handed back unused.
-    #[inline]
+    #[inline(always)]
     fn with_child<R, F>(&self, values: &[&str], f: F) -> std::result::Result<R, (Error, F)>
     where
         F: FnOnce(&M) -> R,
@@ -390,7 +380,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// Runs `f` on the child for these full label values, created if missing: from this
     /// thread's cache when it has it, else from the map (and then cached).
     /// On failure (wrong values, series limit) `f` is handed back unused.
-    #[inline]
+    #[inline(always)]
     fn with_entry<R, F>(&self, values: &[&str], f: F) -> std::result::Result<R, (Error, F)>
     where
         F: FnOnce(&M) -> R,
@@ -399,18 +389,33 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let hash = hash_values(&inner.hasher, values);
         // Relaxed: see `Inner::forget_cached`.
         let epoch = inner.removals.load(Ordering::Relaxed);
+        // The hot path, inline: the child in this thread's cache. A miss is out of line.
         let Some(mut cache) = inner.caches.mine(epoch) else {
-            return match self.find_or_insert(hash, values) {
-                Ok((entry, _)) => Ok(f(&entry.metric)),
-                Err(e) => Err((e, f)),
-            };
+            return self.with_map_entry(hash, values, None, f);
         };
         if let Some(entry) = cache.get(epoch, hash, values) {
             return Ok(f(&entry.metric));
         }
-        match self.find_or_insert(hash, values) {
-            Ok((entry, children)) => Ok(f(&cache.put(entry, children).metric)),
-            Err(e) => Err((e, f)),
+        self.with_map_entry(hash, values, Some(&mut cache), f)
+    }
+
+    /// `with_entry` past the thread cache: runs `f` on the child from the map, inserted
+    /// if missing, and remembers it in `cache`.
+    #[inline(never)]
+    fn with_map_entry<R, F>(
+        &self,
+        hash: u64,
+        values: &[&str],
+        cache: Option<&mut Cache<M>>,
+        f: F,
+    ) -> std::result::Result<R, (Error, F)>
+    where
+        F: FnOnce(&M) -> R,
+    {
+        match (self.find_or_insert(hash, values), cache) {
+            (Ok((entry, children)), Some(cache)) => Ok(f(&cache.put(entry, children).metric)),
+            (Ok((entry, _)), None) => Ok(f(&entry.metric)),
+            (Err(e), _) => Err((e, f)),
         }
     }
 
