@@ -102,6 +102,24 @@ pub enum Error {
         /// The configured states.
         states: Vec<String>,
     },
+    /// An exemplar's label names and values together have more characters than
+    /// OpenMetrics allows ([`crate::MAX_EXEMPLAR_LABEL_CHARS`]); nothing was recorded.
+    #[error(
+        "exemplar labels {label_names:?}{} have {chars} characters, more than the \
+         OpenMetrics limit of {limit}; nothing recorded",
+        for_metric(.metric)
+    )]
+    ExemplarTooLong {
+        /// The metric (empty when unknown: a counter or histogram handle does not know
+        /// its name).
+        metric: String,
+        /// The exemplar's label names.
+        label_names: Vec<String>,
+        /// The characters (Unicode code points) of the label names and values together.
+        chars: usize,
+        /// The most characters allowed.
+        limit: usize,
+    },
     /// A vector reached its `max_series` cardinality limit.
     #[error("metric {metric:?} reached its limit of {limit} series; label set rejected")]
     SeriesLimit {
@@ -160,6 +178,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+}
+
+/// ` for metric "name"`, or nothing when the metric is unknown (empty).
+fn for_metric(metric: &str) -> String {
+    if metric.is_empty() {
+        String::new()
+    } else {
+        format!(" for metric {metric:?}")
+    }
 }
 
 /// Shorthand for `Result<T, promsdk::Error>`.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 
 /// The type of a metric family, as written in `# TYPE`.
@@ -69,6 +70,59 @@ pub struct Exemplar {
     pub value: f64,
     /// When it was observed, in seconds since the Unix epoch.
     pub timestamp: Option<f64>,
+}
+
+/// The most characters (Unicode code points, not bytes) an exemplar's label names and
+/// values may have together: OpenMetrics 1.0 says they MUST NOT exceed 128.
+pub const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
+
+impl Exemplar {
+    /// How many characters (Unicode code points, not bytes) the label names and values
+    /// of `labels` have together: the count OpenMetrics limits to
+    /// [`MAX_EXEMPLAR_LABEL_CHARS`].
+    ///
+    /// ```
+    /// use promsdk::{Exemplar, LabelSet};
+    /// let labels = LabelSet::from_pairs("c", &[("trace_id", "été")]).unwrap();
+    /// assert_eq!(Exemplar::label_chars(&labels), 8 + 3); // "été" is 5 bytes
+    /// ```
+    pub fn label_chars(labels: &LabelSet) -> usize {
+        labels
+            .iter()
+            .map(|(name, value)| name.chars().count() + value.chars().count())
+            .sum()
+    }
+
+    /// Checks that `labels` fit [`MAX_EXEMPLAR_LABEL_CHARS`], as the recording APIs
+    /// (`Counter::add_with_exemplar`, `Histogram::observe_with_exemplar`) do before
+    /// changing anything. A collector building exemplars for const samples can call it
+    /// too: the OpenMetrics encoder leaves out an exemplar that does not fit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExemplarTooLong`] naming `metric` (may be empty when unknown), the label
+    /// names, their character count and the limit.
+    ///
+    /// ```
+    /// use promsdk::{Error, Exemplar, LabelSet};
+    /// let fits = LabelSet::from_pairs("c", &[("trace_id", &"é".repeat(120))]).unwrap();
+    /// assert!(Exemplar::check_labels("c", &fits).is_ok());
+    /// let long = LabelSet::from_pairs("c", &[("trace_id", &"é".repeat(121))]).unwrap();
+    /// let err = Exemplar::check_labels("c", &long).unwrap_err();
+    /// assert!(matches!(err, Error::ExemplarTooLong { chars: 129, limit: 128, .. }));
+    /// ```
+    pub fn check_labels(metric: &str, labels: &LabelSet) -> Result<()> {
+        let chars = Self::label_chars(labels);
+        if chars > MAX_EXEMPLAR_LABEL_CHARS {
+            return Err(Error::ExemplarTooLong {
+                metric: metric.to_owned(),
+                label_names: labels.iter().map(|(name, _)| name.to_owned()).collect(),
+                chars,
+                limit: MAX_EXEMPLAR_LABEL_CHARS,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// One cumulative histogram bucket.

@@ -60,6 +60,7 @@ pub use encoding::{encode, negotiate, Format};
 pub use error::{Error, ExistingCollector, Result};
 pub use family::{
     Bucket, Exemplar, HistogramValue, MetricFamily, MetricType, Sample, SummaryValue, Value,
+    MAX_EXEMPLAR_LABEL_CHARS,
 };
 pub use labels::{LabelPair, LabelSet};
 pub use metrics::counter::Counter;

@@ -10,18 +10,16 @@
 //! - `le` and `quantile` use canonical numbers (`1.0`, `0.5`, `1e+06`, `+Inf`).
 //! - Exemplars (` # {trace_id="x"} 1.0 1700000000.123`) only on counter `_total` and
 //!   histogram `_bucket` lines, and only when their labels fit the spec's 128
-//!   characters.
+//!   characters. The recording APIs already refuse a longer exemplar; this check is for
+//!   exemplars built by hand, such as const samples of a custom collector.
 //! - Timestamps in seconds; `# EOF` ends the exposition.
 
-use crate::family::{Exemplar, MetricFamily, MetricType, Sample, Value};
+use crate::family::{Exemplar, MetricFamily, MetricType, Sample, Value, MAX_EXEMPLAR_LABEL_CHARS};
 
 use super::{
     write_canonical_float, write_escaped, write_f64, write_labels, write_ms_as_seconds,
     write_series, Extra, Num,
 };
-
-/// The most characters an exemplar's label names and values may have together.
-const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
 
 /// Appends the OpenMetrics exposition of `families`, ending with `# EOF`, to `buf`.
 pub(crate) fn encode(families: &[MetricFamily], buf: &mut Vec<u8>) {
@@ -159,12 +157,5 @@ fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
 
 /// Whether the exemplar's label names and values fit in 128 characters together.
 fn fits(e: &Exemplar) -> bool {
-    let mut chars = 0;
-    for (name, value) in e.labels.iter() {
-        chars += name.len() + value.chars().count();
-        if chars > MAX_EXEMPLAR_LABEL_CHARS {
-            return false;
-        }
-    }
-    true
+    Exemplar::label_chars(&e.labels) <= MAX_EXEMPLAR_LABEL_CHARS
 }

@@ -87,8 +87,30 @@ impl Counter {
         Ok(())
     }
 
-    /// Adds `v` and records an exemplar (e.g. `trace_id`) shown in OpenMetrics output.
+    /// Adds `v` and records an exemplar (e.g. `trace_id`) shown in OpenMetrics output,
+    /// replacing the previous one.
+    ///
+    /// # Errors
+    ///
+    /// Nothing changes (neither the total nor the exemplar) and
+    /// - [`Error::ExemplarTooLong`] if the exemplar's label names and values have more
+    ///   than [`MAX_EXEMPLAR_LABEL_CHARS`](crate::MAX_EXEMPLAR_LABEL_CHARS) characters
+    ///   together (OpenMetrics' limit; client_golang panics here without adding);
+    /// - [`Error::NegativeCounterAdd`] if `v` is negative or NaN.
+    ///
+    /// ```
+    /// use promsdk::{Counter, Error, LabelSet};
+    /// let c = Counter::default();
+    /// let trace = LabelSet::from_pairs("c", &[("trace_id", "abc")]).unwrap();
+    /// c.add_with_exemplar(2.0, trace).unwrap();
+    /// // "trace_id" (8) + 121 characters is one over the limit: nothing is recorded.
+    /// let long = LabelSet::from_pairs("c", &[("trace_id", &"x".repeat(121))]).unwrap();
+    /// let err = c.add_with_exemplar(5.0, long).unwrap_err();
+    /// assert!(matches!(err, Error::ExemplarTooLong { chars: 129, limit: 128, .. }));
+    /// assert_eq!(c.get(), 2.0);
+    /// ```
     pub fn add_with_exemplar(&self, v: f64, exemplar_labels: LabelSet) -> Result<()> {
+        Exemplar::check_labels("", &exemplar_labels)?;
         self.add(v)?;
         *self.0.exemplar.lock() = Some(Box::new(Exemplar {
             labels: exemplar_labels,
@@ -199,5 +221,50 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// The exemplar and total a gather reports.
+    fn exemplar_and_total(c: &Counter) -> (Option<Box<Exemplar>>, f64) {
+        match c.value() {
+            Value::Counter {
+                total, exemplar, ..
+            } => (exemplar, total),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn too_long_exemplar_changes_nothing() {
+        let c = Counter::default();
+        // "trace_id" is 8 characters, each "€" one character of 3 bytes.
+        let at_limit = LabelSet::from_pairs("c", &[("trace_id", &"€".repeat(120))]).unwrap();
+        let over = LabelSet::from_pairs("c", &[("trace_id", &"€".repeat(121))]).unwrap();
+        c.add_with_exemplar(1.0, at_limit.clone()).unwrap();
+        match c.add_with_exemplar(4.0, over) {
+            Err(Error::ExemplarTooLong {
+                label_names,
+                chars,
+                limit,
+                ..
+            }) => {
+                assert_eq!(label_names, ["trace_id"]);
+                assert_eq!((chars, limit), (129, 128));
+            }
+            other => panic!("expected ExemplarTooLong, got {other:?}"),
+        }
+        let (exemplar, total) = exemplar_and_total(&c);
+        assert_eq!(total, 1.0);
+        assert_eq!(exemplar.unwrap().labels, at_limit);
+    }
+
+    #[test]
+    fn negative_add_with_exemplar_changes_nothing() {
+        let c = Counter::default();
+        let labels = LabelSet::from_pairs("c", &[("trace_id", "abc")]).unwrap();
+        assert!(matches!(
+            c.add_with_exemplar(-1.0, labels),
+            Err(Error::NegativeCounterAdd { .. })
+        ));
+        assert_eq!(exemplar_and_total(&c), (None, 0.0));
     }
 }

@@ -214,17 +214,30 @@ impl Histogram {
     /// Records one observation and keeps `exemplar_labels` (e.g. `trace_id`) as the
     /// latest exemplar of the bucket `v` falls into, stamped with the current time.
     ///
+    /// # Errors
+    ///
+    /// [`Error::ExemplarTooLong`] if the exemplar's label names and values have more
+    /// than [`MAX_EXEMPLAR_LABEL_CHARS`](crate::MAX_EXEMPLAR_LABEL_CHARS) characters
+    /// together (OpenMetrics' limit; client_golang panics here without observing). Then
+    /// nothing changes: the observation is not counted and no exemplar is kept.
+    ///
     /// ```
-    /// use promsdk::{Histogram, LabelSet};
+    /// use promsdk::{Error, Histogram, LabelSet};
     /// let h = Histogram::default();
     /// let trace = LabelSet::from_pairs("h", &[("trace_id", "abc")]).unwrap();
-    /// h.observe_with_exemplar(0.3, trace.clone());
+    /// h.observe_with_exemplar(0.3, trace.clone()).unwrap();
     /// let snap = h.snapshot();
     /// let bucket = snap.buckets.iter().find(|b| b.exemplar.is_some()).unwrap();
     /// assert_eq!(bucket.upper_bound, 0.5);
     /// assert_eq!(bucket.exemplar.as_ref().unwrap().labels, trace);
+    ///
+    /// let long = LabelSet::from_pairs("h", &[("trace_id", &"x".repeat(121))]).unwrap();
+    /// let err = h.observe_with_exemplar(0.3, long).unwrap_err();
+    /// assert!(matches!(err, Error::ExemplarTooLong { chars: 129, .. }));
+    /// assert_eq!(h.snapshot().count, 1);
     /// ```
-    pub fn observe_with_exemplar(&self, v: f64, exemplar_labels: LabelSet) {
+    pub fn observe_with_exemplar(&self, v: f64, exemplar_labels: LabelSet) -> Result<()> {
+        Exemplar::check_labels("", &exemplar_labels)?;
         let bucket = self.bucket_index(v);
         self.0.counts.observe(bucket, v);
         let slot = bucket.unwrap_or(self.0.bounds.len());
@@ -239,6 +252,7 @@ impl Histogram {
             self.0.has_exemplar.store(true, Ordering::Release);
         }
         self.0.lifecycle.touch();
+        Ok(())
     }
 
     /// Starts a [`Timer`] that observes the elapsed seconds (system clock) when dropped.
@@ -418,14 +432,46 @@ mod tests {
         let h = Histogram::new(&HistogramConfig::new(&[1.0])).unwrap();
         let first = LabelSet::from_pairs("h", &[("trace_id", "1")]).unwrap();
         let latest = LabelSet::from_pairs("h", &[("trace_id", "2")]).unwrap();
-        h.observe_with_exemplar(5.0, first);
-        h.observe_with_exemplar(7.0, latest.clone());
+        h.observe_with_exemplar(5.0, first).unwrap();
+        h.observe_with_exemplar(7.0, latest.clone()).unwrap();
         let snap = h.snapshot();
         assert!(snap.buckets[0].exemplar.is_none());
         let e = snap.buckets[1].exemplar.as_ref().unwrap();
         assert_eq!((e.labels.clone(), e.value), (latest, 7.0));
         assert!(e.timestamp.unwrap() > 1.7e9);
         assert_eq!(snap.count, 2);
+    }
+
+    #[test]
+    fn too_long_exemplar_is_neither_observed_nor_kept() {
+        let h = Histogram::new(&HistogramConfig::new(&[1.0])).unwrap();
+        // Two labels: "span" (4) + "trace" (5) + 2 × 59 "ü" (2 bytes each) = 127, so a
+        // value one code point longer reaches 128 and two longer 129.
+        let labels = |extra: &str| {
+            let value = format!("{}{extra}", "ü".repeat(59));
+            LabelSet::from_pairs("h", &[("trace", &value), ("span", &"ü".repeat(59))]).unwrap()
+        };
+        let at_limit = labels("ß");
+        h.observe_with_exemplar(0.5, at_limit.clone()).unwrap();
+        let err = h.observe_with_exemplar(5.0, labels("ßß")).unwrap_err();
+        match err {
+            Error::ExemplarTooLong {
+                label_names,
+                chars,
+                limit,
+                ..
+            } => {
+                assert_eq!(label_names, ["span", "trace"]);
+                assert_eq!((chars, limit), (129, 128));
+            }
+            other => panic!("expected ExemplarTooLong, got {other:?}"),
+        }
+        let snap = h.snapshot();
+        assert_eq!((snap.count, snap.sum), (1, 0.5));
+        assert_eq!(snap.buckets[1].cumulative_count, 1);
+        assert!(snap.buckets[1].exemplar.is_none(), "+Inf got no exemplar");
+        let kept = snap.buckets[0].exemplar.as_ref().unwrap();
+        assert_eq!(kept.labels, at_limit);
     }
 
     #[test]

@@ -4,9 +4,7 @@
 use super::lex::{decimal_seconds_to_nanos, parse_float, unescape, Cursor, Labels};
 use super::om_rules::{Rules, SampleFacts, Violation};
 use super::{Entry, ParseError, ParsedExemplar, ParsedSample, ParsedType, Timestamp};
-
-/// The most characters an exemplar's label names and values may have together.
-const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
+use crate::family::MAX_EXEMPLAR_LABEL_CHARS;
 
 pub(super) struct OpenMetricsParser<'a> {
     cur: Cursor<'a>,

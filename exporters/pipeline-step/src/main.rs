@@ -27,7 +27,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use promsdk::http::{MetricsService, ServeOpts};
 use promsdk::Registry;
 
@@ -48,8 +50,8 @@ struct Args {
     /// vecs, `ttl` lets them expire after --ttl, `naive` keeps them forever (the leak).
     #[arg(long, value_enum, default_value_t = Strategy::Collector)]
     strategy: Strategy,
-    /// With --strategy ttl: how long a step series lives without an update, as
-    /// Prometheus writes durations (30s, 5m, 1h30m).
+    /// With --strategy ttl (an error with any other strategy): how long a step series
+    /// lives without an update, as Prometheus writes durations (30s, 5m, 1h30m).
     #[arg(long, default_value = "5m", value_parser = duration::parse_positive)]
     ttl: Duration,
     /// Do not simulate pipelines; record only runs POSTed to /runs.
@@ -60,6 +62,32 @@ struct Args {
     simulate_interval: Duration,
 }
 
+impl Args {
+    /// Parses `argv` (program name first) like [`Parser::try_parse_from`], and also
+    /// refuses `--ttl` given with a strategy other than `ttl`, where it would do nothing.
+    fn try_parse_checked<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Args::command();
+        let matches = command.try_get_matches_from_mut(argv)?;
+        let args = Args::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        let ttl_given = matches.value_source("ttl") == Some(ValueSource::CommandLine);
+        if ttl_given && args.strategy != Strategy::Ttl {
+            return Err(command.error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "--ttl only applies to --strategy ttl, not --strategy {}: \
+                     drop --ttl or use --strategy ttl",
+                    args.strategy
+                ),
+            ));
+        }
+        Ok(args)
+    }
+}
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -68,7 +96,7 @@ async fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let args = Args::try_parse_checked(std::env::args_os()).unwrap_or_else(|e| e.exit());
     if let Err(error) = serve_until_stopped(args).await {
         eprintln!("pipeline-step-exporter: {error}");
         std::process::exit(1);
@@ -142,5 +170,29 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => tracing::info!("interrupted, shutting down"),
         _ = terminate => tracing::info!("terminated, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_strategy_without_ttl_uses_the_default() {
+        let args = Args::try_parse_checked(["x", "--strategy", "ttl"]).unwrap();
+        assert_eq!(args.ttl, Duration::from_secs(300));
+        let args = Args::try_parse_checked(["x", "--strategy", "ttl", "--ttl", "30s"]).unwrap();
+        assert_eq!(args.ttl, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn ttl_with_another_strategy_is_a_conflict() {
+        for argv in [
+            &["x", "--ttl", "30s"][..],
+            &["x", "--ttl=5m", "--strategy", "delete"],
+        ] {
+            let err = Args::try_parse_checked(argv).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{argv:?}");
+        }
     }
 }

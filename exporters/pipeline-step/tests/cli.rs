@@ -5,8 +5,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{eventually, pipeline_lines, run_json, value, Exporter, BIN};
 
@@ -41,23 +41,38 @@ struct BadFlags {
 const BAD_FLAGS: &[BadFlags] = &[
     BadFlags {
         name: "ttl without unit",
-        args: &["--ttl", "30"],
+        args: &["--strategy", "ttl", "--ttl", "30"],
         says: "invalid duration \"30\": missing unit",
     },
     BadFlags {
         name: "ttl with unknown unit",
-        args: &["--ttl", "5x"],
+        args: &["--strategy", "ttl", "--ttl", "5x"],
         says: "unknown unit \"x\"",
     },
     BadFlags {
         name: "ttl in the wrong order",
-        args: &["--ttl", "30m1h"],
+        args: &["--strategy", "ttl", "--ttl", "30m1h"],
         says: "largest to smallest",
     },
     BadFlags {
         name: "zero ttl",
-        args: &["--ttl", "0s"],
+        args: &["--strategy", "ttl", "--ttl", "0s"],
         says: "must be longer than 0",
+    },
+    BadFlags {
+        name: "ttl with the default strategy",
+        args: &["--ttl", "30s"],
+        says: "--ttl only applies to --strategy ttl, not --strategy collector",
+    },
+    BadFlags {
+        name: "ttl with another strategy",
+        args: &["--strategy", "delete", "--ttl=1m"],
+        says: "--ttl only applies to --strategy ttl, not --strategy delete",
+    },
+    BadFlags {
+        name: "ttl before naive",
+        args: &["--ttl", "1m", "--strategy", "naive"],
+        says: "not --strategy naive: drop --ttl or use --strategy ttl",
     },
     BadFlags {
         name: "fractional interval",
@@ -79,7 +94,27 @@ const BAD_FLAGS: &[BadFlags] = &[
 #[test]
 fn bad_flags_are_clear_errors() {
     for case in BAD_FLAGS {
-        let out = Command::new(BIN).args(case.args).output().unwrap();
+        // On port 0 (unless the case is about --listen) and killed after a while: a
+        // flag wrongly accepted fails the case instead of serving forever.
+        let mut args = case.args.to_vec();
+        if !args.contains(&"--listen") {
+            args.extend(["--listen", "127.0.0.1:0"]);
+        }
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", case.name);
         assert!(
@@ -89,6 +124,17 @@ fn bad_flags_are_clear_errors() {
             case.says
         );
     }
+}
+
+#[test]
+fn ttl_strategy_without_ttl_starts_with_the_default() {
+    let exporter = Exporter::start(&["--no-simulate", "--strategy", "ttl"]);
+    exporter.post_run(&run_json("a", &[("clone", 1.0, "success")], 10.0));
+    let metrics = exporter.pipeline_metrics();
+    assert!(
+        metrics.contains("pipeline_step_duration_seconds{pipeline=\"a\",step=\"clone\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[test]
