@@ -98,19 +98,24 @@ fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    match n {
-        0 => true,
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
-        8..=16 => u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8),
-        17..=32 => {
-            u64_at(a, 0) == u64_at(b, 0)
-                && u64_at(a, 8) == u64_at(b, 8)
-                && u64_at(a, n - 16) == u64_at(b, n - 16)
-                && u64_at(a, n - 8) == u64_at(b, n - 8)
+    // Longest first: the compare of a lookup's values is on the hot path, and label
+    // values of 8 bytes and more are the common case.
+    if n > 16 {
+        if n > 32 {
+            return a == b;
         }
-        _ => a == b,
+        return u64_at(a, 0) == u64_at(b, 0)
+            && u64_at(a, 8) == u64_at(b, 8)
+            && u64_at(a, n - 16) == u64_at(b, n - 16)
+            && u64_at(a, n - 8) == u64_at(b, n - 8);
     }
+    if n >= 8 {
+        return u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8);
+    }
+    if n >= 4 {
+        return u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4);
+    }
+    n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1])
 }
 
 /// The eight bytes at `at`, as a native-endian word.

@@ -74,7 +74,7 @@ impl<M: Metric> Cache<M> {
         let i = index(hash, self.slots.len());
         let set = self.slots.get(i..i + WAYS)?;
         let found = set.iter().find_map(|slot| match &slot.metric {
-            Some(m) if slot.hash == hash && m.lifecycle().is_child(hash, values) => Some(m),
+            Some(m) if slot.hash == hash && m.lifecycle().key().matches(values) => Some(m),
             _ => None,
         });
         if found.is_none() {
