@@ -238,6 +238,12 @@ impl LabelSet {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// Starts loading the set into the cache ahead of an encode (see `crate::prefetch`).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::prefetch(&*self.0);
+    }
+
     /// Whether both sets have the same label names in the same order.
     pub fn same_names(&self, other: &LabelSet) -> bool {
         self.0.pairs.len() == other.0.pairs.len()

@@ -42,6 +42,7 @@ pub mod http;
 pub mod labels;
 pub mod metrics;
 pub mod parser;
+mod prefetch;
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub mod process;
 pub mod registry;

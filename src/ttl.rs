@@ -28,7 +28,6 @@
 //! [`MetricVec::expire_idle`]: crate::MetricVec::expire_idle
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::metrics::Metric;
@@ -79,23 +78,23 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     // below see only the map's own reference and those of thread caches.
     inner.drop_sorted();
     let before = map.table.len();
-    let mut kept_for_caches = false;
+    let mut kept_for_handles = false;
     // With the write lock held no lookup can hand out a handle or fill a thread cache,
     // so a child that only the vec references stays that way until it is gone.
     map.table.retain(|e| {
         if !ttl.is_expired(e, now) {
             return true;
         }
-        let cached = Arc::strong_count(e) > 1;
-        kept_for_caches |= cached;
-        cached || e.metric.handle_count() > 1
+        let held = e.metric.handle_count() > 1;
+        kept_for_handles |= held;
+        held
     });
     let removed = before - map.table.len();
     if removed > 0 {
         inner.removed(&mut map);
-    } else if kept_for_caches {
-        // Idle children kept alive only by thread caches: make the caches let go so the
-        // next sweep can free them.
+    } else if kept_for_handles {
+        // Idle children kept alive by handles, some of which may be thread caches':
+        // make the caches let go so the next sweep can free what only they held.
         inner.forget_cached();
     }
     removed

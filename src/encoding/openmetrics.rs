@@ -56,12 +56,18 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
         write_escaped(buf, &family.help, true);
         buf.push(b'\n');
     }
-    for sample in &family.samples {
+    for (i, sample) in family.samples.iter().enumerate() {
+        if let Some(ahead) = family.samples.get(i + PREFETCH_AHEAD) {
+            ahead.labels.prefetch();
+        }
         if sample.value.metric_type() == family.metric_type {
             encode_sample(name, sample, buf);
         }
     }
 }
+
+/// How many samples ahead an encode asks for the label set it will write.
+const PREFETCH_AHEAD: usize = 4;
 
 fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
     let mut line = |suffix: &str, extra: Extra<'_>, value: Num, exemplar: Option<&Exemplar>| {

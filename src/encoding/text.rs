@@ -46,7 +46,10 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
     buf.push(b' ');
     buf.extend_from_slice(type_name.as_bytes());
     buf.push(b'\n');
-    for sample in &family.samples {
+    for (i, sample) in family.samples.iter().enumerate() {
+        if let Some(ahead) = family.samples.get(i + PREFETCH_AHEAD) {
+            ahead.labels.prefetch();
+        }
         // Left out: a value of another type, and a timestamp before 1970, which the
         // text format cannot carry (Prometheus reads only unsigned timestamps).
         if sample.value.metric_type() == family.metric_type
@@ -56,6 +59,9 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
         }
     }
 }
+
+/// How many samples ahead an encode asks for the label set it will write.
+const PREFETCH_AHEAD: usize = 4;
 
 fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
     let mut line = |suffix: &str, extra: Extra<'_>, value: Num| {

@@ -6,24 +6,27 @@ use crate::family::{Exemplar, MetricType, Value};
 use crate::labels::LabelSet;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 
+/// `repr(C, align(64))`: the lifecycle and the integer total share the first cache line
+/// (see [`Lifecycle`]).
+#[repr(C, align(64))]
 struct Core {
+    lifecycle: Lifecycle,
     /// Whole increments: one `fetch_add`, the fast path.
     int: AtomicU64,
     /// Fractional increments, as `f64` bits.
     float: AtomicU64,
     has_exemplar: AtomicBool,
     exemplar: Mutex<Option<Box<Exemplar>>>,
-    lifecycle: Lifecycle,
 }
 
-impl Default for Core {
-    fn default() -> Self {
+impl Core {
+    fn new(lifecycle: Lifecycle) -> Self {
         Core {
+            lifecycle,
             int: AtomicU64::new(0),
             float: AtomicU64::new(0),
             has_exemplar: AtomicBool::new(false),
             exemplar: Mutex::new(None),
-            lifecycle: Lifecycle::default(),
         }
     }
 }
@@ -42,8 +45,14 @@ impl Default for Core {
 /// assert!(c.add(-1.0).is_err());
 /// assert_eq!(c.get(), 3.5);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Counter(Arc<Core>);
+
+impl Default for Counter {
+    fn default() -> Self {
+        Counter(Arc::new(Core::new(Lifecycle::default())))
+    }
+}
 
 impl std::fmt::Debug for Counter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,8 +140,8 @@ impl Metric for Counter {
         Ok(())
     }
 
-    fn from_config(_: &()) -> Self {
-        Self::default()
+    fn from_config(_: &(), lifecycle: Lifecycle) -> Self {
+        Counter(Arc::new(Core::new(lifecycle)))
     }
 
     fn value(&self) -> Value {
@@ -160,6 +169,15 @@ impl Metric for Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A vec lookup answered from a thread cache reads the lifecycle (label values and
+    /// mark) and then updates the value: one 64-byte line.
+    #[test]
+    fn lifecycle_and_value_share_one_cache_line() {
+        assert_eq!(std::mem::align_of::<Core>(), 64);
+        assert_eq!(std::mem::offset_of!(Core, lifecycle), 0);
+        assert!(std::mem::offset_of!(Core, int) + 8 <= 64);
+    }
 
     #[test]
     fn clones_share_the_value_across_threads() {

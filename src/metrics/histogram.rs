@@ -152,15 +152,18 @@ impl Default for HistogramConfig {
     }
 }
 
+/// `repr(C, align(64))`: the lifecycle starts a cache line of its own (see
+/// [`Lifecycle`]).
 #[derive(Debug)]
+#[repr(C, align(64))]
 struct Core {
+    lifecycle: Lifecycle,
     bounds: Arc<[f64]>,
     counts: HotCold,
     has_exemplar: AtomicBool,
     /// The latest exemplar per bucket, `+Inf` last. A lock per bucket, taken only by
     /// `observe_with_exemplar` and by gathers; plain `observe` never touches it.
     exemplars: Box<[Mutex<Option<Exemplar>>]>,
-    lifecycle: Lifecycle,
 }
 
 /// A histogram: counts observations into buckets with fixed upper bounds, and keeps
@@ -185,7 +188,7 @@ impl Histogram {
     /// error names no metric: a standalone histogram does not know its name).
     pub fn new(config: &HistogramConfig) -> Result<Self> {
         Self::check_config("", config)?;
-        Ok(Self::from_config(config))
+        Ok(Self::from_config(config, Lifecycle::default()))
     }
 
     /// Which finite bucket `v` falls into; `None` for the `+Inf` bucket (also NaN, as in
@@ -321,7 +324,7 @@ impl Observe for Histogram {
 impl Default for Histogram {
     /// A histogram with [`DEFAULT_BUCKETS`].
     fn default() -> Self {
-        Self::from_config(&HistogramConfig::default())
+        Self::from_config(&HistogramConfig::default(), Lifecycle::default())
     }
 }
 
@@ -333,14 +336,14 @@ impl Metric for Histogram {
         check_bounds(metric, &config.bounds)
     }
 
-    fn from_config(config: &HistogramConfig) -> Self {
+    fn from_config(config: &HistogramConfig, lifecycle: Lifecycle) -> Self {
         let bounds = config.bounds.clone();
         Histogram(Arc::new(Core {
+            lifecycle,
             counts: HotCold::new(bounds.len()),
             has_exemplar: AtomicBool::new(false),
             exemplars: (0..=bounds.len()).map(|_| Mutex::new(None)).collect(),
             bounds,
-            lifecycle: Lifecycle::default(),
         }))
     }
 

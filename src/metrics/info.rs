@@ -40,8 +40,8 @@ impl Metric for Info {
         Ok(())
     }
 
-    fn from_config(_: &()) -> Self {
-        Self::default()
+    fn from_config(_: &(), lifecycle: Lifecycle) -> Self {
+        Info(Arc::new(lifecycle))
     }
 
     fn value(&self) -> Value {

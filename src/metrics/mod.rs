@@ -9,12 +9,14 @@
 use crate::error::Result;
 use crate::family::{MetricType, Value};
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
+use key::Key;
 
 pub mod counter;
 pub mod gauge;
 pub mod histogram;
 mod hot_cold;
 pub mod info;
+pub(crate) mod key;
 mod quantile;
 pub mod sharded_counter;
 pub mod stateset;
@@ -34,13 +36,17 @@ pub trait Metric: Clone + Send + Sync + 'static {
     /// Checks a configuration before any child is built from it.
     fn check_config(metric: &str, config: &Self::Config) -> Result<()>;
 
-    /// A fresh metric built from a configuration that passed [`Metric::check_config`].
-    fn from_config(config: &Self::Config) -> Self;
+    /// A fresh metric built from a configuration that passed [`Metric::check_config`],
+    /// keeping `lifecycle` in its shared state (returned by [`Metric::lifecycle`]).
+    /// A vec hands in the child's identity this way; a metric that is not a child gets
+    /// `Lifecycle::default()`.
+    fn from_config(config: &Self::Config, lifecycle: Lifecycle) -> Self;
 
     /// A consistent snapshot of the current value.
     fn value(&self) -> Value;
 
-    /// The shared lifecycle state that updates mark (used for TTL expiry).
+    /// The shared lifecycle state: the child's identity in its vec, and the mark that
+    /// updates set (used for TTL expiry).
     fn lifecycle(&self) -> &Lifecycle;
 
     /// How many handles share this metric (the vec's own included); a vec frees an
@@ -48,22 +54,63 @@ pub trait Metric: Clone + Send + Sync + 'static {
     fn handle_count(&self) -> usize;
 }
 
-/// Per-metric state used by TTL expiry: whether the metric was updated since the last
+/// Per-metric state that vecs use: the child's identity in its vec (the hash and label
+/// values a lookup compares) and whether the metric was updated since the last TTL
 /// sweep looked at it.
-#[derive(Debug)]
+///
+/// Metric types keep it first in their shared state, with the value an update changes
+/// right after it, in one 64-byte-aligned block: a vec lookup answered from a thread
+/// cache then reads a single cache line of the child, for the values it compares, the
+/// mark and the value it updates.
 pub struct Lifecycle {
+    hash: u64,
+    key: Key,
     touched: AtomicBool,
 }
 
 impl Default for Lifecycle {
+    /// The lifecycle of a metric that is no vec's child.
     fn default() -> Self {
-        Lifecycle {
-            touched: AtomicBool::new(false),
-        }
+        Lifecycle::for_child(0, &[])
+    }
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle")
+            .field("label_values", &self.key.values().collect::<Vec<_>>())
+            .field("touched", &self.touched)
+            .finish()
     }
 }
 
 impl Lifecycle {
+    /// The lifecycle of the vec child with these label values, hashed to `hash`.
+    pub(crate) fn for_child(hash: u64, values: &[&str]) -> Self {
+        Lifecycle {
+            hash,
+            key: Key::new(values),
+            touched: AtomicBool::new(false),
+        }
+    }
+
+    /// The hash of the child's label values (0 for a metric that is no child).
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// The child's label values.
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// Whether this is the child with these label values, whose hash is `hash`: the
+    /// hash rules most candidates out, the values decide.
+    #[inline]
+    pub(crate) fn is_child(&self, hash: u64, values: &[&str]) -> bool {
+        self.hash == hash && self.key.matches(values)
+    }
+
     /// Marks an update. Called with every update (before or after the value changes:
     /// TTL correctness rests on reference counts, see [`crate::ttl`], and the mark only
     /// decides whether an idle child is exported), so kept to one relaxed load in the

@@ -107,18 +107,7 @@ impl ShardedCounter {
 
 impl Default for ShardedCounter {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let n = cores.next_power_of_two().clamp(2, 16);
-        let shards = (0..n)
-            .map(|_| Shard {
-                int: AtomicU64::new(0),
-                float: AtomicU64::new(0),
-            })
-            .collect();
-        ShardedCounter(Arc::new(Core {
-            shards,
-            lifecycle: Lifecycle::default(),
-        }))
+        Self::from_config(&(), Lifecycle::default())
     }
 }
 
@@ -136,8 +125,16 @@ impl Metric for ShardedCounter {
         Ok(())
     }
 
-    fn from_config(_: &()) -> Self {
-        Self::default()
+    fn from_config(_: &(), lifecycle: Lifecycle) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let n = cores.next_power_of_two().clamp(2, 16);
+        let shards = (0..n)
+            .map(|_| Shard {
+                int: AtomicU64::new(0),
+                float: AtomicU64::new(0),
+            })
+            .collect();
+        ShardedCounter(Arc::new(Core { shards, lifecycle }))
     }
 
     fn value(&self) -> Value {

@@ -71,7 +71,7 @@ impl StateSet {
     /// [`Metric::check_config`] does (the error names no metric).
     pub fn new(config: &StateSetConfig) -> Result<Self> {
         Self::check_config("", config)?;
-        Ok(Self::from_config(config))
+        Ok(Self::from_config(config, Lifecycle::default()))
     }
 
     /// The bit of `state`, or [`Error::UnknownState`] naming it.
@@ -153,11 +153,11 @@ impl Metric for StateSet {
         Ok(())
     }
 
-    fn from_config(config: &StateSetConfig) -> Self {
+    fn from_config(config: &StateSetConfig, lifecycle: Lifecycle) -> Self {
         StateSet(Arc::new(Core {
             states: config.states.clone(),
             bits: AtomicU64::new(0),
-            lifecycle: Lifecycle::default(),
+            lifecycle,
         }))
     }
 

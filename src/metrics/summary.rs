@@ -235,10 +235,10 @@ enum Kind {
 
 #[derive(Debug)]
 struct Core {
+    lifecycle: Lifecycle,
     objectives: Arc<[(f64, f64)]>,
     clock: Arc<dyn Clock>,
     kind: Kind,
-    lifecycle: Lifecycle,
 }
 
 /// A summary: quantiles of recent observations (over a sliding window), plus the count
@@ -264,7 +264,7 @@ impl Summary {
     /// names no metric: a standalone summary does not know its name).
     pub fn new(config: SummaryConfig) -> Result<Self> {
         Self::check_config("", &config)?;
-        Ok(Self::from_config(&config))
+        Ok(Self::from_config(&config, Lifecycle::default()))
     }
 
     /// Records one observation. Without objectives lock-free; with objectives it takes
@@ -334,7 +334,7 @@ impl Observe for Summary {
 impl Default for Summary {
     /// A summary without objectives: only count and sum.
     fn default() -> Self {
-        Self::from_config(&SummaryConfig::default())
+        Self::from_config(&SummaryConfig::default(), Lifecycle::default())
     }
 }
 
@@ -346,17 +346,17 @@ impl Metric for Summary {
         config.check(metric)
     }
 
-    fn from_config(config: &SummaryConfig) -> Self {
+    fn from_config(config: &SummaryConfig, lifecycle: Lifecycle) -> Self {
         let kind = if config.objectives.is_empty() {
             Kind::Plain(HotCold::new(0))
         } else {
             Kind::Windowed(Mutex::new(Window::new(config)))
         };
         Summary(Arc::new(Core {
+            lifecycle,
             objectives: config.objectives.clone(),
             clock: config.clock.clone(),
             kind,
-            lifecycle: Lifecycle::default(),
         }))
     }
 

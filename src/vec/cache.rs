@@ -12,19 +12,18 @@
 //!   empties itself before its next lookup, so a thread never reaches a removed child
 //!   after it could have learnt of the removal (an update racing with a removal may land
 //!   just before it, as with a handle taken before the removal).
-//! - A cached slot holds a reference to the child's entry, which a TTL sweep sees
-//!   (see `ttl::sweep`): a cached child is hidden when idle but never freed, so no update
-//!   can be lost to expiry. A sweep that keeps idle children for that reason bumps the
-//!   epoch too, so threads let go of them at their next lookup and the next sweep can
-//!   free them (the sweeping thread lets go of its own at once); a thread that never
-//!   looks up this vec again keeps at most its cache's worth alive.
+//! - A cached slot holds a handle to the child's metric, which a TTL sweep sees as any
+//!   other handle (see `ttl::sweep`): a cached child is hidden when idle but never freed,
+//!   so no update can be lost to expiry. A sweep that keeps idle children because of
+//!   handles bumps the epoch too, so threads let go of them at their next lookup and the
+//!   next sweep can free them (the sweeping thread lets go of its own at once); a thread
+//!   that never looks up this vec again keeps at most its cache's worth alive.
+//! - A hit reads the slot, then one cache line of the metric: the child's label values
+//!   and update mark live in its [`Lifecycle`](crate::Lifecycle), next to the value.
 
 use std::cell::RefCell;
-use std::sync::Arc;
-
 use thread_local::ThreadLocal;
 
-use super::Entry;
 use crate::metrics::Metric;
 
 /// Slots a cache starts with, and the most it grows to.
@@ -38,11 +37,11 @@ const WAYS: usize = 4;
 /// Lookups between two checks of whether the cache should grow.
 const WINDOW: u32 = 256;
 
-/// A cached child and its hash, compared before following the pointer, so the other
-/// ways of a set cost no memory access beyond the set's own line.
+/// A cached child's metric and its hash, compared before following the pointer, so the
+/// other ways of a set cost no memory access beyond the set's own line.
 struct Slot<M> {
     hash: u64,
-    entry: Option<Arc<Entry<M>>>,
+    metric: Option<M>,
 }
 
 pub(super) struct Cache<M> {
@@ -63,9 +62,9 @@ impl<M: Metric> Cache<M> {
         }
     }
 
-    /// The cached entry for these values, after bringing the cache to `epoch`.
+    /// The cached child for these values, after bringing the cache to `epoch`.
     #[inline]
-    pub(super) fn get(&mut self, epoch: u64, hash: u64, values: &[&str]) -> Option<&Arc<Entry<M>>> {
+    pub(super) fn get(&mut self, epoch: u64, hash: u64, values: &[&str]) -> Option<&M> {
         if self.epoch != epoch {
             self.reset(epoch);
         }
@@ -74,8 +73,8 @@ impl<M: Metric> Cache<M> {
         self.lookups = self.lookups.wrapping_add(1);
         let i = index(hash, self.slots.len());
         let set = self.slots.get(i..i + WAYS)?;
-        let found = set.iter().find_map(|slot| match &slot.entry {
-            Some(e) if slot.hash == hash && e.key.matches(values) => Some(e),
+        let found = set.iter().find_map(|slot| match &slot.metric {
+            Some(m) if slot.hash == hash && m.lifecycle().key().matches(values) => Some(m),
             _ => None,
         });
         if found.is_none() {
@@ -93,10 +92,10 @@ impl<M: Metric> Cache<M> {
         self.misses = 0;
     }
 
-    /// Remembers `entry`, just found in the map after a `get` miss, growing the cache if
-    /// it misses often and the vec has more children than slots; returns the cached
-    /// reference.
-    pub(super) fn put(&mut self, entry: Arc<Entry<M>>, children: usize) -> &Arc<Entry<M>> {
+    /// Remembers the child `metric`, just found in the map after a `get` miss, growing
+    /// the cache if it misses often and the vec has more children than slots; returns
+    /// the cached handle.
+    pub(super) fn put(&mut self, metric: &M, children: usize) -> &M {
         if self.lookups >= WINDOW {
             let wants_more = self.misses.saturating_mul(64) > self.lookups
                 && self.slots.len() < MAX_SLOTS
@@ -107,7 +106,8 @@ impl<M: Metric> Cache<M> {
             self.lookups = 0;
             self.misses = 0;
         }
-        let i = index(entry.hash, self.slots.len());
+        let hash = metric.lifecycle().hash();
+        let i = index(hash, self.slots.len());
         let set = &mut self.slots[i..i + WAYS];
         // An empty way if there is one, else a victim picked by the miss count, so the
         // victim's place moves from miss to miss. Always evicting the oldest would make
@@ -115,11 +115,11 @@ impl<M: Metric> Cache<M> {
         // this way most of them stay.
         let way = set
             .iter()
-            .position(|s| s.entry.is_none())
+            .position(|s| s.metric.is_none())
             .unwrap_or(self.misses as usize % WAYS);
         let slot = &mut set[way];
-        slot.hash = entry.hash;
-        slot.entry.insert(entry)
+        slot.hash = hash;
+        slot.metric.insert(metric.clone())
     }
 
     fn grow(&mut self) {
@@ -129,7 +129,7 @@ impl<M: Metric> Cache<M> {
             let i = index(slot.hash, self.slots.len());
             if let Some(free) = self.slots[i..i + WAYS]
                 .iter_mut()
-                .find(|s| s.entry.is_none())
+                .find(|s| s.metric.is_none())
             {
                 *free = slot;
             }
@@ -141,7 +141,7 @@ fn empty_slots<M>(n: usize) -> Box<[Slot<M>]> {
     (0..n)
         .map(|_| Slot {
             hash: 0,
-            entry: None,
+            metric: None,
         })
         .collect()
 }
@@ -204,14 +204,7 @@ impl<M: Metric> ThreadCaches<M> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Counter, CounterVec, Opts};
-
-    /// What a cached lookup reads of an entry (hash, handle, inline key) takes its
-    /// first 64 bytes.
-    #[test]
-    fn a_lookup_reads_the_first_64_bytes_of_the_entry() {
-        assert_eq!(std::mem::offset_of!(super::Entry<Counter>, labels), 64);
-    }
+    use crate::{CounterVec, Opts};
 
     /// A thread cycling through many children ends up finding nearly all of them in its
     /// cache: it grows while it misses.

@@ -12,6 +12,10 @@ use crate::family::Sample;
 use crate::metrics::Metric;
 use crate::sync::Ordering;
 
+/// How many children ahead a gather asks for a child's metric and labels (and twice as
+/// many for its entry).
+const PREFETCH_AHEAD: usize = 4;
+
 impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<M, S> {
     fn describe(&self) -> Vec<Desc> {
         let mut descs = vec![self.inner.desc.clone()];
@@ -35,10 +39,24 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 sorted.generation = map.generation;
             }
             drop(map);
-            let live = sorted
-                .entries
-                .iter()
-                .filter(|e| inner.ttl.as_ref().is_none_or(|ttl| !ttl.is_expired(e, now)));
+            // Children created at different times lie anywhere in memory: ask for the
+            // entries a few steps ahead, and for the metric and labels of nearer ones
+            // (whose entries are in cache by then).
+            let entries = &sorted.entries;
+            let live = entries.iter().enumerate().filter_map(|(i, e)| {
+                if let Some(far) = entries.get(i + 2 * PREFETCH_AHEAD) {
+                    crate::prefetch::prefetch(&**far);
+                }
+                if let Some(near) = entries.get(i + PREFETCH_AHEAD) {
+                    crate::prefetch::prefetch(near.metric.lifecycle());
+                    near.labels.prefetch();
+                }
+                inner
+                    .ttl
+                    .as_ref()
+                    .is_none_or(|ttl| !ttl.is_expired(e, now))
+                    .then_some(e)
+            });
             // The samples of the previous gather, if the sink kept them: a child still in
             // the same place gets only its value updated. The values are of the family's
             // type by construction, so no per-sample check.

@@ -16,7 +16,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use super::key::{u32_at, u64_at};
+use crate::metrics::key::{u32_at, u64_at};
 
 /// Hashes a lookup's label values with `hasher`: each value's length, then its bytes,
 /// so `["ab", "c"]` and `["a", "bc"]` are hashed differently by any decent hasher.

@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::desc::Desc;
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
-use crate::metrics::Metric;
+use crate::metrics::{Lifecycle, Metric};
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
 use crate::ttl::Ttl;
 
@@ -28,12 +28,10 @@ mod builder;
 mod cache;
 mod collect;
 mod hash;
-mod key;
 pub use builder::VecBuilder;
 use cache::{Cache, ThreadCaches};
 use hash::hash_values;
 pub use hash::{LabelHasher, LabelValuesHasher};
-use key::Key;
 
 /// The hasher vecs use unless told otherwise: [`LabelHasher`], keyed per vec.
 pub type DefaultHasher = LabelHasher;
@@ -45,18 +43,26 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 /// The family reporting how many label sets each vec rejected because of `max_series`.
 pub const REJECTED_FAMILY: &str = "promsdk_vec_rejected_label_sets";
 
-/// One child: its label values (the key), its full label set and the metric.
-///
-/// `repr(C)` keeps what a lookup reads (hash, metric handle, inline key) together at
-/// the start, in 64 bytes.
-#[repr(C)]
+/// One child: the metric, whose [`Lifecycle`] holds the child's hash and label values
+/// (what lookups compare), and its full label set.
 pub(crate) struct Entry<M> {
-    hash: u64,
     pub(crate) metric: M,
-    key: Key,
     pub(crate) labels: LabelSet,
     /// When the child was last seen updated, in the vec clock's nanoseconds.
     pub(crate) last_seen: AtomicU64,
+}
+
+impl<M: Metric> Entry<M> {
+    /// Whether this is the child with these label values, whose hash is `hash`.
+    #[inline]
+    fn is_child(&self, hash: u64, values: &[&str]) -> bool {
+        self.metric.lifecycle().is_child(hash, values)
+    }
+
+    /// The child's label values.
+    pub(crate) fn key(&self) -> &crate::metrics::key::Key {
+        self.metric.lifecycle().key()
+    }
 }
 
 pub(crate) struct Map<M> {
@@ -229,7 +235,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     fn with_detached<R>(&self, f: impl FnOnce(&M) -> R) -> R {
         // Relaxed: a statistic reported at the next gather.
         self.inner.invalid_lookups.fetch_add(1, Ordering::Relaxed);
-        f(&M::from_config(&self.inner.config))
+        f(&M::from_config(&self.inner.config, Lifecycle::default()))
     }
 
     /// The child for these label values, created if missing; never fails.
@@ -255,9 +261,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         };
         let hash = hash_values(&self.inner.hasher, &full);
         let mut map = self.inner.map.write();
-        let found = map
-            .table
-            .find_entry(hash, |e| e.hash == hash && e.key.matches(&full));
+        let found = map.table.find_entry(hash, |e| e.is_child(hash, &full));
         match found {
             Ok(entry) => {
                 entry.remove();
@@ -291,7 +295,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                     .filter_map(|(i, v)| v.as_deref().map(|v| (i, v))),
             );
         }
-        Ok(self.retain_entries(|e| wanted.iter().all(|&(i, v)| e.key.value(i) == Some(v))))
+        Ok(self.retain_entries(|e| wanted.iter().all(|&(i, v)| e.key().value(i) == Some(v))))
     }
 
     /// Removes every child (of this curried view only, if curried).
@@ -306,7 +310,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         self.retain_entries(|e| {
             let in_view = curried.as_ref().is_none_or(|c| {
                 c.iter()
-                    .zip(e.key.values())
+                    .zip(e.key().values())
                     .all(|(want, have)| want.as_deref().is_none_or(|w| w == have))
             });
             in_view && !keep(&e.labels, &e.metric)
@@ -393,8 +397,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let Some(mut cache) = inner.caches.mine(epoch) else {
             return self.with_map_entry(hash, values, None, f);
         };
-        if let Some(entry) = cache.get(epoch, hash, values) {
-            return Ok(f(&entry.metric));
+        if let Some(metric) = cache.get(epoch, hash, values) {
+            return Ok(f(metric));
         }
         self.with_map_entry(hash, values, Some(&mut cache), f)
     }
@@ -413,7 +417,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         F: FnOnce(&M) -> R,
     {
         match (self.find_or_insert(hash, values), cache) {
-            (Ok((entry, children)), Some(cache)) => Ok(f(&cache.put(entry, children).metric)),
+            (Ok((entry, children)), Some(cache)) => Ok(f(cache.put(&entry.metric, children))),
             (Ok((entry, _)), None) => Ok(f(&entry.metric)),
             (Err(e), _) => Err((e, f)),
         }
@@ -424,10 +428,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     fn find_or_insert(&self, hash: u64, values: &[&str]) -> Result<(Arc<Entry<M>>, usize)> {
         {
             let map = self.inner.map.read();
-            if let Some(e) = map
-                .table
-                .find(hash, |e| e.hash == hash && e.key.matches(values))
-            {
+            if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
                 return Ok((e.clone(), map.table.len()));
             }
         }
@@ -446,10 +447,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         // Build the label set before taking the lock: it allocates.
         let labels = inner.desc.labels(values)?;
         let mut map = inner.map.write();
-        if let Some(e) = map
-            .table
-            .find(hash, |e| e.hash == hash && e.key.matches(values))
-        {
+        if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
             return Ok((e.clone(), map.table.len()));
         }
         if let Some(limit) = inner.max_series {
@@ -463,17 +461,16 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             }
         }
         let entry = Arc::new(self.new_entry(hash, values, labels));
-        map.table.insert_unique(hash, entry.clone(), |e| e.hash);
+        map.table
+            .insert_unique(hash, entry.clone(), |e| e.metric.lifecycle().hash());
         map.generation += 1;
         Ok((entry, map.table.len()))
     }
 
     fn new_entry(&self, hash: u64, values: &[&str], labels: LabelSet) -> Entry<M> {
         Entry {
-            hash,
-            key: Key::new(values),
+            metric: M::from_config(&self.inner.config, Lifecycle::for_child(hash, values)),
             labels,
-            metric: M::from_config(&self.inner.config),
             last_seen: AtomicU64::new(self.inner.clock.monotonic_nanos()),
         }
     }

@@ -4,13 +4,14 @@
 use smallvec::SmallVec;
 
 /// Label values stored back to back, each as its length (LEB128: one byte below 128)
-/// followed by its bytes; inline in the child's entry when they fit (two values of 19
-/// bytes do), so the compare on a lookup reads the entry's own cache line.
+/// followed by its bytes; inline in the child's [`Lifecycle`](super::Lifecycle) when they
+/// fit (two values of 15 bytes do), so the compare on a lookup reads the cache line that
+/// also holds the value it updates.
 pub(crate) struct Key(SmallVec<[u8; INLINE]>);
 
-/// Bytes a key holds without an allocation of its own: with the entry's hash and handle,
-/// 64 bytes.
-const INLINE: usize = 40;
+/// Bytes a key holds without an allocation of its own: with the lifecycle's hash and mark
+/// and an 8-byte value, 64 bytes.
+const INLINE: usize = 32;
 
 impl Key {
     pub(crate) fn new(values: &[&str]) -> Self {
@@ -119,7 +120,7 @@ fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The eight bytes at `at`, as a native-endian word.
 #[inline(always)]
-pub(super) fn u64_at(bytes: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut w = [0; 8];
     w.copy_from_slice(&bytes[at..at + 8]);
     u64::from_ne_bytes(w)
@@ -127,7 +128,7 @@ pub(super) fn u64_at(bytes: &[u8], at: usize) -> u64 {
 
 /// The four bytes at `at`, as a native-endian word.
 #[inline(always)]
-pub(super) fn u32_at(bytes: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut w = [0; 4];
     w.copy_from_slice(&bytes[at..at + 4]);
     u32::from_ne_bytes(w)

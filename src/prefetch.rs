@@ -1,0 +1,25 @@
+//! Software prefetch for the gather and encode loops.
+//!
+//! A gather walks a vec's children in label order and an encode walks the samples in
+//! turn; each step reads memory the previous one did not (a child's metric, its label
+//! set), at addresses that follow no stride the hardware prefetchers could learn once
+//! children were created at different times. Asking for the line a few steps ahead lets
+//! those misses overlap instead of stalling each step in turn.
+
+/// Asks the CPU to start loading the cache line that holds `value`. Only a hint: it
+/// reads nothing and changes nothing, and on targets without a prefetch instruction it
+/// does nothing.
+#[inline(always)]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` has no architectural effect: it never faults, whatever the
+    // address, and reads or writes no memory the program can observe. SSE, which it
+    // belongs to, is part of every x86_64 target.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (value as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
