@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::collector::Collector;
+use crate::labels::LabelSet;
 
 /// Everything that can go wrong when describing, registering, looking up or collecting
 /// metrics. Messages say what was wrong and with which name.
@@ -120,6 +121,33 @@ pub enum Error {
         /// The most characters allowed.
         limit: usize,
     },
+    /// A gathered sample carried an exemplar whose label names and values have more
+    /// characters than OpenMetrics allows ([`crate::MAX_EXEMPLAR_LABEL_CHARS`]): only a
+    /// hand-built one can (a collector's const sample), since the recording APIs refuse
+    /// it with [`Error::ExemplarTooLong`]. The gather removed the exemplar and kept the
+    /// sample and its value; one error per family describes the first such exemplar.
+    #[error(
+        "collected metric {metric:?}: exemplar labels {label_names:?} on series {series:?}{} \
+         have {chars} characters, more than the OpenMetrics limit of {limit}; {dropped} \
+         exemplar(s) in this family dropped, their samples kept",
+        in_bucket(*.bucket)
+    )]
+    ExemplarDropped {
+        /// The family name.
+        metric: String,
+        /// The labels of the first sample whose exemplar was dropped.
+        series: LabelSet,
+        /// The upper bound (`le`) of its bucket, for a histogram's exemplar.
+        bucket: Option<f64>,
+        /// That exemplar's label names.
+        label_names: Vec<String>,
+        /// That exemplar's characters (Unicode code points) of label names and values.
+        chars: usize,
+        /// The most characters allowed.
+        limit: usize,
+        /// How many exemplars of the family were dropped.
+        dropped: usize,
+    },
     /// A vector reached its `max_series` cardinality limit.
     #[error("metric {metric:?} reached its limit of {limit} series; label set rejected")]
     SeriesLimit {
@@ -186,6 +214,15 @@ fn for_metric(metric: &str) -> String {
         String::new()
     } else {
         format!(" for metric {metric:?}")
+    }
+}
+
+/// ` in bucket le="1.0"`, or nothing for an exemplar not on a bucket.
+fn in_bucket(le: Option<f64>) -> String {
+    match le {
+        None => String::new(),
+        Some(le) if le == f64::INFINITY => " in bucket le=\"+Inf\"".to_owned(),
+        Some(le) => format!(" in bucket le=\"{le:?}\""),
     }
 }
 

@@ -96,7 +96,8 @@ impl Exemplar {
     /// Checks that `labels` fit [`MAX_EXEMPLAR_LABEL_CHARS`], as the recording APIs
     /// (`Counter::add_with_exemplar`, `Histogram::observe_with_exemplar`) do before
     /// changing anything. A collector building exemplars for const samples can call it
-    /// too: the OpenMetrics encoder leaves out an exemplar that does not fit.
+    /// too: a registry gather removes an exemplar that does not fit and reports
+    /// [`Error::ExemplarDropped`], and the OpenMetrics encoder leaves one out.
     ///
     /// # Errors
     ///

@@ -74,7 +74,8 @@ impl Format {
 /// allows but a format cannot express is left out rather than written invalid: a
 /// sample whose value type differs from its family's type, and (OpenMetrics) an
 /// exemplar whose labels exceed [`MAX_EXEMPLAR_LABEL_CHARS`](crate::MAX_EXEMPLAR_LABEL_CHARS)
-/// characters (only a hand-built one: `Counter` and `Histogram` refuse to record it) or
+/// characters (only a hand-built one: `Counter` and `Histogram` refuse to record it, and
+/// a registry gather removes it with [`Error::ExemplarDropped`](crate::Error::ExemplarDropped)) or
 /// a unit the name does not end with.
 /// See the crate-level example in [`crate::encoding`].
 pub fn encode(families: &[MetricFamily], format: Format, buf: &mut Vec<u8>) {

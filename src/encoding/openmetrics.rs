@@ -10,8 +10,9 @@
 //! - `le` and `quantile` use canonical numbers (`1.0`, `0.5`, `1e+06`, `+Inf`).
 //! - Exemplars (` # {trace_id="x"} 1.0 1700000000.123`) only on counter `_total` and
 //!   histogram `_bucket` lines, and only when their labels fit the spec's 128
-//!   characters. The recording APIs already refuse a longer exemplar; this check is for
-//!   exemplars built by hand, such as const samples of a custom collector.
+//!   characters. The recording APIs already refuse a longer exemplar and a registry
+//!   gather removes and reports a hand-built one (a custom collector's const sample);
+//!   this check is the last line of defence for families that skipped the gather.
 //! - Timestamps in seconds; `# EOF` ends the exposition.
 
 use crate::family::{Exemplar, MetricFamily, MetricType, Sample, Value, MAX_EXEMPLAR_LABEL_CHARS};

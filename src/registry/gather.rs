@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use smallvec::SmallVec;
 
+use super::exemplars::drop_long_exemplars;
 use super::{suffix_clash, Entry, Names, Registry};
 use crate::collector::Collected;
 use crate::desc::Desc;
@@ -21,7 +22,8 @@ use crate::labels::{check_label_name, is_valid_metric_name, LabelSet};
 pub struct Gathered {
     /// The families, sorted by name.
     pub families: Vec<MetricFamily>,
-    /// The problems; the samples concerned are left out of `families`.
+    /// The problems; the samples concerned are left out of `families` (for a too-long
+    /// exemplar, only the exemplar).
     pub errors: Vec<Error>,
 }
 
@@ -41,6 +43,10 @@ impl Registry {
     ///   of the same name, or collide with another family through a suffix;
     /// - a collector panicking in `collect` ([`Error::CollectorPanicked`]): only its
     ///   own families are lost.
+    /// - an exemplar (on a counter or a histogram bucket) whose labels exceed
+    ///   [`MAX_EXEMPLAR_LABEL_CHARS`](crate::MAX_EXEMPLAR_LABEL_CHARS)
+    ///   ([`Error::ExemplarDropped`]): only the exemplar is removed, the sample and its
+    ///   value stay.
     ///
     /// ```
     /// use promsdk::{Gauge, Opts, Registry};
@@ -390,7 +396,8 @@ fn finish(out: &mut Collected) {
     }
 }
 
-/// Value types, label-name consistency, order and uniqueness of one family's samples.
+/// Value types, exemplar lengths, label-name consistency, order and uniqueness of one
+/// family's samples.
 fn check_samples(family: &mut MetricFamily, errors: &mut Vec<Error>) {
     if family.marks.verified {
         return;
@@ -409,6 +416,9 @@ fn check_samples(family: &mut MetricFamily, errors: &mut Vec<Error>) {
     if family.samples.iter().any(|s| s.value.metric_type() != t) {
         let what = format!("value type is not {t:?}");
         retain_samples(family, errors, &what, |s| s.value.metric_type() == t);
+    }
+    if matches!(t, MetricType::Counter | MetricType::Histogram) {
+        drop_long_exemplars(family, errors);
     }
     if let Some(first) = family.samples.first().map(|s| s.labels.clone()) {
         if !family.samples.iter().all(|s| s.labels.same_names(&first)) {

@@ -48,6 +48,7 @@ use crate::family::MetricType;
 use crate::labels::LabelPair;
 use crate::metrics::Metric;
 
+mod exemplars;
 mod gather;
 mod wrap;
 
