@@ -15,7 +15,7 @@
 //!   this check is the last line of defence for families that skipped the gather.
 //! - Timestamps in seconds; `# EOF` ends the exposition.
 
-use crate::family::{Exemplar, MetricFamily, MetricType, Sample, Value, MAX_EXEMPLAR_LABEL_CHARS};
+use crate::family::{Exemplar, MetricFamily, MetricType, Sample, Value};
 
 use super::{
     write_canonical_float, write_escaped, write_f64, write_labels, write_ms_as_seconds,
@@ -86,7 +86,7 @@ fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
             buf.push(b' ');
             write_ms_as_seconds(buf, ts);
         }
-        if let Some(e) = exemplar.filter(|e| fits(e)) {
+        if let Some(e) = exemplar.filter(|e| Exemplar::fits(&e.labels)) {
             buf.extend_from_slice(b" # ");
             if e.labels.is_empty() {
                 buf.extend_from_slice(b"{}");
@@ -160,9 +160,4 @@ fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
             }
         }
     }
-}
-
-/// Whether the exemplar's label names and values fit in 128 characters together.
-fn fits(e: &Exemplar) -> bool {
-    Exemplar::label_chars(&e.labels) <= MAX_EXEMPLAR_LABEL_CHARS
 }

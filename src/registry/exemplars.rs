@@ -49,11 +49,9 @@ pub(super) fn drop_long_exemplars(family: &mut MetricFamily, errors: &mut Vec<Er
     }
 }
 
-/// Whether the exemplar's labels exceed the limit. No more bytes than the limit means
-/// no more characters either, which spares counting them in the common case.
+/// Whether the exemplar's labels exceed the limit.
 fn too_long(e: &Exemplar) -> bool {
-    let bytes: usize = e.labels.iter().map(|(n, v)| n.len() + v.len()).sum();
-    bytes > MAX_EXEMPLAR_LABEL_CHARS && Exemplar::label_chars(&e.labels) > MAX_EXEMPLAR_LABEL_CHARS
+    !Exemplar::fits(&e.labels)
 }
 
 #[cfg(test)]
