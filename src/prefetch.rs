@@ -6,6 +6,10 @@
 //! children were created at different times. Asking for the line a few steps ahead lets
 //! those misses overlap instead of stalling each step in turn.
 
+/// How many steps ahead the gather and encode loops ask for what they will read (twice
+/// as many for a vec's entry, which leads to the rest).
+pub(crate) const AHEAD: usize = 4;
+
 /// Asks the CPU to start loading the cache line that holds `value`. Only a hint: it
 /// reads nothing and changes nothing, and on targets without a prefetch instruction it
 /// does nothing.

@@ -41,7 +41,7 @@ mod text;
 
 pub use negotiate::negotiate;
 
-use crate::family::MetricFamily;
+use crate::family::{MetricFamily, Sample};
 use crate::labels::{LabelPair, LabelSet};
 
 /// An exposition format.
@@ -165,6 +165,19 @@ pub(crate) fn write_labels(
         }
     }
     buf.push(b'}');
+}
+
+/// `samples` in order, asking for the label set of the one [`AHEAD`] further on as each
+/// is handed out (see `crate::prefetch`).
+///
+/// [`AHEAD`]: crate::prefetch::AHEAD
+fn samples_prefetching(samples: &[Sample]) -> impl Iterator<Item = &Sample> {
+    samples.iter().enumerate().map(move |(i, sample)| {
+        if let Some(ahead) = samples.get(i + crate::prefetch::AHEAD) {
+            ahead.labels.prefetch();
+        }
+        sample
+    })
 }
 
 /// `a="x",b="y"`: label pairs as both formats write them inside `{…}`.

@@ -18,8 +18,8 @@
 use crate::family::{Exemplar, MetricFamily, MetricType, Sample, Value};
 
 use super::{
-    write_canonical_float, write_escaped, write_f64, write_labels, write_ms_as_seconds,
-    write_series, Extra, Num,
+    samples_prefetching, write_canonical_float, write_escaped, write_f64, write_labels,
+    write_ms_as_seconds, write_series, Extra, Num,
 };
 
 /// Appends the OpenMetrics exposition of `families`, ending with `# EOF`, to `buf`.
@@ -57,18 +57,12 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
         write_escaped(buf, &family.help, true);
         buf.push(b'\n');
     }
-    for (i, sample) in family.samples.iter().enumerate() {
-        if let Some(ahead) = family.samples.get(i + PREFETCH_AHEAD) {
-            ahead.labels.prefetch();
-        }
+    for sample in samples_prefetching(&family.samples) {
         if sample.value.metric_type() == family.metric_type {
             encode_sample(name, sample, buf);
         }
     }
 }
-
-/// How many samples ahead an encode asks for the label set it will write.
-const PREFETCH_AHEAD: usize = 4;
 
 fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
     let mut line = |suffix: &str, extra: Extra<'_>, value: Num, exemplar: Option<&Exemplar>| {

@@ -12,7 +12,9 @@
 
 use crate::family::{MetricFamily, MetricType, Sample, Value};
 
-use super::{write_escaped, write_go_float, write_i64, write_series, Extra, Num};
+use super::{
+    samples_prefetching, write_escaped, write_go_float, write_i64, write_series, Extra, Num,
+};
 
 /// Appends the text exposition of `families` to `buf`.
 pub(crate) fn encode(families: &[MetricFamily], buf: &mut Vec<u8>) {
@@ -46,10 +48,7 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
     buf.push(b' ');
     buf.extend_from_slice(type_name.as_bytes());
     buf.push(b'\n');
-    for (i, sample) in family.samples.iter().enumerate() {
-        if let Some(ahead) = family.samples.get(i + PREFETCH_AHEAD) {
-            ahead.labels.prefetch();
-        }
+    for sample in samples_prefetching(&family.samples) {
         // Left out: a value of another type, and a timestamp before 1970, which the
         // text format cannot carry (Prometheus reads only unsigned timestamps).
         if sample.value.metric_type() == family.metric_type
@@ -59,9 +58,6 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
         }
     }
 }
-
-/// How many samples ahead an encode asks for the label set it will write.
-const PREFETCH_AHEAD: usize = 4;
 
 fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {
     let mut line = |suffix: &str, extra: Extra<'_>, value: Num| {

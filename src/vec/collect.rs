@@ -10,11 +10,8 @@ use crate::desc::Desc;
 use crate::error::Error;
 use crate::family::Sample;
 use crate::metrics::Metric;
+use crate::prefetch::AHEAD;
 use crate::sync::Ordering;
-
-/// How many children ahead a gather asks for a child's metric and labels (and twice as
-/// many for its entry).
-const PREFETCH_AHEAD: usize = 4;
 
 impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<M, S> {
     fn describe(&self) -> Vec<Desc> {
@@ -44,10 +41,10 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             // (whose entries are in cache by then).
             let entries = &sorted.entries;
             let live = entries.iter().enumerate().filter_map(|(i, e)| {
-                if let Some(far) = entries.get(i + 2 * PREFETCH_AHEAD) {
+                if let Some(far) = entries.get(i + 2 * AHEAD) {
                     crate::prefetch::prefetch(&**far);
                 }
-                if let Some(near) = entries.get(i + PREFETCH_AHEAD) {
+                if let Some(near) = entries.get(i + AHEAD) {
                     crate::prefetch::prefetch(near.metric.lifecycle());
                     near.labels.prefetch();
                 }
