@@ -50,7 +50,7 @@ pub struct Counter(Arc<Core>);
 
 impl Default for Counter {
     fn default() -> Self {
-        Counter(Arc::new(Core::new(Lifecycle::default())))
+        Self::from_config(&(), Lifecycle::default())
     }
 }
 

@@ -40,7 +40,7 @@ pub struct Gauge(Arc<Core>);
 
 impl Default for Gauge {
     fn default() -> Self {
-        Gauge(Arc::new(Core::new(Lifecycle::default())))
+        Self::from_config(&(), Lifecycle::default())
     }
 }
 
