@@ -390,17 +390,18 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         F: FnOnce(&M) -> R,
     {
         let inner = &*self.inner;
-        let hash = hash_values(&inner.hasher, values);
         // Relaxed: see `Inner::forget_cached`.
         let epoch = inner.removals.load(Ordering::Relaxed);
-        // The hot path, inline: the child in this thread's cache. A miss is out of line.
+        // The hot path, inline: the child in this thread's cache, found by the values'
+        // addresses or else by their hash (computed only then). A miss is out of line.
         let Some(mut cache) = inner.caches.mine(epoch) else {
+            let hash = hash_values(&inner.hasher, values);
             return self.with_map_entry(hash, values, None, f);
         };
-        if let Some(metric) = cache.get(epoch, hash, values) {
-            return Ok(f(metric));
+        match cache.get(epoch, values, || hash_values(&inner.hasher, values)) {
+            Ok(metric) => Ok(f(metric)),
+            Err(hash) => self.with_map_entry(hash, values, Some(&mut cache), f),
         }
-        self.with_map_entry(hash, values, Some(&mut cache), f)
     }
 
     /// `with_entry` past the thread cache: runs `f` on the child from the map, inserted
