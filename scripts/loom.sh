@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Model-checks the TTL-versus-update race with loom (exhaustive interleavings).
+# Model-checks with loom (exhaustive interleavings) the TTL-versus-update race and a
+# histogram snapshot racing with observations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUSTFLAGS="--cfg promsdk_loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom_ttl
+RUSTFLAGS="--cfg promsdk_loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom_ttl --test loom_histogram

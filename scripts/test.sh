@@ -15,5 +15,5 @@ echo "== an independent parser (PyPI prometheus-client) reads our output"
 ./scripts/python_interop.sh
 echo "== our parser against the Python client's on captured expositions (tests/data)"
 ./scripts/parser_interop.sh
-echo "== loom model of the TTL/update race"
+echo "== loom models: the TTL/update race, a histogram snapshot racing with observations"
 ./scripts/loom.sh

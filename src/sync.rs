@@ -44,6 +44,7 @@ impl<T> RwLock<T> {
 }
 
 /// A mutex: parking_lot's normally, loom's under `cfg(promsdk_loom)`.
+#[derive(Debug)]
 pub(crate) struct Mutex<T>(
     #[cfg(not(promsdk_loom))] parking_lot::Mutex<T>,
     #[cfg(promsdk_loom)] loom::sync::Mutex<T>,
@@ -67,4 +68,13 @@ impl<T> Mutex<T> {
     pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Lets other threads run: std's normally, loom's under `cfg(promsdk_loom)` (where a
+/// spin loop must yield for the model to make progress).
+pub(crate) fn yield_now() {
+    #[cfg(not(promsdk_loom))]
+    std::thread::yield_now();
+    #[cfg(promsdk_loom)]
+    loom::thread::yield_now();
 }

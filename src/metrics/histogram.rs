@@ -191,16 +191,17 @@ impl Histogram {
         Ok(Self::from_config(config, Lifecycle::default()))
     }
 
-    /// Which finite bucket `v` falls into; `None` for the `+Inf` bucket (also NaN, as in
-    /// client_golang).
+    /// Which bucket `v` falls into: the index of its finite bucket, or the number of
+    /// finite buckets for `+Inf` (also NaN, as in client_golang).
     #[inline]
-    fn bucket_index(&self, v: f64) -> Option<usize> {
+    fn bucket_index(&self, v: f64) -> usize {
         let bounds = &self.0.bounds;
         if bounds.len() <= LINEAR_SEARCH_MAX {
-            bounds.iter().position(|&b| v <= b)
+            bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len())
+        } else if v.is_nan() {
+            bounds.len()
         } else {
-            let i = bounds.partition_point(|&b| b < v);
-            (i < bounds.len() && !v.is_nan()).then_some(i)
+            bounds.partition_point(|&b| b < v)
         }
     }
 
@@ -240,8 +241,7 @@ impl Histogram {
         Exemplar::check_labels("", &exemplar_labels)?;
         let bucket = self.bucket_index(v);
         self.0.counts.observe(bucket, v);
-        let slot = bucket.unwrap_or(self.0.bounds.len());
-        if let Some(cell) = self.0.exemplars.get(slot) {
+        if let Some(cell) = self.0.exemplars.get(bucket) {
             *cell.lock() = Some(Exemplar {
                 labels: exemplar_labels,
                 value: v,

@@ -8,12 +8,15 @@
 //! it. Observers never wait and never take a lock; snapshots are serialised by a mutex
 //! (the only lock, and only on the gather side).
 //!
+//! Unlike client_golang, a shard keeps no count of finished observations: every
+//! observation ends by incrementing exactly one bucket counter (`+Inf` has one here), so
+//! the bucket counters add up to the observations finished. That saves an observation
+//! one of its four atomic read-modify-writes.
+//!
 //! Used by [`Histogram`](crate::Histogram) and by summaries without objectives (zero
 //! buckets: just a consistent count and sum).
 
-use crate::sync::{AtomicU64, Ordering};
-
-use parking_lot::Mutex;
+use crate::sync::{AtomicU64, Mutex, Ordering};
 
 use super::atomic_f64_add;
 
@@ -24,22 +27,29 @@ const COUNT_MASK: u64 = HOT_BIT - 1;
 
 #[derive(Debug)]
 struct Shard {
-    /// Non-cumulative counts, one per finite upper bound (`+Inf` is `count` minus
-    /// their sum, so it needs no counter of its own).
+    /// Non-cumulative counts, one per finite upper bound and a last one for `+Inf`:
+    /// together, the observations that have *finished* on this shard (each increments
+    /// one of them, last).
     buckets: Box<[AtomicU64]>,
     /// Sum of observations, as `f64` bits.
     sum: AtomicU64,
-    /// Observations that have *finished* on this shard (written last).
-    count: AtomicU64,
 }
 
 impl Shard {
     fn new(buckets: usize) -> Self {
         Shard {
-            buckets: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..=buckets).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0),
-            count: AtomicU64::new(0),
         }
+    }
+
+    /// Observations finished on this shard so far. Acquire: pairs with the observers'
+    /// Release increments (see `HotCold::observe`).
+    fn finished(&self) -> u64 {
+        self.buckets
+            .iter()
+            .map(|b| b.load(Ordering::Acquire))
+            .fold(0, u64::wrapping_add)
     }
 }
 
@@ -71,30 +81,32 @@ impl HotCold {
         }
     }
 
-    /// Records `v`, counted in finite bucket `bucket` (`None`: only in `+Inf`).
-    /// Lock-free and allocation-free: three or four atomic operations.
+    /// Records `v`, counted in bucket `bucket`: a finite bucket's index, or the number of
+    /// finite buckets (or more) for `+Inf`. Lock-free and allocation-free: three atomic
+    /// read-modify-writes.
     #[inline]
-    pub(crate) fn observe(&self, bucket: Option<usize>, v: f64) {
+    pub(crate) fn observe(&self, bucket: usize, v: f64) {
         // Acquire: a snapshot zeroes the cold shard, then a later snapshot flips it to
         // hot with a Release add; reading that flip (or a later add in its release
         // sequence) makes the zeroing happen-before our increments, so they can never
         // be ordered before it and lost.
         let n = self.count_and_hot.fetch_add(1, Ordering::Acquire);
         let shard = &self.shards[usize::from(n & HOT_BIT != 0)];
-        if let Some(cell) = bucket.and_then(|i| shard.buckets.get(i)) {
-            // Relaxed: published by the Release increment of `count` below.
-            cell.fetch_add(1, Ordering::Relaxed);
-        }
+        // Relaxed: published by the Release bucket increment below.
         atomic_f64_add(&shard.sum, v);
-        // Release: a snapshot that Acquire-reads a count including this increment sees
-        // the bucket and sum updates above. Every increment is an RMW, so the snapshot's
-        // read of the final total synchronises with all observers at once.
-        shard.count.fetch_add(1, Ordering::Release);
+        // Never out of range (there is always the `+Inf` counter): an observation that
+        // incremented nothing would never count as finished.
+        let cell = &shard.buckets[bucket.min(shard.buckets.len() - 1)];
+        // Release: a snapshot that Acquire-reads a bucket total including this increment
+        // sees the sum update above. While a shard is hot its counters change only by
+        // read-modify-writes, so a read of a counter's final total synchronises with
+        // every observer that incremented it.
+        cell.fetch_add(1, Ordering::Release);
     }
 
     /// Writes the non-cumulative finite bucket counts into `counts` (its length must be
-    /// the bucket count; extra entries are left alone) and returns count and sum, all
-    /// from the same set of observations.
+    /// the finite bucket count; extra entries are left alone) and returns count and sum,
+    /// all from the same set of observations.
     pub(crate) fn snapshot(&self, counts: &mut [u64]) -> Totals {
         let _serialised = self.snapshot_lock.lock();
         // Release: publishes our previous zeroing of this shard (ordered before us by
@@ -107,14 +119,16 @@ impl HotCold {
         let hot = &self.shards[old_hot ^ 1];
 
         // Every observation counted in `started` chose `cold`; wait until all finished.
-        // Acquire: pairs with the observers' Release increments (see `observe`).
+        // Each counter only grows meanwhile, so the total of the loads reaches `started`
+        // only once every observation's increment has been read.
         let mut spins = 0u32;
-        while cold.count.load(Ordering::Acquire) != started {
+        while cold.finished() != started {
             spins += 1;
-            if spins < 64 {
+            // Under loom, yield at once: the model only moves on when a spin yields.
+            if spins < 64 && !cfg!(promsdk_loom) {
                 std::hint::spin_loop();
             } else {
-                std::thread::yield_now();
+                crate::sync::yield_now();
             }
         }
 
@@ -122,7 +136,8 @@ impl HotCold {
         // needs the mutex we hold. Relaxed loads and stores are enough for the same
         // reason; the next snapshot sees them through the mutex, observers through the
         // Release flip above.
-        for (out, cell) in counts.iter_mut().zip(cold.buckets.iter()) {
+        let finite = &cold.buckets[..cold.buckets.len() - 1];
+        for (out, cell) in counts.iter_mut().zip(finite) {
             *out = cell.load(Ordering::Relaxed);
         }
         let sum = f64::from_bits(cold.sum.load(Ordering::Relaxed));
@@ -138,8 +153,6 @@ impl HotCold {
         }
         atomic_f64_add(&hot.sum, sum);
         cold.sum.store(0, Ordering::Relaxed);
-        hot.count.fetch_add(started, Ordering::Relaxed);
-        cold.count.store(0, Ordering::Relaxed);
 
         Totals {
             count: started,
@@ -155,8 +168,8 @@ mod tests {
     #[test]
     fn snapshots_accumulate_across_flips() {
         let hc = HotCold::new(2);
-        hc.observe(Some(0), 1.0);
-        hc.observe(None, 10.0);
+        hc.observe(0, 1.0);
+        hc.observe(2, 10.0);
         let mut counts = [0; 2];
         assert_eq!(
             hc.snapshot(&mut counts),
@@ -166,7 +179,7 @@ mod tests {
             }
         );
         assert_eq!(counts, [1, 0]);
-        hc.observe(Some(1), 2.0);
+        hc.observe(1, 2.0);
         // Second snapshot reads the other shard: it must hold the folded totals too.
         assert_eq!(hc.snapshot(&mut counts).count, 3);
         assert_eq!(counts, [1, 1]);
@@ -177,7 +190,7 @@ mod tests {
     #[test]
     fn out_of_range_bucket_only_counts() {
         let hc = HotCold::new(1);
-        hc.observe(Some(7), 1.0);
+        hc.observe(7, 1.0);
         let mut counts = [0; 1];
         assert_eq!(hc.snapshot(&mut counts).count, 1);
         assert_eq!(counts, [0]);

@@ -274,7 +274,7 @@ impl Summary {
     #[inline]
     pub fn observe(&self, v: f64) {
         match &self.0.kind {
-            Kind::Plain(counts) => counts.observe(None, v),
+            Kind::Plain(counts) => counts.observe(0, v),
             Kind::Windowed(window) => {
                 let now = self.0.clock.monotonic_nanos();
                 window.lock().observe(now, v);
