@@ -11,10 +11,10 @@ use crate::family::{MetricType, Value};
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use key::Key;
 
+mod bucket_counts;
 pub mod counter;
 pub mod gauge;
 pub mod histogram;
-mod hot_cold;
 pub mod info;
 pub(crate) mod key;
 mod quantile;

@@ -2,9 +2,9 @@
 //! observations, configured by [`SummaryConfig`] as client_golang's `SummaryOpts`.
 //!
 //! Without objectives a summary is just a consistent count and sum, kept lock-free with
-//! the same hot/cold scheme as a histogram. With objectives, observations go through a
-//! mutex, as in client_golang: they are buffered (no allocation) and merged in sorted
-//! batches into `age_buckets` CKMS streams (`quantile.rs`); one stream is reset every
+//! the same bucket counts as a histogram (one bucket, `+Inf`). With objectives,
+//! observations go through a mutex, as in client_golang: they are buffered (no
+//! allocation) and merged in sorted batches into `age_buckets` CKMS streams (`quantile.rs`); one stream is reset every
 //! `max_age / age_buckets`, and quantiles come from the oldest one, which has seen
 //! between `max_age * (age_buckets - 1) / age_buckets` and `max_age` of observations.
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::hot_cold::HotCold;
+use super::bucket_counts::BucketCounts;
 use super::quantile::QuantileStream;
 use super::timer::{Observe, Timer};
 use super::{Lifecycle, Metric};
@@ -228,7 +228,7 @@ impl Window {
 #[derive(Debug)]
 enum Kind {
     /// No objectives: count and sum only, lock-free.
-    Plain(HotCold),
+    Plain(BucketCounts),
     /// Objectives: the window, behind a mutex as in client_golang.
     Windowed(Mutex<Window>),
 }
@@ -348,7 +348,7 @@ impl Metric for Summary {
 
     fn from_config(config: &SummaryConfig, lifecycle: Lifecycle) -> Self {
         let kind = if config.objectives.is_empty() {
-            Kind::Plain(HotCold::new(0))
+            Kind::Plain(BucketCounts::new(0))
         } else {
             Kind::Windowed(Mutex::new(Window::new(config)))
         };
