@@ -238,10 +238,13 @@ impl LabelSet {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
-    /// Starts loading the set into the cache ahead of an encode (see `crate::prefetch`).
+    /// Starts loading the set's rendered text into the cache ahead of an encode (see
+    /// `crate::prefetch`). The text and the state saying it is rendered lie a line away
+    /// from the set's start, so the set's first line alone would leave the encode
+    /// waiting on the next one.
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
-        crate::prefetch::prefetch(&*self.0);
+        crate::prefetch::prefetch_ends(&self.0.rendered);
     }
 
     /// Whether both sets have the same label names in the same order.

@@ -15,15 +15,28 @@ pub(crate) const AHEAD: usize = 4;
 /// does nothing.
 #[inline(always)]
 pub(crate) fn prefetch<T>(value: &T) {
+    line((value as *const T).cast());
+}
+
+/// Asks, as [`prefetch`] does, for the cache lines holding the first and the last byte of
+/// `value`: all of it when it spans at most two lines, as a label set's rendered text may.
+#[inline(always)]
+pub(crate) fn prefetch_ends<T>(value: &T) {
+    let first = (value as *const T).cast::<i8>();
+    line(first);
+    line(first.wrapping_add(std::mem::size_of::<T>().saturating_sub(1)));
+}
+
+/// Asks for the cache line holding `at`.
+#[inline(always)]
+fn line(at: *const i8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` has no architectural effect: it never faults, whatever the
     // address, and reads or writes no memory the program can observe. SSE, which it
     // belongs to, is part of every x86_64 target.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (value as *const T).cast(),
-        );
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = at;
 }

@@ -37,8 +37,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             }
             drop(map);
             // Children created at different times lie anywhere in memory: ask for the
-            // entries a few steps ahead, and for the metric and labels of nearer ones
-            // (whose entries are in cache by then).
+            // entries a few steps ahead, and for the metric of nearer ones (whose entries
+            // are in cache by then). Their labels are only compared by address.
             let entries = &sorted.entries;
             let live = entries.iter().enumerate().filter_map(|(i, e)| {
                 if let Some(far) = entries.get(i + 2 * AHEAD) {
@@ -46,7 +46,6 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 }
                 if let Some(near) = entries.get(i + AHEAD) {
                     crate::prefetch::prefetch(near.metric.lifecycle());
-                    near.labels.prefetch();
                 }
                 inner
                     .ttl
