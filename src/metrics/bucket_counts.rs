@@ -59,16 +59,14 @@ impl BucketCounts {
     /// the finite bucket count; extra entries are left alone) and returns count and sum,
     /// all from the same set of observations.
     pub(crate) fn snapshot(&self, counts: &mut [u64]) -> Totals {
+        let finite = self.buckets.len() - 1;
         let mut totals = Totals { count: 0, sum: 0.0 };
-        let mut outs = counts.iter_mut();
         for (i, bucket) in self.buckets.iter().enumerate() {
             let (count, sum) = bucket.load();
             totals.count = totals.count.wrapping_add(count);
             totals.sum += sum;
-            if i + 1 < self.buckets.len() {
-                if let Some(out) = outs.next() {
-                    *out = count;
-                }
+            if let Some(out) = counts.get_mut(i).filter(|_| i < finite) {
+                *out = count;
             }
         }
         totals

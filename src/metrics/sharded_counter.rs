@@ -60,8 +60,9 @@ impl ShardNumber {
         match free.0.pop() {
             Some(Reverse(n)) => ShardNumber(n),
             None => {
+                let n = free.1;
                 free.1 += 1;
-                ShardNumber(free.1 - 1)
+                ShardNumber(n)
             }
         }
     }

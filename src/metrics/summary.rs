@@ -4,9 +4,10 @@
 //! Without objectives a summary is just a consistent count and sum, kept lock-free with
 //! the same bucket counts as a histogram (one bucket, `+Inf`). With objectives,
 //! observations go through a mutex, as in client_golang: they are buffered (no
-//! allocation) and merged in sorted batches into `age_buckets` CKMS streams (`quantile.rs`); one stream is reset every
-//! `max_age / age_buckets`, and quantiles come from the oldest one, which has seen
-//! between `max_age * (age_buckets - 1) / age_buckets` and `max_age` of observations.
+//! allocation) and merged in sorted batches into `age_buckets` CKMS streams
+//! (`quantile.rs`); one stream is reset every `max_age / age_buckets`, and quantiles
+//! come from the oldest one, which has seen between
+//! `max_age * (age_buckets - 1) / age_buckets` and `max_age` of observations.
 
 use std::sync::Arc;
 use std::time::Duration;
