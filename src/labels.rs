@@ -180,9 +180,10 @@ impl LabelSet {
         Self::from_vec(metric, out)
     }
 
-    /// Builds a set from pairs whose names are already validated; sorts them by name and
-    /// rejects a repeated name.
-    pub(crate) fn from_vec(metric: &str, mut pairs: Vec<LabelPair>) -> Result<Self> {
+    /// Builds a set from pairs whose names the caller has already validated (a parsed
+    /// exposition, a relabeled target): sorts them by name and rejects a repeated name
+    /// with [`Error::DuplicateLabelName`] naming `metric`. Names are not checked again.
+    pub fn from_vec(metric: &str, mut pairs: Vec<LabelPair>) -> Result<Self> {
         if pairs.is_empty() {
             return Ok(Self::empty());
         }

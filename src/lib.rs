@@ -19,9 +19,10 @@
 //! - `http` (feature `http`, default): the hyper `/metrics` service and standalone
 //!   server.
 //! - `process` (feature `process`, Linux): the process collector reading `/proc`.
-//! - `scrape` (feature `harness`): scrape loops with Prometheus's staleness markers, an
-//!   in-memory store and selector queries.
-//! - `harness` (feature `harness`): prometheus.yml subset, query API, `promsdk-harness run`.
+//!
+//! The Prometheus side (discovery, scrape loops with staleness markers, a store, the
+//! query API and `promsdk-harness`) is the separate `promsdk-harness` crate, so an
+//! instrumented service never compiles a scraper.
 #![deny(missing_docs)]
 
 /// The README's examples, compiled and run as doctests.
@@ -35,8 +36,6 @@ pub mod desc;
 pub mod encoding;
 pub mod error;
 pub mod family;
-#[cfg(feature = "harness")]
-pub mod harness;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod labels;
@@ -46,12 +45,9 @@ mod prefetch;
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub mod process;
 pub mod registry;
-#[cfg(feature = "harness")]
-pub mod scrape;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testutil;
-pub mod ttl;
 pub mod vec;
 
 pub use clock::{Clock, ManualClock, SystemClock};

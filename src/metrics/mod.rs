@@ -112,7 +112,7 @@ impl Lifecycle {
     }
 
     /// Marks an update. Called with every update (before or after the value changes:
-    /// TTL correctness rests on reference counts, see [`crate::ttl`], and the mark only
+    /// TTL correctness rests on reference counts, see [`crate::vec::ttl`], and the mark only
     /// decides whether an idle child is exported), so kept to one relaxed load in the
     /// common case: the store only happens once per sweep period, which keeps the cache
     /// line shared between cores instead of bouncing it on every update.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hashbrown::HashTable;
 
+use super::ttl::Ttl;
 use super::{DefaultHasher, Inner, Map, MetricVec, Sorted, REJECTED_FAMILY};
 use crate::clock::{system_clock, Clock};
 use crate::desc::{Desc, Opts};
@@ -14,7 +15,6 @@ use crate::error::Result;
 use crate::family::MetricType;
 use crate::metrics::Metric;
 use crate::sync::{AtomicU64, Mutex, RwLock};
-use crate::ttl::Ttl;
 
 /// Options for building a [`MetricVec`] beyond name and labels.
 ///
@@ -45,7 +45,7 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
         self
     }
 
-    /// Stops exporting, and frees, children not updated for `ttl`. See [`crate::ttl`]
+    /// Stops exporting, and frees, children not updated for `ttl`. See [`crate::vec::ttl`]
     /// for the exact rule and what happens to handles you keep.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
@@ -128,7 +128,7 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
         };
         #[cfg(not(promsdk_loom))]
         if vec.inner.ttl.is_some() {
-            crate::ttl::watch(&vec);
+            super::ttl::watch(&vec);
         }
         Ok(vec)
     }

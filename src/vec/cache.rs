@@ -26,7 +26,7 @@
 //!   after it could have learnt of the removal (an update racing with a removal may land
 //!   just before it, as with a handle taken before the removal).
 //! - A cached slot holds a handle to the child's metric, which a TTL sweep sees as any
-//!   other handle (see `ttl::sweep`): a cached child is hidden when idle but never freed,
+//!   other handle (see `ttl.rs`, `sweep`): a cached child is hidden when idle but never freed,
 //!   so no update can be lost to expiry. A sweep that keeps idle children because of
 //!   handles bumps the epoch too, so threads let go of them at their next lookup and the
 //!   next sweep can free them (the sweeping thread lets go of its own at once); a thread

@@ -1,7 +1,7 @@
 //! [`MetricVec`]: a labelled vec of metrics, one child per label-value combination, that
 //! can forget series: [`remove`](MetricVec::remove), partial-match
 //! [`remove_matching`](MetricVec::remove_matching), [`clear`](MetricVec::clear),
-//! [`retain`](MetricVec::retain), TTL expiry of idle children (see [`crate::ttl`]) and a
+//! [`retain`](MetricVec::retain), TTL expiry of idle children (see [`crate::vec::ttl`]) and a
 //! `max_series` cardinality limit.
 //!
 //! Children live in a hash table keyed by their label values. The hash only finds
@@ -22,12 +22,13 @@ use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::metrics::{Lifecycle, Metric};
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
-use crate::ttl::Ttl;
+use ttl::Ttl;
 
 mod builder;
 mod cache;
 mod collect;
 mod hash;
+pub mod ttl;
 pub use builder::VecBuilder;
 use cache::{Cache, ThreadCaches};
 use hash::hash_values;
@@ -360,9 +361,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     }
 
     /// Expires idle children now instead of waiting for the background sweep; returns
-    /// how many were freed. Does nothing for a vec without a TTL. See [`crate::ttl`].
+    /// how many were freed. Does nothing for a vec without a TTL. See [`crate::vec::ttl`].
     pub fn expire_idle(&self) -> usize {
-        crate::ttl::sweep(&self.inner)
+        ttl::sweep(&self.inner)
     }
 
     /// Runs `f` on the child for the label values a caller passed (curried ones added),

@@ -61,12 +61,12 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::labels::{LabelPair, LabelSet};
-use crate::parser::{Entry, ParsedSample, Parser};
 use crate::scrape::scraper::{ScrapeError, Scraped, Scraper};
 use crate::scrape::store::{Appender, Storage, STALE_NAN};
 use crate::scrape::target::{Health, Target, TargetStatus};
 use crate::scrape::{labels_from_pairs, ScrapeConfig, WallClock, NAME_LABEL};
+use promsdk::labels::{LabelPair, LabelSet};
+use promsdk::parser::{Entry, ParsedSample, Parser};
 
 const REPORT_NAMES: [&str; 5] = [
     "up",
@@ -109,7 +109,7 @@ pub struct ScrapeReport {
 /// the loop in a task.
 ///
 /// ```
-/// use promsdk::scrape::{store::is_stale_nan, FakeScraper, MemoryStore, ScrapeConfig, ScrapeLoop, Scraped, Target};
+/// use promsdk_harness::scrape::{store::is_stale_nan, FakeScraper, MemoryStore, ScrapeConfig, ScrapeLoop, Scraped, Target};
 /// use std::sync::Arc;
 /// use std::time::Duration;
 ///

@@ -15,7 +15,7 @@ use crate::scrape::{ScrapeConfig, WallClock};
 /// Every job's pool. Cheap to clone (shared); must be used within a tokio runtime.
 ///
 /// ```
-/// use promsdk::scrape::{FakeScraper, MemoryStore, ScrapeConfig, ScrapeManager, Target};
+/// use promsdk_harness::scrape::{FakeScraper, MemoryStore, ScrapeConfig, ScrapeManager, Target};
 /// use std::{collections::HashMap, sync::Arc, time::Duration};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let manager = ScrapeManager::new(Arc::new(FakeScraper::default()), Arc::new(MemoryStore::new(Duration::from_secs(60))));

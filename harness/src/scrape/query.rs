@@ -3,7 +3,7 @@
 //! range queries, and series listings. No PromQL functions or operators.
 //!
 //! ```
-//! use promsdk::scrape::{instant_query, series_labels, Appender, MemoryStore, Selector, Storage, STALE_NAN};
+//! use promsdk_harness::scrape::{instant_query, series_labels, Appender, MemoryStore, Selector, Storage, STALE_NAN};
 //! use std::time::Duration;
 //!
 //! let store = MemoryStore::new(Duration::from_secs(3600));
@@ -26,9 +26,9 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::labels::{is_valid_label_name, is_valid_metric_name, LabelSet};
 use crate::scrape::store::{is_stale_nan, MemoryStore, SeriesSamples};
 use crate::scrape::NAME_LABEL;
+use promsdk::labels::{is_valid_label_name, is_valid_metric_name, LabelSet};
 
 /// How far back an instant query looks for a series' latest sample (Prometheus's
 /// default `--query.lookback-delta`).

@@ -2,8 +2,8 @@
 //! label set, staleness markers, and a retention window that bounds memory.
 //!
 //! ```
-//! use promsdk::scrape::store::{is_stale_nan, Appender, MemoryStore, Storage, STALE_NAN};
-//! use promsdk::scrape::series_labels;
+//! use promsdk_harness::scrape::store::{is_stale_nan, Appender, MemoryStore, Storage, STALE_NAN};
+//! use promsdk_harness::scrape::series_labels;
 //! use std::time::Duration;
 //!
 //! let store = MemoryStore::new(Duration::from_secs(3600));
@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use crate::labels::LabelSet;
+use promsdk::labels::LabelSet;
 
 /// The bit pattern Prometheus writes as a staleness marker: a NaN distinct from the
 /// ordinary `NaN` a target may expose (`0x7ff8000000000001`).
@@ -39,7 +39,7 @@ pub const STALE_NAN: f64 = f64::from_bits(STALE_NAN_BITS);
 /// Whether `v` is a staleness marker (an exposed `NaN` is not).
 ///
 /// ```
-/// use promsdk::scrape::store::{is_stale_nan, STALE_NAN};
+/// use promsdk_harness::scrape::store::{is_stale_nan, STALE_NAN};
 /// assert!(is_stale_nan(STALE_NAN));
 /// assert!(!is_stale_nan(f64::NAN));
 /// ```

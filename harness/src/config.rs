@@ -31,7 +31,7 @@
 //! order).
 //!
 //! ```
-//! use promsdk::harness::config::Config;
+//! use promsdk_harness::config::Config;
 //! let cfg = Config::parse("scrape_configs:\n  - job_name: a\n    scrape_interval: 1m30s\n").unwrap();
 //! assert_eq!(cfg.jobs()[0].0.interval.as_secs(), 90);
 //! let err = Config::parse("scrape_configs:\n  - job_name: a\n    scrape_intervall: 1m\n").unwrap_err();
@@ -46,9 +46,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::labels::is_valid_label_name;
 use crate::scrape::tls::{TlsConfig, TlsSettings};
 use crate::scrape::{ScrapeConfig, Target};
+use promsdk::labels::is_valid_label_name;
 
 /// A configuration error: where and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,7 +137,7 @@ struct StaticConfig {
 /// (365 d), `w`, `d`, `h`, `m`, `s`, `ms`, each at most once and in that order.
 ///
 /// ```
-/// use promsdk::harness::config::parse_duration;
+/// use promsdk_harness::config::parse_duration;
 /// use std::time::Duration;
 /// assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
 /// assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
@@ -185,7 +185,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 /// `GB`/`GiB`, `TB`/`TiB`, `PB`/`PiB` (powers of 1024, as Prometheus).
 ///
 /// ```
-/// use promsdk::harness::config::parse_size;
+/// use promsdk_harness::config::parse_size;
 /// assert_eq!(parse_size("10MB"), Some(10 << 20));
 /// assert_eq!(parse_size("512KiB"), Some(512 << 10));
 /// assert_eq!(parse_size("10"), None);

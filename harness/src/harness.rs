@@ -1,11 +1,11 @@
-//! The scrape harness (feature `harness`): a configuration ([`config`]) drives a
+//! The running harness: a configuration ([`config`](crate::config)) drives a
 //! [`ScrapeManager`] writing into a [`MemoryStore`]; one HTTP server answers the
-//! Prometheus-style [`api`] and the harness's own `/metrics` (through
+//! Prometheus-style [`api`](crate::api) and the harness's own `/metrics` (through
 //! [`MetricsService`]). `promsdk-harness run` is [`Harness::start`] plus signal
 //! handling.
 //!
 //! ```no_run
-//! use promsdk::harness::{config::Config, Harness};
+//! use promsdk_harness::{config::Config, Harness};
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::load("prometheus.yml".as_ref())?;
 //! let harness = Harness::start(&config, "127.0.0.1:9091".parse()?, Default::default()).await?;
@@ -13,10 +13,6 @@
 //! harness.shutdown().await;
 //! # Ok(()) }
 //! ```
-
-pub mod api;
-pub mod config;
-mod time;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -35,16 +31,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::collector::{Collected, Collector};
-use crate::desc::{Desc, Opts};
-use crate::error::{Error, Result};
-use crate::family::MetricType;
-use crate::http::{MetricsService, ServeOpts};
-use crate::registry::Registry;
 use crate::scrape::{HttpScraper, MemoryStore, ScrapeManager, Scraper};
+use promsdk::collector::{Collected, Collector};
+use promsdk::desc::{Desc, Opts};
+use promsdk::error::{Error, Result};
+use promsdk::family::MetricType;
+use promsdk::http::{MetricsService, ServeOpts};
+use promsdk::registry::Registry;
 
-use api::Api;
-use config::Config;
+use crate::api::Api;
+use crate::config::Config;
 
 /// Settings of a [`Harness`] other than its configuration file.
 #[derive(Clone)]

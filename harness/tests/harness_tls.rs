@@ -11,8 +11,8 @@ use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use promsdk::harness::config::Config;
-use promsdk::scrape::{HttpScraper, MemoryStore, ScrapeLoop, Scraper};
+use promsdk_harness::config::Config;
+use promsdk_harness::scrape::{HttpScraper, MemoryStore, ScrapeLoop, Scraper};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };

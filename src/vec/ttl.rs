@@ -30,9 +30,9 @@
 use std::hash::BuildHasher;
 use std::time::Duration;
 
+use super::{Entry, Inner};
 use crate::metrics::Metric;
 use crate::sync::{AtomicU64, Ordering};
-use crate::vec::{Entry, Inner};
 
 /// A vec's TTL settings and sweep schedule.
 pub(crate) struct Ttl {

@@ -14,10 +14,10 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use clap::{Parser as _, Subcommand, ValueEnum};
-use promsdk::harness::config::Config;
-use promsdk::harness::{Harness, HarnessOpts};
 use promsdk::parser::{detect_format, Entry, ParsedSample, Parser};
 use promsdk::Format;
+use promsdk_harness::config::Config;
+use promsdk_harness::{Harness, HarnessOpts};
 
 #[derive(clap::Parser)]
 #[command(
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
 }
 
 fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
-    promsdk::harness::config::parse_duration(s)
+    promsdk_harness::config::parse_duration(s)
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("not a positive duration: {s:?}"))
 }

@@ -1,4 +1,4 @@
-//! The Prometheus side of promsdk (feature `harness`): scrape loops that read
+//! The Prometheus side of promsdk: scrape loops that read
 //! expositions into an in-memory store with Prometheus's staleness semantics, and
 //! selector queries over it.
 //!
@@ -39,13 +39,13 @@ pub use store::{is_stale_nan, Appender, MemoryStore, Storage, STALE_NAN};
 pub use target::{Health, Target, TargetStatus};
 pub use tls::{TlsConfig, TlsError, TlsSettings};
 
-use crate::labels::{LabelPair, LabelSet};
+use promsdk::labels::{LabelPair, LabelSet};
 
 /// How one job is scraped: the settings of a prometheus.yml `scrape_configs` entry
 /// other than its targets. Build with [`ScrapeConfig::new`] and the chained setters.
 ///
 /// ```
-/// use promsdk::scrape::ScrapeConfig;
+/// use promsdk_harness::scrape::ScrapeConfig;
 /// use std::time::Duration;
 /// let cfg = ScrapeConfig::new("node").interval(Duration::from_secs(5)).sample_limit(1000);
 /// assert_eq!((cfg.job_name.as_str(), cfg.timeout), ("node", Duration::from_secs(5)));
@@ -144,7 +144,7 @@ impl ScrapeConfig {
 /// first.
 ///
 /// ```
-/// use promsdk::scrape::series_labels;
+/// use promsdk_harness::scrape::series_labels;
 /// let s = series_labels("up", &[("job", "a")]);
 /// assert_eq!(format!("{s:?}"), r#"{__name__="up", job="a"}"#);
 /// ```
@@ -173,7 +173,7 @@ pub(crate) fn labels_from_pairs(mut pairs: Vec<LabelPair>) -> LabelSet {
 /// the loops of a test).
 ///
 /// ```
-/// use promsdk::scrape::WallClock;
+/// use promsdk_harness::scrape::WallClock;
 /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
 /// let clock = WallClock::tokio();
 /// let t0 = clock.now_ms();

@@ -4,15 +4,15 @@
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use crate::labels::{LabelPair, LabelSet};
 use crate::scrape::{labels_from_pairs, ScrapeConfig};
+use promsdk::labels::{LabelPair, LabelSet};
 
 /// One endpoint to scrape. Two targets are the same target only when their label sets
 /// and URLs are equal: the 64-bit [`Target::offset_hash`] only spreads scrapes over
 /// the interval and never decides identity.
 ///
 /// ```
-/// use promsdk::scrape::{ScrapeConfig, Target};
+/// use promsdk_harness::scrape::{ScrapeConfig, Target};
 /// let t = Target::new(&ScrapeConfig::new("node"), "localhost:9100", &[("env", "prod")]);
 /// assert_eq!(t.url(), "http://localhost:9100/metrics");
 /// assert_eq!(format!("{:?}", t.labels()), r#"{env="prod", instance="localhost:9100", job="node"}"#);

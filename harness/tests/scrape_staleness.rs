@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use promsdk::http::{serve, ServeOpts};
-use promsdk::scrape::scraper::ScrapeFuture;
-use promsdk::scrape::{
-    instant_query, is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeError, ScrapeLoop,
-    ScrapePool, Scraped, Scraper, Selector, Target, WallClock,
-};
 use promsdk::{
     encode, Collected, Collector, Desc, Format, GaugeVec, ManualClock, MetricType, Opts, Registry,
+};
+use promsdk_harness::scrape::scraper::ScrapeFuture;
+use promsdk_harness::scrape::{
+    instant_query, is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeError, ScrapeLoop,
+    ScrapePool, Scraped, Scraper, Selector, Target, WallClock,
 };
 
 const STEP: &str = "pipeline_step_duration_seconds";

@@ -6,9 +6,9 @@
 //!
 //! Fails (never skips) when `prometheus` or `promtool` is missing.
 
-#[path = "common/http_client.rs"]
+#[path = "../../tests/common/http_client.rs"]
 mod client;
-#[path = "common/prometheus.rs"]
+#[path = "../../tests/common/prometheus.rs"]
 mod prometheus;
 
 use std::net::SocketAddr;

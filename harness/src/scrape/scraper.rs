@@ -17,9 +17,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
 
-use crate::encoding::Format;
 use crate::scrape::tls::{TlsConfig, TlsError, TlsSettings};
 use crate::scrape::{ScrapeConfig, Target};
+use promsdk::encoding::Format;
 
 /// The `Accept` header Prometheus 2.42 sends: OpenMetrics first, then the text format.
 pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -310,7 +310,7 @@ where
 /// there (a missing URL fails like a refused connection). Clones share the answers.
 ///
 /// ```
-/// use promsdk::scrape::{FakeScraper, Scraped, Scraper, ScrapeConfig, Target};
+/// use promsdk_harness::scrape::{FakeScraper, Scraped, Scraper, ScrapeConfig, Target};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let fake = FakeScraper::default();
 /// let target = Target::new(&ScrapeConfig::new("j"), "a:1", &[]);
@@ -380,11 +380,11 @@ impl Scraper for FakeScraper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{serve, ServeOpts};
     use crate::scrape::ScrapeConfig;
-    use crate::{GaugeVec, Opts, Registry};
+    use promsdk::http::{serve, ServeOpts};
+    use promsdk::{GaugeVec, Opts, Registry};
 
-    async fn exporter(series: usize, opts: ServeOpts) -> (crate::http::Server, Target) {
+    async fn exporter(series: usize, opts: ServeOpts) -> (promsdk::http::Server, Target) {
         let registry = Registry::new();
         let vec = GaugeVec::new(Opts::new("g", "G."), &["i"]).unwrap();
         registry.register(vec.clone()).unwrap();

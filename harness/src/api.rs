@@ -12,14 +12,14 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::{json, Map, Value};
 
-use crate::labels::LabelSet;
 use crate::scrape::{
     instant_query, range_query, series_query, MemoryStore, ScrapeManager, Selector, TargetStatus,
     WallClock,
 };
+use promsdk::labels::LabelSet;
 
-use super::config::parse_duration;
-use super::time::{format_rfc3339, parse_time};
+use crate::config::parse_duration;
+use crate::time::{format_rfc3339, parse_time};
 
 /// The largest request body read (form parameters).
 const MAX_FORM_BYTES: usize = 1 << 20;

@@ -1,0 +1,25 @@
+//! # promsdk-harness
+//!
+//! The Prometheus side of promsdk, modelled on Prometheus's own packages: scrape loops
+//! that write Prometheus 2.42's staleness markers, an in-memory store, selector queries
+//! and Prometheus's HTTP API, driven by a `prometheus.yml` subset. It proves end to end
+//! that a series an exporter stops exposing disappears from queries as it does in
+//! Prometheus.
+//!
+//! ## Map of modules
+//! Layers only point forward: configuration → scrape manager → pool → loop → store →
+//! query → API.
+//! - [`config`]: the strict `prometheus.yml` subset.
+//! - [`scrape`]: targets, the scrape manager and pools (diffing targets by their full
+//!   label set), scrape loops with staleness markers, the store and selector queries.
+//! - [`api`]: Prometheus's HTTP API shapes over the store.
+//! - [`Harness`]: the wiring behind `promsdk-harness run`.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+mod harness;
+pub mod scrape;
+mod time;
+
+pub use harness::{Harness, HarnessOpts};
