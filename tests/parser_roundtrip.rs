@@ -200,6 +200,10 @@ fn families() -> impl Strategy<Value = Vec<MetricFamily>> {
 fn text_projection(f: &MetricFamily) -> MetricFamily {
     let mut out = f.clone();
     out.unit = None;
+    // Prometheus 2.42 reads a `# HELP` text of blanks only as empty help.
+    if f.help.bytes().all(|b| b == b' ' || b == b'\t') {
+        out.help = "".into();
+    }
     match f.metric_type {
         MetricType::Info => {
             out.name = format!("{}_info", f.name).into();

@@ -5,6 +5,31 @@ use std::borrow::Cow;
 
 use super::ParseError;
 
+/// The label holding the metric name.
+const NAME_LABEL: &str = "__name__";
+
+/// A label name read inside braces, kept until its set is complete for
+/// [`Cursor::check_label_set`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SeenLabel<'a> {
+    name: &'a str,
+    /// Where the name starts.
+    at: usize,
+    /// Whether its value is empty.
+    empty: bool,
+}
+
+impl<'a> SeenLabel<'a> {
+    /// Label `name` starting at byte `at`, its value as written `value`.
+    pub(super) fn new(name: &'a str, at: usize, value: &str) -> Self {
+        SeenLabel {
+            name,
+            at,
+            empty: value.is_empty(),
+        }
+    }
+}
+
 /// A position in the body plus the line bookkeeping needed for `LINE:COLUMN` errors.
 pub(super) struct Cursor<'a> {
     pub(super) src: &'a [u8],
@@ -89,31 +114,60 @@ impl<'a> Cursor<'a> {
         self.ascii(s, e)
     }
 
-    /// Consumes a label name that `names` (the series' names so far) does not hold yet,
-    /// and adds it; errors name `metric`.
-    pub(super) fn unique_label_name(
-        &mut self,
-        names: &mut Vec<&'a str>,
-        metric: &str,
-    ) -> Result<&'a str, ParseError> {
+    /// Consumes a label name, returning it and where it starts; fails when none starts
+    /// here.
+    pub(super) fn expect_label_name(&mut self) -> Result<(&'a str, usize), ParseError> {
         let at = self.pos;
-        let Some(label) = self.label_name() else {
-            return Err(self.error("expected label name"));
-        };
-        if names.contains(&label) {
+        match self.label_name() {
+            Some(name) => Ok((name, at)),
+            None => Err(self.error("expected label name")),
+        }
+    }
+
+    /// Checks a complete label set as Prometheus's scrape loop does before it stores a
+    /// sample: a label name may appear once, and the metric name is the `__name__`
+    /// label, so `__name__` may not appear inside the braces of a series (`metric` is
+    /// `Some`; `None` for exemplar labels). With `empty_is_absent`, a name given an
+    /// empty value anywhere in the set is absent, as Prometheus drops every label of
+    /// that name, so repeating it is no clash (the text format).
+    pub(super) fn check_label_set(
+        &self,
+        seen: &[SeenLabel<'a>],
+        metric: Option<&str>,
+        empty_is_absent: bool,
+    ) -> Result<(), ParseError> {
+        for (i, label) in seen.iter().enumerate() {
+            if let Some(metric) = metric.filter(|_| label.name == NAME_LABEL) {
+                let message = if label.empty {
+                    format!("empty label {NAME_LABEL:?} removes the metric name {metric:?}")
+                } else {
+                    format!("label name {NAME_LABEL:?} repeats the metric name {metric:?}")
+                };
+                return Err(self.error_at(label.at, message));
+            }
+            if !seen[..i].iter().any(|l| l.name == label.name) {
+                continue;
+            }
+            if empty_is_absent && seen.iter().any(|l| l.name == label.name && l.empty) {
+                continue;
+            }
+            let owner = match metric {
+                Some(metric) => format!("metric {metric:?}"),
+                None => "an exemplar".to_owned(),
+            };
             return Err(self.error_at(
-                at,
-                format!("duplicate label name {label:?} for metric {metric:?}"),
+                label.at,
+                format!("duplicate label name {:?} for {owner}", label.name),
             ));
         }
-        names.push(label);
-        Ok(label)
+        Ok(())
     }
 
     /// Consumes a label value after its opening quote, up to and including the closing
-    /// one; a backslash escapes the next byte. The value is unterminated at the end of
-    /// the input, or also at a newline when `newline_ends` (OpenMetrics).
-    pub(super) fn quoted_value(&mut self, newline_ends: bool) -> Result<(), ParseError> {
+    /// one, and returns its text as written; a backslash escapes the next byte, which
+    /// may not be a line break. The value is unterminated at the end of the input, or
+    /// also at a newline when `newline_ends` (OpenMetrics).
+    pub(super) fn quoted_value(&mut self, newline_ends: bool) -> Result<&'a str, ParseError> {
         let start = self.pos;
         // The next byte, unless the value cannot go on.
         let next = |cur: &Self| cur.peek().filter(|&b| !(newline_ends && b == b'\n'));
@@ -124,18 +178,25 @@ impl<'a> Cursor<'a> {
             match b {
                 b'"' => break,
                 b'\\' => {
+                    let backslash = self.pos;
                     self.bump();
-                    if next(self).is_none() {
-                        return Err(self.error_at(start, "unterminated label value"));
+                    match next(self) {
+                        None => return Err(self.error_at(start, "unterminated label value")),
+                        Some(b'\n') => {
+                            return Err(self.error_at(
+                                backslash,
+                                "a backslash may not escape a line break in a label value",
+                            ))
+                        }
+                        Some(_) => self.bump(),
                     }
-                    self.bump();
                 }
                 _ => self.bump(),
             }
         }
-        self.utf8(start, self.pos, "label value")?;
+        let value = self.utf8(start, self.pos, "label value")?;
         self.bump();
-        Ok(())
+        Ok(value)
     }
 
     fn ascii(&self, s: usize, e: usize) -> Option<&'a str> {

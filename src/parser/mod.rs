@@ -7,15 +7,17 @@
 //! what a caller keeps. The first error ends the iteration; it carries the line and
 //! column and displays as `LINE:COLUMN: message`.
 //!
-//! - **Text 0.0.4** accepts and rejects what Prometheus 2.42's text parser does (see
-//!   [`text`](self#text-format)), plus one rule of its scrape loop: a repeated label
-//!   name is an error.
+//! - **Text 0.0.4** accepts and rejects what a Prometheus 2.42 scrape does (see
+//!   [`text`](self#text-format)): its text parser, plus the rules of its scrape loop
+//!   on a sample's own labels (see [label sets](self#label-sets)).
 //! - **OpenMetrics 1.0.0** follows the specification and its official parser test
 //!   suite: family grouping and metadata placement, type suffixes, counter-like values
 //!   (never negative or NaN), histogram bucket rules, `_created`, exemplar placement and
 //!   their 128-character limit, timestamps that never go backwards, `# EOF`. A sample
 //!   that repeats a series at the timestamp of the sample before it is skipped (the
-//!   first one wins, as in Prometheus's storage and the Python client).
+//!   first one wins, as in Prometheus's storage and the Python client). Where
+//!   Prometheus 2.42 is laxer than the specification (a repeated label name beside an
+//!   empty value, a repeated exemplar label name), the specification wins.
 //!
 //! [`parse_families`] builds the gathered data model from a body.
 //!
@@ -37,13 +39,25 @@
 //! ```
 //!
 //! # Text format
-//! Prometheus 2.42 allows blank lines, leading and trailing blanks and tabs, spaces
-//! inside `{…}`, a trailing comma and even a missing comma between labels, a value
-//! glued to `}`, raw newlines inside a quoted label value, and comments of any shape; a
-//! NUL byte at the start of a line ends the input. It rejects a `# TYPE` other than
-//! `counter`, `gauge`, `histogram`, `summary` or `untyped`, values Go's `ParseFloat`
-//! refuses (hex, `_`, overflow), timestamps that are not a plain unsigned 64-bit
-//! integer of milliseconds, and anything else after the timestamp.
+//! Prometheus 2.42 allows blank lines, blanks and tabs before a comment, between
+//! tokens and at the end of a line, spaces inside `{…}`, a trailing comma and even a
+//! missing comma between labels, a value glued to `}`, raw newlines inside a quoted
+//! label value, and comments of any shape; a NUL byte at the start of a line ends the
+//! input. A `# HELP` line whose text is only blanks has empty help. It rejects blanks
+//! before a sample's metric name (it reads them as part of the name), a backslash
+//! before a line break in a label value, a `# TYPE` other than `counter`, `gauge`,
+//! `histogram`, `summary` or `untyped`, values Go's `ParseFloat` refuses (hex, `_`,
+//! overflow), timestamps that are not a plain unsigned 64-bit integer of
+//! milliseconds, and anything else after the timestamp.
+//!
+//! # Label sets
+//! Prometheus 2.42's scrape loop fails a scrape whose sample has a label name twice
+//! (`a{b="1",b="2"}`) or has `__name__` inside its braces (`a{__name__="b"}`: the
+//! metric name is that label); both formats reject these. It first drops every label
+//! of a name given an empty value, so in the text format `a{b="",b="1"}` is accepted
+//! and stored as `a` (OpenMetrics forbids the repeated name). Whether a scrape with a
+//! repeated `job` or `instance` label survives depends on the target's configuration
+//! (`honor_labels`), which a parser does not know: both formats reject it.
 
 mod families;
 mod lex;

@@ -1,7 +1,7 @@
 //! The OpenMetrics 1.0.0 reader: the line syntax of the specification's ABNF (single
 //! spaces, no blank lines, `# EOF` last); the rules spanning lines are in `om_rules.rs`.
 
-use super::lex::{decimal_seconds_to_nanos, parse_float, unescape, Cursor, Labels};
+use super::lex::{decimal_seconds_to_nanos, parse_float, unescape, Cursor, Labels, SeenLabel};
 use super::om_rules::{Rules, SampleFacts, Violation};
 use super::{Entry, ParseError, ParsedExemplar, ParsedSample, ParsedType, Timestamp};
 use crate::family::MAX_EXEMPLAR_LABEL_CHARS;
@@ -11,7 +11,8 @@ pub(super) struct OpenMetricsParser<'a> {
     done: bool,
     eof: bool,
     rules: Rules<'a>,
-    names: Vec<&'a str>,
+    /// Scratch for the label-set check.
+    seen: Vec<SeenLabel<'a>>,
 }
 
 impl<'a> OpenMetricsParser<'a> {
@@ -21,7 +22,7 @@ impl<'a> OpenMetricsParser<'a> {
             done: false,
             eof: false,
             rules: Rules::default(),
-            names: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -164,29 +165,34 @@ impl<'a> OpenMetricsParser<'a> {
         Ok(entry)
     }
 
-    /// Reads `{…}` strictly (no blanks, no trailing comma), the cursor on `{`.
-    fn labels(&mut self, metric: &str) -> Result<Labels<'a>, ParseError> {
+    /// Reads `{…}` strictly (no blanks, no trailing comma), the cursor on `{`: the
+    /// labels of series `metric`, or of an exemplar when `None`. A label name may
+    /// appear once (even with an empty value, which the specification forbids though
+    /// Prometheus accepts it), and `__name__` not at all in a series.
+    fn labels(&mut self, metric: Option<&str>) -> Result<Labels<'a>, ParseError> {
         self.cur.bump();
         let start = self.cur.pos;
-        self.names.clear();
+        self.seen.clear();
         if self.cur.eat(b'}') {
             return Ok(Labels::default());
         }
         loop {
-            self.cur.unique_label_name(&mut self.names, metric)?;
+            let (name, at) = self.cur.expect_label_name()?;
             if !self.cur.eat(b'=') {
                 return Err(self.cur.error("expected \"=\" after label name"));
             }
             if !self.cur.eat(b'"') {
                 return Err(self.cur.error("expected quoted label value"));
             }
-            self.cur.quoted_value(true)?;
+            let value = self.cur.quoted_value(true)?;
+            self.seen.push(SeenLabel::new(name, at, value));
             match self.cur.peek() {
                 Some(b',') => self.cur.bump(),
                 Some(b'}') => break,
                 _ => return Err(self.cur.error("expected \",\" or \"}\" after label value")),
             }
         }
+        self.cur.check_label_set(&self.seen, metric, false)?;
         let raw = self.cur.utf8(start, self.cur.pos, "labels")?;
         self.cur.bump();
         Ok(Labels::new(raw))
@@ -221,7 +227,7 @@ impl<'a> OpenMetricsParser<'a> {
             return Err(self.cur.error("expected metric name"));
         };
         let labels = if self.cur.peek() == Some(b'{') {
-            self.labels(name)?
+            self.labels(Some(name))?
         } else {
             Labels::default()
         };
@@ -275,7 +281,7 @@ impl<'a> OpenMetricsParser<'a> {
             return Err(self.cur.error("expected \" {\" after \"#\" of an exemplar"));
         }
         let at = self.cur.pos;
-        let labels = self.labels("exemplar")?;
+        let labels = self.labels(None)?;
         let chars: usize = labels
             .iter()
             .map(|(n, v)| n.chars().count() + v.chars().count())
@@ -359,6 +365,11 @@ mod tests {
         ("trailing comma", "a{b=\"c\",} 1\n# EOF\n", "1:9: expected label name"),
         ("raw newline in label", "a{b=\"c\nd\"} 1\n# EOF\n", "1:6: unterminated"),
         ("duplicate label", "a{b=\"1\",b=\"2\"} 1\n# EOF\n", "1:9: duplicate label name"),
+        ("duplicate label, one empty", "a{b=\"\",b=\"2\"} 1\n# EOF\n", "1:8: duplicate label name \"b\" for metric \"a\""),
+        ("name label", "a{__name__=\"b\"} 1\n# EOF\n", "1:3: label name \"__name__\" repeats the metric name \"a\""),
+        ("empty name label", "a{__name__=\"\"} 1\n# EOF\n", "1:3: empty label \"__name__\" removes"),
+        ("duplicate exemplar label", "# TYPE a counter\na_total 1 # {t=\"1\",t=\"2\"} 1\n# EOF\n", "2:20: duplicate label name \"t\" for an exemplar"),
+        ("backslash before a raw newline", "a{b=\"x\\\ny\"} 1\n# EOF\n", "1:6: unterminated"),
         ("bad type", "# TYPE a untyped\n# EOF\n", "1:10: invalid metric type"),
         ("unit not suffix", "# UNIT a s\n# EOF\n", "1:1: \"a\" does not end"),
         ("unit on info", "# TYPE a_u info\n# UNIT a_u u\n# EOF\n", "2:1:"),

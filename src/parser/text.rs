@@ -1,7 +1,7 @@
 //! The Prometheus text format 0.0.4 reader, accepting and rejecting what Prometheus
 //! 2.42's `promparse` does (see the module docs of [`crate::parser`]).
 
-use super::lex::{parse_float, unescape, Cursor, Labels};
+use super::lex::{parse_float, unescape, Cursor, Labels, SeenLabel};
 use super::{Entry, ParseError, ParsedSample, ParsedType, Timestamp};
 
 fn is_blank(b: u8) -> bool {
@@ -13,8 +13,8 @@ pub(super) struct TextParser<'a> {
     done: bool,
     /// The last `# TYPE`: samples whose names belong to it get its name and type.
     family: Option<(&'a str, ParsedType)>,
-    /// Scratch for the repeated-label check.
-    names: Vec<&'a str>,
+    /// Scratch for the label-set check.
+    seen: Vec<SeenLabel<'a>>,
 }
 
 impl<'a> TextParser<'a> {
@@ -23,7 +23,7 @@ impl<'a> TextParser<'a> {
             cur: Cursor::new(body),
             done: false,
             family: None,
-            names: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -40,13 +40,21 @@ impl<'a> TextParser<'a> {
 
     fn entry(&mut self) -> Option<Result<Entry<'a>, ParseError>> {
         loop {
-            self.cur.take_while(is_blank);
+            let (blanks, name) = self.cur.take_while(is_blank);
             match self.cur.peek() {
                 None | Some(0) => return None,
                 Some(b'\n') => self.cur.bump(),
                 Some(b'#') => return Some(self.comment()),
                 Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {
-                    return Some(self.sample().map(Entry::Sample))
+                    // Prometheus takes blanks before a sample's name as part of the
+                    // name, which is then invalid and fails the scrape.
+                    if blanks != name {
+                        return Some(Err(self.cur.error_at(
+                            blanks,
+                            "blanks before a metric name (Prometheus reads them as part of the name)",
+                        )));
+                    }
+                    return Some(self.sample().map(Entry::Sample));
                 }
                 Some(_) => {
                     return Some(Err(self
@@ -103,9 +111,14 @@ impl<'a> TextParser<'a> {
                 .error(format!("expected metric name after {keyword}")));
         };
         // Prometheus takes the rest of the line and drops its first character (the
-        // separating blank, or whatever stands there).
+        // separating blank, or whatever stands there); blanks alone are no text.
         let (start, end) = self.cur.take_while(|b| b != b'\n');
-        let start = if end - start > 1 { start + 1 } else { end };
+        let text = !self.cur.src[start..end].iter().all(|&b| is_blank(b));
+        let start = if text && end - start > 1 {
+            start + 1
+        } else {
+            end
+        };
         self.cur.eat(b'\n');
         if help {
             let text = self.cur.utf8(start, end, "help text")?;
@@ -197,13 +210,13 @@ impl<'a> TextParser<'a> {
     /// Reads labels after `{` up to and including `}`.
     fn labels(&mut self, metric: &str) -> Result<Labels<'a>, ParseError> {
         let start = self.cur.pos;
-        self.names.clear();
+        self.seen.clear();
         loop {
             self.cur.take_while(is_blank);
             if self.cur.peek() == Some(b'}') {
                 break;
             }
-            self.cur.unique_label_name(&mut self.names, metric)?;
+            let (name, at) = self.cur.expect_label_name()?;
             self.cur.take_while(is_blank);
             if !self.cur.eat(b'=') {
                 return Err(self.cur.error("expected \"=\" after label name"));
@@ -212,10 +225,12 @@ impl<'a> TextParser<'a> {
             if !self.cur.eat(b'"') {
                 return Err(self.cur.error("expected quoted label value"));
             }
-            self.cur.quoted_value(false)?;
+            let value = self.cur.quoted_value(false)?;
+            self.seen.push(SeenLabel::new(name, at, value));
             self.cur.take_while(is_blank);
             self.cur.eat(b',');
         }
+        self.cur.check_label_set(&self.seen, Some(metric), true)?;
         let raw = self.cur.utf8(start, self.cur.pos, "labels")?;
         self.cur.bump();
         Ok(Labels::new(raw))
@@ -266,7 +281,15 @@ mod tests {
     const ACCEPTED: &[(Accepted, f64, Option<i128>)] = &[
         (("plain", "a 1\n", &[]), 1.0, None),
         (("no final newline", "a 1", &[]), 1.0, None),
-        (("leading blanks", "  \ta 1\n", &[]), 1.0, None),
+        (
+            (
+                "blanks before a comment",
+                "  # HELP a x\n\t# TYPE a gauge\na 1\n",
+                &[],
+            ),
+            1.0,
+            None,
+        ),
         (("trailing blanks", "a 1 \t\n", &[]), 1.0, None),
         (
             ("blanks after timestamp", "a 1 123  \n", &[]),
@@ -349,6 +372,24 @@ mod tests {
             None,
         ),
         (("blank lines", "\n\n  \na 1\n\n", &[]), 1.0, None),
+        (
+            (
+                "repeated name with an empty value",
+                "a{b=\"\",c=\"d\",b=\"e\"} 1\n",
+                &[("b", ""), ("c", "d"), ("b", "e")],
+            ),
+            1.0,
+            None,
+        ),
+        (
+            (
+                "escaped backslash before a raw newline",
+                "a{b=\"x\\\\\ny\"} 1\n",
+                &[("b", "x\\\ny")],
+            ),
+            1.0,
+            None,
+        ),
         (("comment", "# just words\na 1\n", &[]), 1.0, None),
         (("hash without space", "#HELP a x\na 1\n", &[]), 1.0, None),
         (("help without text", "# HELP a\na 1\n", &[]), 1.0, None),
@@ -389,6 +430,20 @@ mod tests {
         ("double comma", "a{b=\"c\",,d=\"e\"} 1\n", "1:9:"),
         ("missing equals", "a{b} 1\n", "1:4:"),
         ("duplicate label", "a{b=\"1\",b=\"2\"} 1\n", "1:9:"),
+        (
+            "duplicate label, same value",
+            "a{b=\"1\",b=\"1\"} 1\n",
+            "1:9:",
+        ),
+        ("name label", "a{__name__=\"b\"} 1\n", "1:3:"),
+        ("empty name label", "a{c=\"d\", __name__=\"\"} 1\n", "1:10:"),
+        ("leading blanks", "  \ta 1\n", "1:1:"),
+        ("leading blank on a later line", "a 1\n b 2\n", "2:1:"),
+        (
+            "backslash before a raw newline",
+            "a{b=\"x\\\ny\"} 1\n",
+            "1:7:",
+        ),
         ("word value", "a true\n", "1:3:"),
         ("underscore value", "a 1_2\n", "1:3:"),
         ("hex value", "a 0x1p-3\n", "1:3:"),
@@ -431,6 +486,56 @@ mod tests {
         );
         let comment: Result<Vec<_>, _> = Parser::new(b"# \xff\na 1\n", Format::Text).collect();
         assert_eq!(comment.map(|e| e.len()), Ok(2));
+    }
+
+    #[test]
+    fn label_set_and_blank_errors_say_what_is_wrong() {
+        let cases = [
+            ("a{b=\"1\",\nb=\"2\"} 1\n", "1:9: expected label name"),
+            (
+                "a{b=\"x\ny\", b=\"2\"} 1\n",
+                "2:5: duplicate label name \"b\" for metric \"a\"",
+            ),
+            (
+                "a{__name__=\"a\"} 1\n",
+                "1:3: label name \"__name__\" repeats the metric name \"a\"",
+            ),
+            (
+                "a{__name__=\"\"} 1\n",
+                "1:3: empty label \"__name__\" removes the metric name \"a\"",
+            ),
+            (
+                "a 1\n\t b 2\n",
+                "2:1: blanks before a metric name (Prometheus reads them as part of the name)",
+            ),
+            (
+                "a{b=\"x\\\ny\"} 1\n",
+                "1:7: a backslash may not escape a line break in a label value",
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(parse(body).unwrap_err().to_string(), want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn help_of_blanks_only_is_empty() {
+        for (body, want) in [
+            ("# HELP a  \t\n", ""),
+            ("# HELP a \n", ""),
+            ("# HELP a  x \n", " x "),
+            ("# HELP a\t\tx\n", "\tx"),
+        ] {
+            let got = parse(body).unwrap();
+            assert_eq!(
+                got[0],
+                Entry::Help {
+                    name: "a",
+                    help: want.into()
+                },
+                "{body:?}"
+            );
+        }
     }
 
     #[test]

@@ -19,18 +19,40 @@ impl Drop for Running {
     }
 }
 
-/// The path of `tool`; fails loudly, never skips, when it is not installed.
-pub fn require(tool: &str) -> String {
+/// The path of `tool`, if it is installed.
+pub fn installed(tool: &str) -> Option<String> {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()
         .expect("run sh");
     let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    assert!(
-        found.status.success() && !path.is_empty(),
-        "`{tool}` is not installed: run scripts/install-deps.sh (Debian package `prometheus`)"
-    );
-    path
+    (found.status.success() && !path.is_empty()).then_some(path)
+}
+
+/// The path of `tool`; fails loudly, never skips, when it is not installed.
+pub fn require(tool: &str) -> String {
+    installed(tool).unwrap_or_else(|| {
+        panic!(
+            "`{tool}` is not installed: run scripts/install-deps.sh (Debian package `prometheus`)"
+        )
+    })
+}
+
+/// The path of `tool`; `None` when it is not installed and `CI` is not set, after
+/// printing that `test` skips and how to install it. On CI a missing tool fails, as
+/// with [`require`].
+pub fn require_unless_local(tool: &str, test: &str) -> Option<String> {
+    match installed(tool) {
+        Some(path) => Some(path),
+        None if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "SKIP {test}: `{tool}` is not installed (run scripts/install-deps.sh, \
+                 Debian package `prometheus`); with CI set this fails instead"
+            );
+            None
+        }
+        None => Some(require(tool)),
+    }
 }
 
 /// What `promtool check metrics` says about `body` (its output, empty when it has
@@ -75,13 +97,28 @@ pub fn start_prometheus(
     interval: Duration,
     targets: &[(&str, SocketAddr)],
 ) -> Running {
+    let jobs: Vec<_> = targets
+        .iter()
+        .map(|&(job, addr)| (job, addr, "/metrics"))
+        .collect();
+    start_prometheus_paths(dir, port, interval, &jobs)
+}
+
+/// Like [`start_prometheus`], each `(job, target, metrics_path)` scraped at its own
+/// path; job names are quoted, so they may hold any character but `'`.
+pub fn start_prometheus_paths(
+    dir: &Path,
+    port: u16,
+    interval: Duration,
+    jobs: &[(&str, SocketAddr, &str)],
+) -> Running {
     let secs = interval.as_secs();
     let mut config = format!(
         "global:\n  scrape_interval: {secs}s\n  scrape_timeout: {secs}s\nscrape_configs:\n"
     );
-    for (job, addr) in targets {
+    for (job, addr, path) in jobs {
         config.push_str(&format!(
-            "- job_name: {job}\n  static_configs:\n  - targets: ['{addr}']\n"
+            "- job_name: '{job}'\n  metrics_path: '{path}'\n  static_configs:\n  - targets: ['{addr}']\n"
         ));
     }
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();

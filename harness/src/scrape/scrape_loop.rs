@@ -405,8 +405,9 @@ impl ScrapeLoop {
         labels_from_pairs(pairs)
     }
 
-    /// The stored labels of a scraped sample: its own labels (empty values dropped)
-    /// merged with the target's. On a clash, `honor_labels` keeps the exposed value;
+    /// The stored labels of a scraped sample: its own labels (a name given an empty
+    /// value dropped with all its values, as Prometheus's label builder does) merged
+    /// with the target's. On a clash, `honor_labels` keeps the exposed value;
     /// otherwise the target's wins and the exposed one is renamed `exported_<name>`
     /// (prefixed again until the name is free), as Prometheus does.
     fn sample_labels(&self, sample: &ParsedSample<'_>) -> LabelSet {
@@ -414,7 +415,8 @@ impl ScrapeLoop {
         let mut pairs = vec![LabelPair::new(NAME_LABEL, sample.name)];
         let mut clashes: Vec<LabelPair> = Vec::new();
         for (name, value) in sample.labels.iter() {
-            if value.is_empty() {
+            let mut own = sample.labels.iter();
+            if value.is_empty() || own.any(|(n, v)| n == name && v.is_empty()) {
                 continue;
             }
             let pair = LabelPair::new(name, &*value);

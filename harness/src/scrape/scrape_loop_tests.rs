@@ -130,6 +130,15 @@ fn label_clashes_follow_honor_labels() {
 }
 
 #[test]
+fn a_label_name_given_an_empty_value_is_dropped_with_all_its_values() {
+    let (mut sl, store, _) = setup(ScrapeConfig::new("j"));
+    let report = sl.append(Ok(Scraped::text("m{a=\"1\",b=\"2\",a=\"\"} 1\n")), 1_000);
+    assert_eq!(report.error, None);
+    let want = series_labels("m", &[("b", "2"), ("instance", "a:1"), ("job", "j")]);
+    assert_eq!(samples_of(&store, "m")[0].0, want);
+}
+
+#[test]
 fn offset_is_stable_and_within_the_interval() {
     let (sl, _, _) = setup(ScrapeConfig::new("j").interval(Duration::from_secs(10)));
     let a = sl.offset(1_000_000);
