@@ -111,7 +111,7 @@ impl Api {
             "/api/v1/query" => self.query(params),
             "/api/v1/query_range" => self.query_range(params),
             "/api/v1/series" => self.series(params),
-            "/api/v1/targets" => Ok(self.targets()),
+            "/api/v1/targets" => Ok(self.targets(params)),
             _ => Err(ApiError {
                 status: StatusCode::NOT_FOUND,
                 kind: "not_found",
@@ -162,9 +162,30 @@ impl Api {
         Ok(Value::Array(found.iter().map(metric).collect()))
     }
 
-    fn targets(&self) -> Value {
-        let active: Vec<Value> = self.manager.targets().iter().map(target_json).collect();
-        json!({"activeTargets": active, "droppedTargets": []})
+    /// `?state=active|dropped|any` (default any; anything else shows neither), as
+    /// Prometheus.
+    fn targets(&self, params: &Params) -> Value {
+        let state = params
+            .iter()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let any = state.is_empty() || state == "any";
+        let active: Vec<Value> = if any || state == "active" {
+            self.manager.targets().iter().map(target_json).collect()
+        } else {
+            Vec::new()
+        };
+        let dropped: Vec<Value> = if any || state == "dropped" {
+            self.manager
+                .dropped_targets()
+                .iter()
+                .map(|(_, labels)| json!({ "discoveredLabels": metric(labels) }))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        json!({"activeTargets": active, "droppedTargets": dropped})
     }
 }
 

@@ -22,6 +22,12 @@
 //!     static_configs:
 //!       - targets: ["localhost:9100"]
 //!         labels: { env: dev }
+//!     file_sd_configs:
+//!       - files: ["targets/*.json", "more.yml"]  # relative to the config file
+//!         refresh_interval: 5m                  # default 5m
+//!     http_sd_configs:
+//!       - url: http://127.0.0.1:8080/sd
+//!         refresh_interval: 60s                 # default 60s
 //! ```
 //!
 //! Any other key is an error, as is an invalid value; errors name the key and its line.
@@ -46,9 +52,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::discovery::file_sd::FileSdConfig;
+use crate::discovery::http_sd::HttpSdConfig;
+use crate::discovery::static_sd::StaticConfig;
+use crate::discovery::{SdConfig, SdConfigs, TargetGroup};
 use crate::scrape::tls::{TlsConfig, TlsSettings};
 use crate::scrape::{ScrapeConfig, Target};
 use promsdk::labels::is_valid_label_name;
+use promsdk::labels::{LabelPair, LabelSet};
 
 /// A configuration error: where and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,9 +72,17 @@ pub struct ConfigError {
 }
 
 /// A parsed and validated configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
-    jobs: Vec<(ScrapeConfig, Vec<Target>)>,
+    jobs: Vec<JobConfig>,
+}
+
+/// One `scrape_configs` entry: how its targets are scraped and where they come from.
+#[derive(Debug, Clone)]
+struct JobConfig {
+    scrape: ScrapeConfig,
+    static_targets: Vec<Target>,
+    discovery: SdConfigs,
 }
 
 /// The file as written.
@@ -96,7 +115,25 @@ struct Job {
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
     #[serde(default)]
-    static_configs: Vec<StaticConfig>,
+    static_configs: Vec<RawStatic>,
+    #[serde(default)]
+    file_sd_configs: Vec<RawFileSd>,
+    #[serde(default)]
+    http_sd_configs: Vec<RawHttpSd>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileSd {
+    files: Vec<String>,
+    refresh_interval: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpSd {
+    url: String,
+    refresh_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -126,7 +163,7 @@ impl RawTls {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StaticConfig {
+struct RawStatic {
     #[serde(default)]
     targets: Vec<String>,
     #[serde(default)]
@@ -291,16 +328,29 @@ impl Config {
     /// Each job's scrape settings (defaults filled in from `global`) and its static
     /// targets.
     pub fn jobs(&self) -> Vec<(ScrapeConfig, Vec<Target>)> {
-        self.jobs.clone()
+        self.jobs
+            .iter()
+            .map(|j| (j.scrape.clone(), j.static_targets.clone()))
+            .collect()
+    }
+
+    /// Each job's scrape settings.
+    pub fn scrape_configs(&self) -> Vec<ScrapeConfig> {
+        self.jobs.iter().map(|j| j.scrape.clone()).collect()
+    }
+
+    /// Each job's service discovery configurations, its `static_configs` as one
+    /// [`StaticConfig`], as the discovery manager takes them.
+    pub fn discovery(&self) -> BTreeMap<String, SdConfigs> {
+        self.jobs
+            .iter()
+            .map(|j| (j.scrape.job_name.clone(), j.discovery.clone()))
+            .collect()
     }
 }
 
 impl RawConfig {
-    fn validate(
-        &self,
-        src: &Lines<'_>,
-        base: &Path,
-    ) -> Result<Vec<(ScrapeConfig, Vec<Target>)>, ConfigError> {
+    fn validate(&self, src: &Lines<'_>, base: &Path) -> Result<Vec<JobConfig>, ConfigError> {
         let global_line = |key: &str| src.find(src.find(1, "global").unwrap_or(1), key);
         let interval = duration(&self.global.scrape_interval, "scrape_interval", global_line)?
             .unwrap_or(Duration::from_secs(60));
@@ -388,25 +438,67 @@ impl RawConfig {
                 cfg = cfg.metrics_path(path.as_str());
             }
             let mut targets = Vec::new();
+            let mut groups = Vec::new();
             for sc in &job.static_configs {
-                for name in sc.labels.keys() {
-                    if !is_valid_label_name(name) || name.starts_with("__") {
+                let mut pairs = Vec::new();
+                for (name, value) in &sc.labels {
+                    if !is_valid_label_name(name) {
                         return Err(err("labels", format!("{name:?} is not a valid label name")));
                     }
+                    pairs.push(LabelPair::new(name.as_str(), value.as_str()));
                 }
                 let labels: Vec<(&str, &str)> = sc
                     .labels
                     .iter()
+                    .filter(|(n, _)| !n.starts_with("__"))
                     .map(|(n, v)| (n.as_str(), v.as_str()))
                     .collect();
+                let mut group = TargetGroup {
+                    labels: LabelSet::from_vec("", pairs)
+                        .map_err(|e| err("labels", e.to_string()))?,
+                    ..TargetGroup::default()
+                };
                 for t in &sc.targets {
                     if t.is_empty() || t.contains('/') || t.contains(char::is_whitespace) {
                         return Err(err("targets", format!("{t:?} is not a valid host:port")));
                     }
                     targets.push(Target::new(&cfg, t, &labels));
+                    group.targets.push(
+                        LabelSet::from_vec("", vec![LabelPair::new("__address__", t.as_str())])
+                            .map_err(|e| err("targets", e.to_string()))?,
+                    );
                 }
+                groups.push(group);
             }
-            jobs.push((cfg, targets));
+            let mut discovery: SdConfigs = Vec::new();
+            if !groups.is_empty() {
+                discovery.push(std::sync::Arc::new(StaticConfig::new(groups)));
+            }
+            for (n, sd) in job.file_sd_configs.iter().enumerate() {
+                let key = "file_sd_configs";
+                let interval = duration(&sd.refresh_interval, "refresh_interval", |k| {
+                    src.find(at(key).unwrap_or(job_line), k)
+                })?
+                .unwrap_or(FileSdConfig::DEFAULT_REFRESH_INTERVAL);
+                let file = FileSdConfig::new(sd.files.clone(), interval)
+                    .map_err(|e| err(key, format!("[{n}]: {e}")))?;
+                discovery.push(std::sync::Arc::new(file.relative_to(base)));
+            }
+            for (n, sd) in job.http_sd_configs.iter().enumerate() {
+                let key = "http_sd_configs";
+                let interval = duration(&sd.refresh_interval, "refresh_interval", |k| {
+                    src.find(at(key).unwrap_or(job_line), k)
+                })?
+                .unwrap_or(HttpSdConfig::DEFAULT_REFRESH_INTERVAL);
+                let http = HttpSdConfig::new(sd.url.as_str(), interval)
+                    .map_err(|e| err(key, format!("[{n}]: {e}")))?;
+                discovery.push(std::sync::Arc::new(http) as std::sync::Arc<dyn SdConfig>);
+            }
+            jobs.push(JobConfig {
+                scrape: cfg,
+                static_targets: targets,
+                discovery,
+            });
         }
         Ok(jobs)
     }
@@ -414,7 +506,11 @@ impl RawConfig {
 
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let jobs: Vec<&str> = self.jobs.iter().map(|(j, _)| j.job_name.as_str()).collect();
+        let jobs: Vec<&str> = self
+            .jobs
+            .iter()
+            .map(|j| j.scrape.job_name.as_str())
+            .collect();
         write!(f, "{} jobs: {}", jobs.len(), jobs.join(", "))
     }
 }

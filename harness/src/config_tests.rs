@@ -136,8 +136,8 @@ const BAD: &[Bad] = &[
         says: "targets",
     },
     Bad {
-        name: "reserved label",
-        yaml: "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__x: y}\n",
+        name: "invalid label name",
+        yaml: "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {1x: y}\n",
         line: 4,
         says: "labels",
     },

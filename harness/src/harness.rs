@@ -31,6 +31,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::discovery::{DiscoveryMetrics, Manager, ManagerOpts};
+use crate::reload::Reloader;
 use crate::scrape::{HttpScraper, MemoryStore, ScrapeManager, Scraper};
 use promsdk::collector::{Collected, Collector};
 use promsdk::desc::{Desc, Opts};
@@ -49,6 +51,11 @@ pub struct HarnessOpts {
     pub retention: Duration,
     /// How targets are fetched (default: [`HttpScraper`]).
     pub scraper: Arc<dyn Scraper>,
+    /// The configuration file `POST /-/reload` and SIGHUP re-read (default: none,
+    /// reloads fail).
+    pub config_file: Option<std::path::PathBuf>,
+    /// The discovery manager's settings (how often it updates the scrape side).
+    pub discovery: ManagerOpts,
 }
 
 impl Default for HarnessOpts {
@@ -56,6 +63,8 @@ impl Default for HarnessOpts {
         HarnessOpts {
             retention: Duration::from_secs(3600),
             scraper: Arc::new(HttpScraper::new()),
+            config_file: None,
+            discovery: ManagerOpts::default(),
         }
     }
 }
@@ -64,6 +73,8 @@ impl std::fmt::Debug for HarnessOpts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HarnessOpts")
             .field("retention", &self.retention)
+            .field("config_file", &self.config_file)
+            .field("discovery", &self.discovery)
             .finish_non_exhaustive()
     }
 }
@@ -74,8 +85,11 @@ pub struct Harness {
     local_addr: SocketAddr,
     store: MemoryStore,
     manager: ScrapeManager,
+    discovery: Manager,
+    reloader: Reloader,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
+    syncer: JoinHandle<()>,
 }
 
 impl Harness {
@@ -86,6 +100,24 @@ impl Harness {
         let manager = ScrapeManager::new(opts.scraper, Arc::new(store.clone()));
         let registry = Registry::new();
         registry.register(HarnessCollector::new(store.clone(), manager.clone())?)?;
+        let (discovery, mut target_sets) = Manager::new(
+            opts.discovery,
+            DiscoveryMetrics::register(&registry, "scrape")?,
+        );
+        let syncer = tokio::spawn({
+            let manager = manager.clone();
+            async move {
+                while let Some(sets) = target_sets.recv().await {
+                    manager.sync_groups(sets);
+                }
+            }
+        });
+        let reloader = Reloader::new(
+            opts.config_file,
+            manager.clone(),
+            discovery.clone(),
+            &registry,
+        )?;
         let metrics = MetricsService::new(registry, ServeOpts::default())?;
         let listener = TcpListener::bind(listen)
             .await
@@ -99,29 +131,37 @@ impl Harness {
         })?;
         let (stop, stopped) = watch::channel(false);
         let api = Api::new(store.clone(), manager.clone());
-        let server = tokio::spawn(serve(listener, api, metrics, stopped));
+        let server = tokio::spawn(serve(listener, api, metrics, reloader.clone(), stopped));
         let harness = Harness {
             local_addr,
             store,
             manager,
+            discovery,
+            reloader,
             stop,
             server,
+            syncer,
         };
         harness.apply(config);
         tracing::info!(addr = %local_addr, %config, "harness listening");
         Ok(harness)
     }
 
-    /// Applies a (new) configuration: jobs added, removed or changed, static targets
-    /// synced.
+    /// Applies a (new) configuration: jobs added, removed or changed, discovery
+    /// providers started or cancelled (unchanged ones keep running).
     pub fn apply(&self, config: &Config) {
-        let jobs = config.jobs();
-        self.manager
-            .apply_config(jobs.iter().map(|(cfg, _)| cfg.clone()).collect());
-        self.manager.sync(
-            jobs.into_iter()
-                .map(|(cfg, targets)| (cfg.job_name, targets)),
-        );
+        self.reloader.apply(config);
+    }
+
+    /// Re-reads the configuration file (as `POST /-/reload` and SIGHUP do); on error
+    /// the running configuration stays.
+    pub fn reload(&self) -> std::result::Result<(), crate::config::ConfigError> {
+        self.reloader.reload()
+    }
+
+    /// The reloader, for a signal handler to keep.
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
     }
 
     /// The address served.
@@ -143,6 +183,8 @@ impl Harness {
     /// for every scrape loop to end, then stops the server, letting requests in
     /// progress finish.
     pub async fn shutdown(self) {
+        self.discovery.stop();
+        self.syncer.abort();
         self.manager.stop(false).await;
         let _ = self.stop.send(true);
         let _ = self.server.await;
@@ -154,6 +196,7 @@ async fn serve(
     listener: TcpListener,
     api: Api,
     metrics: MetricsService,
+    reloader: Reloader,
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -169,10 +212,10 @@ async fn serve(
             },
             _ = stopped.changed() => break,
         };
-        let (api, metrics) = (api.clone(), metrics.clone());
+        let (api, metrics, reloader) = (api.clone(), metrics.clone(), reloader.clone());
         let service = service_fn(move |request: Request<Incoming>| {
-            let (api, metrics) = (api.clone(), metrics.clone());
-            async move { Ok::<_, Infallible>(route(&api, &metrics, request).await) }
+            let (api, metrics, reloader) = (api.clone(), metrics.clone(), reloader.clone());
+            async move { Ok::<_, Infallible>(route(&api, &metrics, &reloader, request).await) }
         });
         let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
@@ -188,9 +231,34 @@ async fn serve(
 async fn route(
     api: &Api,
     metrics: &MetricsService,
+    reloader: &Reloader,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
+    let text = |status: http::StatusCode, body: String| {
+        Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_default()
+    };
+    if path == "/-/reload" {
+        if !matches!(*request.method(), http::Method::POST | http::Method::PUT) {
+            return text(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "Only POST or PUT requests allowed\n".into(),
+            );
+        }
+        // Reading and applying the file is blocking work (small, but off the reactor).
+        let reloader = reloader.clone();
+        return match tokio::task::spawn_blocking(move || reloader.reload()).await {
+            Ok(Ok(())) => text(http::StatusCode::OK, String::new()),
+            Ok(Err(e)) => text(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to reload config: {e}\n"),
+            ),
+            Err(e) => text(http::StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+        };
+    }
     if Api::handles(&path) {
         api.respond(request).await
     } else if path == "/metrics" {

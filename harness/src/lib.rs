@@ -10,6 +10,8 @@
 //! Layers only point forward: configuration → scrape manager → pool → loop → store →
 //! query → API.
 //! - [`config`]: the strict `prometheus.yml` subset.
+//! - [`discovery`]: target groups from providers (static, file_sd, http_sd, your own)
+//!   through a throttled manager.
 //! - [`scrape`]: targets, the scrape manager and pools (diffing targets by their full
 //!   label set), scrape loops with staleness markers, the store and selector queries.
 //! - [`api`]: Prometheus's HTTP API shapes over the store.
@@ -18,7 +20,9 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
 mod harness;
+pub mod reload;
 pub mod scrape;
 mod time;
 

@@ -1,8 +1,10 @@
 //! `promsdk-harness`: the Prometheus-side tools of promsdk.
 //!
 //! `promsdk-harness run --config FILE [--listen ADDR]` scrapes the jobs of a
-//! prometheus.yml subset and serves `/api/v1/{query,query_range,series,targets}` and
-//! its own `/metrics` until SIGINT or SIGTERM.
+//! prometheus.yml subset (targets from static_configs, file_sd_configs and
+//! http_sd_configs) and serves `/api/v1/{query,query_range,series,targets}` and its
+//! own `/metrics` until SIGINT or SIGTERM; SIGHUP or `POST /-/reload` re-reads the
+//! configuration.
 //!
 //! `promsdk-harness parse [--format text|openmetrics] FILE|-` reads an exposition and
 //! prints one JSON object per sample (`name`, `labels`, `value` as a number or `"NaN"`,
@@ -38,8 +40,10 @@ enum Command {
     /// (scrape_interval, scrape_timeout) and `scrape_configs` (job_name,
     /// scrape_interval, scrape_timeout, metrics_path, scheme (http, https),
     /// tls_config (ca_file, cert_file, key_file, server_name, insecure_skip_verify),
-    /// honor_labels, sample_limit, body_size_limit, static_configs). Logs go to
-    /// stderr (RUST_LOG sets the level, default info).
+    /// honor_labels, sample_limit, body_size_limit, static_configs, file_sd_configs,
+    /// http_sd_configs). SIGHUP or POST /-/reload re-reads the file; an invalid file
+    /// keeps the running configuration. Logs go to stderr (RUST_LOG sets the level,
+    /// default info).
     Run {
         /// The configuration file.
         #[arg(long)]
@@ -102,6 +106,7 @@ fn run(
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let config_file = config.to_path_buf();
     let config = match Config::load(config) {
         Ok(config) => config,
         Err(e) => {
@@ -122,6 +127,7 @@ fn run(
     runtime.block_on(async {
         let opts = HarnessOpts {
             retention,
+            config_file: Some(config_file),
             ..HarnessOpts::default()
         };
         let harness = match Harness::start(&config, listen, opts).await {
@@ -131,11 +137,26 @@ fn run(
                 return ExitCode::from(1);
             }
         };
+        let reloads = tokio::spawn(reload_on_sighup(harness.reloader()));
         shutdown_signal().await;
+        reloads.abort();
         tracing::info!("shutting down");
         harness.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Re-reads the configuration on each SIGHUP, as Prometheus does.
+async fn reload_on_sighup(reloader: promsdk_harness::reload::Reloader) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let reloader = reloader.clone();
+        // Errors are logged by the reloader and leave the running configuration.
+        let _ = tokio::task::spawn_blocking(move || reloader.reload()).await;
+    }
 }
 
 async fn shutdown_signal() {

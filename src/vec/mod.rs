@@ -161,6 +161,15 @@ impl<M: Metric, S> Clone for MetricVec<M, S> {
     }
 }
 
+impl<M: Metric, S: BuildHasher + Send + Sync + 'static> std::fmt::Debug for MetricVec<M, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricVec")
+            .field("name", &self.desc().name())
+            .field("series", &self.len())
+            .finish()
+    }
+}
+
 /// Label values on the stack: vecs rarely have more than eight labels.
 type Values<'a> = SmallVec<[&'a str; 8]>;
 

@@ -1,11 +1,13 @@
-//! [`ScrapeManager`]: one [`ScrapePool`] per job, fed complete target sets per job
-//! (static lists now; the discovery manager's output later).
+//! [`ScrapeManager`]: one [`ScrapePool`] per job, fed each job's complete set of
+//! target groups by the discovery manager ([`ScrapeManager::sync_groups`]) or target
+//! lists ([`ScrapeManager::sync`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::discovery::{TargetGroup, TargetSets};
 use crate::scrape::pool::ScrapePool;
 use crate::scrape::scraper::Scraper;
 use crate::scrape::store::Storage;
@@ -40,6 +42,8 @@ struct Pools {
     jobs: BTreeMap<String, ScrapePool>,
     /// Pools of removed or changed jobs whose loops may still be writing markers.
     retired: Vec<ScrapePool>,
+    /// The latest target groups of each job, for pools (re)created by a reload.
+    groups: HashMap<String, Vec<TargetGroup>>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -76,6 +80,7 @@ impl ScrapeManager {
         let Pools {
             jobs: pools,
             retired,
+            groups,
         } = &mut *guard;
         retired.retain(|p| !p.is_finished());
         let mut old = std::mem::take(pools);
@@ -99,7 +104,10 @@ impl ScrapeManager {
                         Arc::clone(&self.storage),
                     )
                     .with_clock(self.clock.clone());
-                    pool.sync(targets);
+                    match groups.get(&cfg.job_name) {
+                        Some(groups) => pool.sync_groups(groups),
+                        None => pool.sync(targets),
+                    }
                     pools.insert(cfg.job_name, pool);
                 }
             }
@@ -121,6 +129,31 @@ impl ScrapeManager {
         }
     }
 
+    /// Syncs every job named in `sets` to its target groups (a job not named keeps
+    /// its targets; one not configured is ignored), as Prometheus's scrape manager
+    /// takes the discovery manager's sends.
+    pub fn sync_groups(&self, sets: TargetSets) {
+        let mut guard = self.pools.lock();
+        let Pools { jobs, groups, .. } = &mut *guard;
+        for (job, job_groups) in sets {
+            match jobs.get_mut(&job) {
+                Some(pool) => pool.sync_groups(&job_groups),
+                None => tracing::debug!(job, "target groups for a job not configured"),
+            }
+            groups.insert(job, job_groups);
+        }
+    }
+
+    /// Targets discovered but dropped by relabeling, as `(job, discovered labels)`.
+    pub fn dropped_targets(&self) -> Vec<(String, promsdk::LabelSet)> {
+        self.pools
+            .lock()
+            .jobs
+            .iter()
+            .flat_map(|(job, pool)| pool.dropped().iter().map(move |l| (job.clone(), l.clone())))
+            .collect()
+    }
+
     /// Every target's status, by job, then target.
     pub fn targets(&self) -> Vec<TargetStatus> {
         self.pools
@@ -137,7 +170,7 @@ impl ScrapeManager {
     /// intervals); without, nothing more is written (process shutdown, the way a
     /// Prometheus shutdown ends its loops).
     pub async fn stop(&self, mark_stale: bool) {
-        let Pools { jobs, retired } = std::mem::take(&mut *self.pools.lock());
+        let Pools { jobs, retired, .. } = std::mem::take(&mut *self.pools.lock());
         for mut pool in jobs.into_values().chain(retired) {
             pool.stop(mark_stale).await;
         }

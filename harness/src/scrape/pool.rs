@@ -8,11 +8,13 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::discovery::TargetGroup;
 use crate::scrape::scrape_loop::{Command, ScrapeLoop};
 use crate::scrape::scraper::Scraper;
 use crate::scrape::store::Storage;
 use crate::scrape::target::{Target, TargetStatus};
 use crate::scrape::{ScrapeConfig, WallClock};
+use promsdk::LabelSet;
 
 struct Running {
     commands: watch::Sender<Command>,
@@ -73,6 +75,8 @@ pub struct ScrapePool {
     clock: WallClock,
     loops: HashMap<Target, Running, TargetHasher>,
     stopping: Vec<Stopping>,
+    /// Discovered targets that relabeling dropped, by their discovered labels.
+    dropped: Vec<LabelSet>,
 }
 
 impl std::fmt::Debug for ScrapePool {
@@ -94,6 +98,7 @@ impl ScrapePool {
             clock: WallClock::system(),
             loops: HashMap::default(),
             stopping: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -106,6 +111,30 @@ impl ScrapePool {
     /// The job's settings.
     pub fn config(&self) -> &ScrapeConfig {
         &self.cfg
+    }
+
+    /// Makes the running loops exactly the targets of `groups` (each target's labels
+    /// over its group's), as Prometheus's `scrapePool.Sync`: a target without a valid
+    /// `__address__` is skipped with a log line.
+    pub fn sync_groups(&mut self, groups: &[TargetGroup]) {
+        let mut targets = Vec::new();
+        for group in groups {
+            for labels in group.target_labels() {
+                match target_from_labels(&self.cfg, &labels) {
+                    Ok(t) => targets.push(t),
+                    Err(e) => {
+                        tracing::warn!(job = %self.cfg.job_name, source = %group.source, error = %e, "skipping target")
+                    }
+                }
+            }
+        }
+        self.dropped.clear();
+        self.sync(targets);
+    }
+
+    /// The discovered labels of targets dropped by relabeling at the last sync.
+    pub fn dropped(&self) -> &[LabelSet] {
+        &self.dropped
     }
 
     /// Makes the running loops exactly `targets` (duplicates count once).
@@ -212,6 +241,20 @@ impl ScrapePool {
         });
         self
     }
+}
+
+/// The target of discovered `labels`: `__address__` is the address, labels starting
+/// with `__` are not kept.
+fn target_from_labels(cfg: &ScrapeConfig, labels: &LabelSet) -> Result<Target, String> {
+    let address = labels.get("__address__").unwrap_or_default();
+    if address.is_empty() || address.contains('/') {
+        return Err(format!("invalid __address__ {address:?}"));
+    }
+    let extra: Vec<(&str, &str)> = labels
+        .iter()
+        .filter(|(n, _)| !n.starts_with("__"))
+        .collect();
+    Ok(Target::new(cfg, address, &extra))
 }
 
 impl Drop for ScrapePool {
