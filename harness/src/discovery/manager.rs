@@ -1,7 +1,7 @@
 //! [`Manager`]: runs the providers of every job and sends the scrape side each job's
 //! complete set of target groups, as Prometheus's `discovery.Manager`:
 //! - identical configurations, in one job or several, run as one provider feeding all
-//!   of them (the configurations' [`config_key`](super::config_key));
+//!   of them (equal names and `Debug` renderings, see [`SdConfig`]);
 //! - on [`Manager::apply_config`], providers whose configuration is unchanged keep
 //!   running (no re-read, no flapping targets; a job newly using one gets its groups at
 //!   once), providers no job uses any more are cancelled, and a job with no working
