@@ -41,6 +41,7 @@ use promsdk::registry::Registry;
 
 use crate::api::Api;
 use crate::config::Config;
+use crate::query::EngineOpts;
 
 /// Settings of a [`Harness`] other than its configuration file.
 #[derive(Clone)]
@@ -49,6 +50,9 @@ pub struct HarnessOpts {
     pub retention: Duration,
     /// How targets are fetched (default: [`HttpScraper`]).
     pub scraper: Arc<dyn Scraper>,
+    /// How queries are evaluated: lookback, `--query.max-samples`, timeout
+    /// (default: Prometheus's).
+    pub query: EngineOpts,
 }
 
 impl Default for HarnessOpts {
@@ -56,6 +60,7 @@ impl Default for HarnessOpts {
         HarnessOpts {
             retention: Duration::from_secs(3600),
             scraper: Arc::new(HttpScraper::new()),
+            query: EngineOpts::default(),
         }
     }
 }
@@ -64,6 +69,7 @@ impl std::fmt::Debug for HarnessOpts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HarnessOpts")
             .field("retention", &self.retention)
+            .field("query", &self.query)
             .finish_non_exhaustive()
     }
 }
@@ -98,7 +104,7 @@ impl Harness {
             source,
         })?;
         let (stop, stopped) = watch::channel(false);
-        let api = Api::new(store.clone(), manager.clone());
+        let api = Api::with_query_opts(store.clone(), manager.clone(), opts.query);
         let server = tokio::spawn(serve(listener, api, metrics, stopped));
         let harness = Harness {
             local_addr,
