@@ -1,5 +1,5 @@
 //! The harness's HTTP API, a subset of Prometheus's with its JSON shapes: the query
-//! endpoints of [`query_api`](crate::query_api) (`/api/v1/query`, `/api/v1/query_range`,
+//! endpoints of the `query_api` module (`/api/v1/query`, `/api/v1/query_range`,
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/NAME/values`) and
 //! `/api/v1/targets`. Parameters come from the query string or, for POST, a form body
 //! (promtool POSTs), the body's values first as in Go's `r.Form`.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{wrong_type, Evaluator, Value};
-use super::functions::quantile;
+use super::range_functions::quantile;
 use super::{format_f, labels_from, QueryError, Sample, NAME_LABEL};
 use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
 
@@ -135,16 +135,8 @@ fn aggregate(
                 let n = g.count as f64;
                 g.mean += s.value / n - g.mean / n;
             }
-            "max" => {
-                if g.value < s.value || g.value.is_nan() {
-                    g.value = s.value;
-                }
-            }
-            "min" => {
-                if g.value > s.value || g.value.is_nan() {
-                    g.value = s.value;
-                }
-            }
+            "max" if g.value < s.value || g.value.is_nan() => g.value = s.value,
+            "min" if g.value > s.value || g.value.is_nan() => g.value = s.value,
             "count" | "count_values" => g.count += 1,
             "stddev" | "stdvar" => {
                 g.count += 1;

@@ -23,7 +23,7 @@
 //! }
 //! app.commit();
 //! let engine = Engine::new(store, EngineOpts::default());
-//! let QueryValue::Vector(v) = engine.instant("rate(requests_total[1m])", 30_000, None).unwrap() else {
+//! let QueryValue::Vector(v) = engine.instant("rate(requests_total[30s])", 30_000, None).unwrap() else {
 //!     panic!("a vector");
 //! };
 //! assert_eq!(v[0].value, 2.0);
@@ -35,6 +35,7 @@ mod binary;
 mod check;
 mod eval;
 mod functions;
+mod range_functions;
 mod select;
 
 use std::collections::HashMap;
@@ -251,10 +252,12 @@ impl Engine {
         let expr = parse(query)?;
         match expr.value_type() {
             ValueType::Vector | ValueType::Scalar => {}
-            other => return Err(QueryError::BadRequest(format!(
+            other => {
+                return Err(QueryError::BadRequest(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                 type_name(other)
-            ))),
+            )))
+            }
         }
         let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
         if step_ms <= 0 {
