@@ -1,8 +1,8 @@
-//! The harness's HTTP API, a subset of Prometheus's with its JSON shapes:
-//! `/api/v1/query` (selector only; `time` as Unix seconds or RFC 3339),
-//! `/api/v1/query_range` (`start`, `end`, `step` as seconds or a duration),
-//! `/api/v1/series` (`match[]`, `start`, `end`) and `/api/v1/targets`. Parameters come
-//! from the query string or, for POST, a form body (promtool POSTs).
+//! The harness's HTTP API, a subset of Prometheus's with its JSON shapes: the query
+//! endpoints of the `query_api` module (`/api/v1/query`, `/api/v1/query_range`,
+//! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/NAME/values`) and
+//! `/api/v1/targets`. Parameters come from the query string or, for POST, a form body
+//! (promtool POSTs), the body's values first as in Go's `r.Form`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -12,45 +12,35 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::{json, Map, Value};
 
-use crate::scrape::{
-    instant_query, range_query, series_query, MemoryStore, ScrapeManager, Selector, TargetStatus,
-    WallClock,
-};
+use crate::query::{Engine, EngineOpts};
+use crate::query_api::{self, bad_data, write_str, ApiError, Params};
+use crate::scrape::{MemoryStore, ScrapeManager, TargetStatus, WallClock};
 use promsdk::labels::LabelSet;
 
-use crate::config::parse_duration;
-use crate::time::{format_rfc3339, parse_time};
+use crate::time::format_rfc3339;
 
 /// The largest request body read (form parameters).
 const MAX_FORM_BYTES: usize = 1 << 20;
 
-/// What the API reads: the store and the scrape manager.
+/// What the API reads: the store (through the query engine) and the scrape manager.
 #[derive(Clone, Debug)]
 pub struct Api {
-    store: MemoryStore,
+    engine: Engine,
     manager: ScrapeManager,
 }
 
-type Params = Vec<(String, String)>;
-
-struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-fn bad_data(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        kind: "bad_data",
-        message: message.into(),
-    }
-}
-
 impl Api {
-    /// An API over `store` and `manager`.
+    /// An API over `store` and `manager` with Prometheus's default query options.
     pub fn new(store: MemoryStore, manager: ScrapeManager) -> Self {
-        Api { store, manager }
+        Self::with_query_opts(store, manager, EngineOpts::default())
+    }
+
+    /// An API over `store` and `manager` whose queries run with `opts`.
+    pub fn with_query_opts(store: MemoryStore, manager: ScrapeManager, opts: EngineOpts) -> Self {
+        Api {
+            engine: Engine::new(store, opts),
+            manager,
+        }
     }
 
     /// Whether `path` is one of the API's.
@@ -65,20 +55,28 @@ impl Api {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let result = match self.params(request).await {
-            Ok((path, params)) => self.route(&path, &params),
+            Ok((path, params)) => self.route(path, params).await,
             Err(e) => Err(e),
         };
         let (status, body) = match result {
-            Ok(data) => (StatusCode::OK, json!({"status": "success", "data": data})),
-            Err(e) => (
-                e.status,
-                json!({"status": "error", "errorType": e.kind, "error": e.message}),
+            Ok(data) => (
+                StatusCode::OK,
+                format!("{{\"status\":\"success\",\"data\":{data}}}"),
             ),
+            Err(e) => {
+                let mut body = format!(
+                    "{{\"status\":\"error\",\"errorType\":\"{}\",\"error\":",
+                    e.kind
+                );
+                write_str(&mut body, &e.message);
+                body.push('}');
+                (e.status, body)
+            }
         };
         Response::builder()
             .status(status)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body.to_string())))
+            .body(Full::new(Bytes::from(body)))
             .unwrap_or_default()
     }
 
@@ -88,14 +86,14 @@ impl Api {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (head, body) = request.into_parts();
-        let mut params = head.uri.query().map(parse_form).unwrap_or_default();
+        let mut params = Params::new();
         if head.method == Method::POST {
             let bytes = Limited::new(body, MAX_FORM_BYTES)
                 .collect()
                 .await
-                .map_err(|e| bad_data(format!("reading the form body: {e}")))?
+                .map_err(|e| bad_data(format!("error parsing form values: {e}")))?
                 .to_bytes();
-            params.extend(parse_form(&String::from_utf8_lossy(&bytes)));
+            params = parse_form(&String::from_utf8_lossy(&bytes));
         } else if head.method != Method::GET {
             return Err(ApiError {
                 status: StatusCode::METHOD_NOT_ALLOWED,
@@ -103,63 +101,41 @@ impl Api {
                 message: format!("method {} not allowed", head.method),
             });
         }
+        params.extend(head.uri.query().map(parse_form).unwrap_or_default());
         Ok((head.uri.path().to_owned(), params))
     }
 
-    fn route(&self, path: &str, params: &Params) -> Result<Value, ApiError> {
-        match path {
-            "/api/v1/query" => self.query(params),
-            "/api/v1/query_range" => self.query_range(params),
-            "/api/v1/series" => self.series(params),
-            "/api/v1/targets" => Ok(self.targets(params)),
+    async fn route(&self, path: String, params: Params) -> Result<String, ApiError> {
+        if path == "/api/v1/targets" {
+            return Ok(self.targets(&params).to_string());
+        }
+        let engine = self.engine.clone();
+        let label = path
+            .strip_prefix("/api/v1/label/")
+            .and_then(|rest| rest.strip_suffix("/values"))
+            .map(str::to_owned);
+        let run = move || match (path.as_str(), label) {
+            ("/api/v1/query", _) => {
+                query_api::query(&engine, &params, WallClock::system().now_ms())
+            }
+            ("/api/v1/query_range", _) => query_api::query_range(&engine, &params),
+            ("/api/v1/series", _) => query_api::series(&engine, &params),
+            ("/api/v1/labels", _) => query_api::labels(&engine, &params),
+            (_, Some(name)) => query_api::label_values(&engine, &name, &params),
             _ => Err(ApiError {
                 status: StatusCode::NOT_FOUND,
                 kind: "not_found",
                 message: format!("unknown endpoint {path}"),
             }),
-        }
-    }
-
-    fn query(&self, params: &Params) -> Result<Value, ApiError> {
-        let selector = selector(required(params, "query")?)?;
-        let t = time_param(params, "time")?.unwrap_or_else(|| WallClock::system().now_ms());
-        let result: Vec<Value> = instant_query(&self.store, &selector, t)
-            .into_iter()
-            .map(|(labels, (_, v))| json!({"metric": metric(&labels), "value": point(t, v)}))
-            .collect();
-        Ok(json!({"resultType": "vector", "result": result}))
-    }
-
-    fn query_range(&self, params: &Params) -> Result<Value, ApiError> {
-        let selector = selector(required(params, "query")?)?;
-        let start = time_param(params, "start")?.ok_or_else(|| bad_data("missing start"))?;
-        let end = time_param(params, "end")?.ok_or_else(|| bad_data("missing end"))?;
-        let step = required(params, "step")?;
-        let step = parse_step(step).ok_or_else(|| bad_data(format!("invalid step {step:?}")))?;
-        let result: Vec<Value> = range_query(&self.store, &selector, start, end, step)
-            .map_err(|e| bad_data(e.to_string()))?
-            .into_iter()
-            .map(|(labels, points)| {
-                let values: Vec<Value> = points.iter().map(|&(t, v)| point(t, v)).collect();
-                json!({"metric": metric(&labels), "values": values})
+        };
+        // Evaluation holds the store's read lock and may take long: off the runtime.
+        tokio::task::spawn_blocking(run).await.unwrap_or_else(|e| {
+            Err(ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                kind: "internal",
+                message: format!("query evaluation failed: {e}"),
             })
-            .collect();
-        Ok(json!({"resultType": "matrix", "result": result}))
-    }
-
-    fn series(&self, params: &Params) -> Result<Value, ApiError> {
-        let selectors = params
-            .iter()
-            .filter(|(k, _)| k == "match[]")
-            .map(|(_, v)| selector(v))
-            .collect::<Result<Vec<_>, _>>()?;
-        if selectors.is_empty() {
-            return Err(bad_data("no match[] parameter provided"));
-        }
-        let start = time_param(params, "start")?.unwrap_or(i64::MIN);
-        let end = time_param(params, "end")?.unwrap_or(i64::MAX);
-        let found = series_query(&self.store, &selectors, start, end);
-        Ok(Value::Array(found.iter().map(metric).collect()))
+        })
     }
 
     /// `?state=active|dropped|any` (default any; anything else shows neither), as
@@ -189,62 +165,12 @@ impl Api {
     }
 }
 
-fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, ApiError> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .ok_or_else(|| bad_data(format!("missing {name}")))
-}
-
-fn selector(q: &str) -> Result<Selector, ApiError> {
-    q.parse()
-        .map_err(|e: crate::scrape::QueryError| bad_data(e.to_string()))
-}
-
-fn time_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
-    match params.iter().find(|(k, _)| k == name) {
-        None => Ok(None),
-        Some((_, v)) => parse_time(v).map(Some).ok_or_else(|| {
-            bad_data(format!(
-                "invalid parameter {name:?}: cannot parse {v:?} to a valid timestamp"
-            ))
-        }),
-    }
-}
-
-fn parse_step(s: &str) -> Option<Duration> {
-    if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    parse_duration(s)
-}
-
 fn metric(labels: &LabelSet) -> Value {
     let map: Map<String, Value> = labels
         .iter()
         .map(|(n, v)| (n.to_owned(), Value::from(v)))
         .collect();
     Value::Object(map)
-}
-
-/// `[seconds, "value"]` as Prometheus writes a sample.
-fn point(t_ms: i64, v: f64) -> Value {
-    json!([t_ms as f64 / 1000.0, format_value(v)])
-}
-
-/// A value as Go's `strconv.FormatFloat(v, 'f', -1, 64)` writes it, with Prometheus's
-/// spellings of the special values.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
 }
 
 /// A duration as Prometheus prints one (`1m30s`, `500ms`, `0s`).

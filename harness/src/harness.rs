@@ -43,6 +43,7 @@ use promsdk::registry::Registry;
 
 use crate::api::Api;
 use crate::config::Config;
+use crate::query::EngineOpts;
 
 /// Settings of a [`Harness`] other than its configuration file.
 #[derive(Clone)]
@@ -56,6 +57,9 @@ pub struct HarnessOpts {
     pub config_file: Option<std::path::PathBuf>,
     /// The discovery manager's settings (how often it updates the scrape side).
     pub discovery: ManagerOpts,
+    /// How queries are evaluated: lookback, `--query.max-samples`, timeout
+    /// (default: Prometheus's).
+    pub query: EngineOpts,
 }
 
 impl Default for HarnessOpts {
@@ -65,6 +69,7 @@ impl Default for HarnessOpts {
             scraper: Arc::new(HttpScraper::new()),
             config_file: None,
             discovery: ManagerOpts::default(),
+            query: EngineOpts::default(),
         }
     }
 }
@@ -75,6 +80,7 @@ impl std::fmt::Debug for HarnessOpts {
             .field("retention", &self.retention)
             .field("config_file", &self.config_file)
             .field("discovery", &self.discovery)
+            .field("query", &self.query)
             .finish_non_exhaustive()
     }
 }
@@ -130,7 +136,7 @@ impl Harness {
             source,
         })?;
         let (stop, stopped) = watch::channel(false);
-        let api = Api::new(store.clone(), manager.clone());
+        let api = Api::with_query_opts(store.clone(), manager.clone(), opts.query);
         let server = tokio::spawn(serve(listener, api, metrics, reloader.clone(), stopped));
         let harness = Harness {
             local_addr,

@@ -1,7 +1,7 @@
 //! # promsdk-harness
 //!
 //! The Prometheus side of promsdk, modelled on Prometheus's own packages: scrape loops
-//! that write Prometheus 2.42's staleness markers, an in-memory store, selector queries
+//! that write Prometheus 2.42's staleness markers, an in-memory store, PromQL
 //! and Prometheus's HTTP API, driven by a `prometheus.yml` subset. It proves end to end
 //! that a series an exporter stops exposing disappears from queries as it does in
 //! Prometheus.
@@ -14,6 +14,8 @@
 //!   through a throttled manager.
 //! - [`scrape`]: targets, the scrape manager and pools (diffing targets by their full
 //!   label set), scrape loops with staleness markers, the store and selector queries.
+//! - [`query`]: the PromQL engine (parsed by `promql-parser`, evaluated with
+//!   Prometheus 2.42's semantics).
 //! - [`api`]: Prometheus's HTTP API shapes over the store.
 //! - [`Harness`]: the wiring behind `promsdk-harness run`.
 #![deny(missing_docs)]
@@ -22,6 +24,8 @@ pub mod api;
 pub mod config;
 pub mod discovery;
 mod harness;
+pub mod query;
+mod query_api;
 pub mod reload;
 pub mod scrape;
 mod time;

@@ -2,9 +2,9 @@
 //!
 //! `promsdk-harness run --config FILE [--listen ADDR]` scrapes the jobs of a
 //! prometheus.yml subset (targets from static_configs, file_sd_configs and
-//! http_sd_configs) and serves `/api/v1/{query,query_range,series,targets}` and its
-//! own `/metrics` until SIGINT or SIGTERM; SIGHUP or `POST /-/reload` re-reads the
-//! configuration.
+//! http_sd_configs) and serves `/api/v1/{query,query_range,series,labels,targets}`,
+//! `/api/v1/label/NAME/values` and its own `/metrics` until SIGINT or SIGTERM; SIGHUP
+//! or `POST /-/reload` re-reads the configuration.
 //!
 //! `promsdk-harness parse [--format text|openmetrics] FILE|-` reads an exposition and
 //! prints one JSON object per sample (`name`, `labels`, `value` as a number or `"NaN"`,
@@ -19,6 +19,7 @@ use clap::{Parser as _, Subcommand, ValueEnum};
 use promsdk::parser::{detect_format, Entry, ParsedSample, Parser};
 use promsdk::Format;
 use promsdk_harness::config::Config;
+use promsdk_harness::query::EngineOpts;
 use promsdk_harness::{Harness, HarnessOpts};
 
 #[derive(clap::Parser)]
@@ -54,6 +55,9 @@ enum Command {
         /// How much data to keep in memory (Prometheus duration syntax).
         #[arg(long, default_value = "1h", value_parser = parse_retention)]
         retention: std::time::Duration,
+        /// The most samples a single query may load into memory (Prometheus's flag).
+        #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+        query_max_samples: usize,
     },
     /// Parse an exposition and print one JSON object per sample.
     ///
@@ -84,7 +88,8 @@ fn main() -> ExitCode {
             config,
             listen,
             retention,
-        } => run(&config, listen, retention),
+            query_max_samples,
+        } => run(&config, listen, retention, query_max_samples),
     }
 }
 
@@ -98,6 +103,7 @@ fn run(
     config: &std::path::Path,
     listen: std::net::SocketAddr,
     retention: std::time::Duration,
+    max_samples: usize,
 ) -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
@@ -128,6 +134,7 @@ fn run(
         let opts = HarnessOpts {
             retention,
             config_file: Some(config_file),
+            query: EngineOpts::default().max_samples(max_samples),
             ..HarnessOpts::default()
         };
         let harness = match Harness::start(&config, listen, opts).await {

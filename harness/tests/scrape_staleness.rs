@@ -12,10 +12,11 @@ use promsdk::http::{serve, ServeOpts};
 use promsdk::{
     encode, Collected, Collector, Desc, Format, GaugeVec, ManualClock, MetricType, Opts, Registry,
 };
+use promsdk_harness::query::{Engine, EngineOpts, QueryValue, Sample};
 use promsdk_harness::scrape::scraper::ScrapeFuture;
 use promsdk_harness::scrape::{
-    instant_query, is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeError, ScrapeLoop,
-    ScrapePool, Scraped, Scraper, Selector, Target, WallClock,
+    is_stale_nan, HttpScraper, MemoryStore, ScrapeConfig, ScrapeError, ScrapeLoop, ScrapePool,
+    Scraped, Scraper, Target, WallClock,
 };
 
 const STEP: &str = "pipeline_step_duration_seconds";
@@ -46,13 +47,28 @@ fn http_loop(addr: std::net::SocketAddr, store: &MemoryStore) -> ScrapeLoop {
     )
 }
 
+/// The samples an instant query of `query` at `t_ms` returns.
+fn instant(store: &MemoryStore, query: &str, t_ms: i64) -> Vec<Sample> {
+    let engine = Engine::new(store.clone(), EngineOpts::default());
+    match engine.instant(query, t_ms, None).unwrap() {
+        QueryValue::Vector(v) => v,
+        other => panic!("{query}: {other:?}"),
+    }
+}
+
 /// The `step` labels an instant query at `t_ms` returns for `query`.
 fn visible(store: &MemoryStore, query: &str, t_ms: i64) -> Vec<String> {
-    let selector: Selector = query.parse().unwrap();
-    instant_query(store, &selector, t_ms)
+    instant(store, query, t_ms)
         .into_iter()
-        .map(|(labels, _)| labels.get("step").unwrap_or("").to_owned())
+        .map(|s| s.labels.get("step").unwrap_or("").to_owned())
         .collect()
+}
+
+/// The (sample time, value) of the one series `name` at `t_ms`.
+fn latest(store: &MemoryStore, name: &str, t_ms: i64) -> (i64, f64) {
+    let value = instant(store, name, t_ms)[0].value;
+    let time = instant(store, &format!("timestamp({name})"), t_ms)[0].value;
+    ((time * 1000.0) as i64, value)
 }
 
 /// The last stored sample of the series with `step="<step>"`.
@@ -211,8 +227,7 @@ async fn failed_scrape_marks_everything_stale_and_up_zero() {
     }
     assert!(visible(&store, STEP, 25_000).is_empty());
     for (name, want) in [("up", 0.0), ("scrape_samples_scraped", 0.0)] {
-        let got = instant_query(&store, &name.parse().unwrap(), 25_000);
-        assert_eq!(got[0].1, (25_000, want), "{name}");
+        assert_eq!(latest(&store, name, 25_000), (25_000, want), "{name}");
     }
 }
 
@@ -261,8 +276,7 @@ async fn scrape_over_the_sample_limit_marks_only_the_series_past_it() {
         .is_empty());
     assert_eq!(visible(&store, STEP, 25_000), ["build"]);
     for (name, want) in [("up", 0.0), ("scrape_samples_scraped", 3.0)] {
-        let got = instant_query(&store, &name.parse().unwrap(), 25_000);
-        assert_eq!(got[0].1, (25_000, want), "{name}");
+        assert_eq!(latest(&store, name, 25_000), (25_000, want), "{name}");
     }
 
     // Back under the limit: alpha, appended before the failure, is the previous

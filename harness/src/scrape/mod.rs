@@ -1,6 +1,6 @@
 //! The Prometheus side of promsdk: scrape loops that read
-//! expositions into an in-memory store with Prometheus's staleness semantics, and
-//! selector queries over it.
+//! expositions into an in-memory store with Prometheus's staleness semantics
+//! (queried through [`crate::query`]).
 //!
 //! - [`target`]: [`Target`], whose identity is its full label set and URL.
 //! - [`scraper`]: the [`Scraper`] trait (fetch one body), the hyper [`HttpScraper`] and
@@ -12,7 +12,6 @@
 //!   [`ScrapePool::sync`].
 //! - [`manager`]: every job's pool, fed target sets per job.
 //! - [`store`]: the [`Appender`]/[`Storage`] traits and [`MemoryStore`].
-//! - [`query`]: selectors, instant and range queries with the 5-minute lookback.
 //!
 //! Timestamps are milliseconds since the Unix epoch, read from a [`WallClock`]; loops
 //! wait on tokio's clock, so tests drive them with `tokio::time::pause()` and
@@ -20,7 +19,6 @@
 
 pub mod manager;
 pub mod pool;
-pub mod query;
 pub mod scrape_loop;
 pub mod scraper;
 pub mod store;
@@ -32,10 +30,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use manager::ScrapeManager;
 pub use pool::ScrapePool;
-pub use query::{instant_query, range_query, series_query, QueryError, Selector};
 pub use scrape_loop::{ScrapeLoop, ScrapeReport};
 pub use scraper::{FakeScraper, HttpScraper, ScrapeError, Scraped, Scraper, ACCEPT_HEADER};
-pub use store::{is_stale_nan, Appender, MemoryStore, Storage, STALE_NAN};
+pub use store::{is_stale_nan, Appender, MemoryStore, Storage, StoreReader, STALE_NAN};
 pub use target::{Health, Target, TargetStatus};
 pub use tls::{TlsConfig, TlsError, TlsSettings};
 

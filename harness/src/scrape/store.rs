@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockReadGuard};
 
 use promsdk::labels::LabelSet;
 
@@ -144,6 +144,12 @@ impl MemoryStore {
         out
     }
 
+    /// A read view of every series, holding the store's read lock until dropped (so
+    /// commits wait): queries evaluate over borrowed sample slices instead of copies.
+    pub fn reader(&self) -> StoreReader<'_> {
+        StoreReader(self.inner.read())
+    }
+
     /// How many series and samples are held.
     pub fn stats(&self) -> StoreStats {
         let inner = self.inner.read();
@@ -178,6 +184,26 @@ impl MemoryStore {
             !samples.is_empty()
         });
         inner.samples -= dropped;
+    }
+}
+
+/// A read view of a [`MemoryStore`] ([`MemoryStore::reader`]); commits wait until it
+/// is dropped, so hold it only for one query.
+pub struct StoreReader<'a>(RwLockReadGuard<'a, Inner>);
+
+impl StoreReader<'_> {
+    /// Every series with its samples (time order, staleness markers included), in no
+    /// particular order.
+    pub fn series(&self) -> impl Iterator<Item = (&LabelSet, &[(i64, f64)])> + '_ {
+        self.0.series.iter().map(|(l, s)| (l, s.as_slice()))
+    }
+}
+
+impl std::fmt::Debug for StoreReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreReader")
+            .field("series", &self.0.series.len())
+            .finish()
     }
 }
 
