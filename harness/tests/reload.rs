@@ -174,3 +174,67 @@ async fn reload_keeps_unchanged_loops_restarts_changed_ones_and_refuses_broken_f
     );
     harness.shutdown().await;
 }
+
+#[path = "../../tests/common/prometheus.rs"]
+mod prometheus;
+
+/// The binary re-reads its configuration on SIGHUP: a job added to the file appears
+/// in `/api/v1/targets`, and `prometheus_config_last_reload_successful` stays 1.
+#[tokio::test]
+async fn sighup_reloads_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prometheus.yml");
+    let job = |name: &str, last: u8| {
+        format!(
+            "  - job_name: {name}\n    static_configs: [{{targets: ['127.0.10.{last}:9100']}}]\n"
+        )
+    };
+    std::fs::write(&path, format!("scrape_configs:\n{}", job("a", 1))).unwrap();
+    let port = prometheus::free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_promsdk-harness"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start promsdk-harness");
+    let pid = child.id().to_string();
+    let _running = prometheus::Running(child);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let pools = || async move {
+        let Ok(_) = tokio::net::TcpStream::connect(addr).await else {
+            return String::new();
+        };
+        client::request(addr, "GET", "/api/v1/targets", &[])
+            .await
+            .text()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !pools().await.contains("\"scrapePool\":\"a\"") {
+        assert!(std::time::Instant::now() < deadline, "job a never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::write(
+        &path,
+        format!("scrape_configs:\n{}{}", job("a", 1), job("b", 2)),
+    )
+    .unwrap();
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    while !pools().await.contains("\"scrapePool\":\"b\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job b not listed after SIGHUP: {}",
+            pools().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = client::request(addr, "GET", "/metrics", &[]).await.text();
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 1"),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,178 @@
+//! Discovery at fleet scale: an http_sd answer of 20,000 targets in 200 groups.
+//!
+//! - `discovery/full_sync`: from the provider's answer (the JSON body) to every pool in
+//!   sync: the body decoded into groups as the http_sd provider does, then the scrape
+//!   manager syncing a fresh pool (20,000 scrape loops started). The discovery
+//!   manager's throttle (5 s by default) is a deliberate wait and is not counted; its
+//!   merge is one map insert per group.
+//! - `discovery/churn_10pct`: the same pool, synced to an answer where 10% of the
+//!   targets changed: only those stop and start.
+//! - Memory per idle target is printed once (allocated bytes after a full sync, over
+//!   the target count), counted by this binary's allocator.
+//!
+//! Targets are `127.0.x.y` loopback addresses, and the scraper is a fake: nothing is
+//! sent anywhere. Scrape loops wait for their first scrape (interval 1 h), as idle
+//! targets do. Run: `cargo bench -p promsdk-bench --bench discovery`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use promsdk_harness::discovery::{TargetGroup, TargetSets};
+use promsdk_harness::scrape::{FakeScraper, MemoryStore, ScrapeConfig, ScrapeManager};
+
+/// Counts the bytes currently allocated, for the memory-per-target figure.
+struct Counting;
+
+static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is
+// updated beside it.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATED.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const TARGETS: usize = 20_000;
+const GROUPS: usize = 200;
+const JOB: &str = "fleet";
+const URL: &str = "http://127.0.0.1:8080/sd";
+
+/// Target `i`'s address, `generation` shifting the port of changed targets.
+fn address(i: usize, generation: usize) -> String {
+    format!(
+        "127.0.{}.{}:{}",
+        10 + i / 250,
+        1 + i % 250,
+        9100 + generation
+    )
+}
+
+/// The http_sd answer: `GROUPS` groups with a zone and rack label each; targets
+/// `i % 10 == 0` are at `generation`'s port (the 10% that churn).
+fn answer(generation: usize) -> String {
+    let per = TARGETS / GROUPS;
+    let groups: Vec<String> = (0..GROUPS)
+        .map(|g| {
+            let targets: Vec<String> = (g * per..(g + 1) * per)
+                .map(|i| {
+                    format!(
+                        "\"{}\"",
+                        address(i, if i % 10 == 0 { generation } else { 0 })
+                    )
+                })
+                .collect();
+            format!(
+                r#"{{"targets": [{}], "labels": {{"__meta_zone": "z{}", "rack": "r{g}"}}}}"#,
+                targets.join(","),
+                g % 4
+            )
+        })
+        .collect();
+    format!("[{}]", groups.join(","))
+}
+
+/// What the http_sd provider makes of a body.
+fn decode(body: &str) -> TargetSets {
+    let groups = TargetGroup::from_json(body.as_bytes(), URL)
+        .expect("valid answer")
+        .into_iter()
+        .map(|g| g.with_label("__meta_url", URL))
+        .collect();
+    TargetSets::from([(JOB.to_owned(), groups)])
+}
+
+fn manager() -> ScrapeManager {
+    let store = MemoryStore::new(Duration::from_secs(3600));
+    let m = ScrapeManager::new(Arc::new(FakeScraper::default()), Arc::new(store));
+    m.apply_config(vec![
+        ScrapeConfig::new(JOB).interval(Duration::from_secs(3600))
+    ]);
+    m
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _enter = runtime.enter();
+    let first = answer(0);
+    println!(
+        "http_sd answer: {} bytes, {TARGETS} targets in {GROUPS} groups",
+        first.len()
+    );
+
+    let before = ALLOCATED.load(Ordering::Relaxed);
+    let m = manager();
+    m.sync_groups(decode(&first));
+    assert_eq!(m.targets().len(), TARGETS);
+    let per_target = (ALLOCATED.load(Ordering::Relaxed) - before) as f64 / TARGETS as f64;
+    println!(
+        "memory per idle target: {per_target:.0} bytes ({:.2} KiB)",
+        per_target / 1024.0
+    );
+    runtime.block_on(m.stop(false));
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("discovery");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function("full_sync", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let m = manager();
+                let start = Instant::now();
+                m.sync_groups(decode(&first));
+                total += start.elapsed();
+                runtime.block_on(m.stop(false));
+            }
+            total
+        })
+    });
+    group.bench_function("churn_10pct", |b| {
+        let m = manager();
+        m.sync_groups(decode(&first));
+        let mut generation = 0;
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                generation += 1;
+                let body = answer(generation);
+                let start = Instant::now();
+                m.sync_groups(decode(&body));
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+    c.final_summary();
+}
