@@ -486,7 +486,6 @@ async fn two_prometheus_servers_agree() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the PromQL engine (issue 13)"]
 async fn harness_matches_prometheus() {
     let (dir, exporter, grid) = setup().await;
     let (prometheus_port, harness_port) = (free_port(), free_port());
