@@ -462,14 +462,31 @@ impl ScrapeLoop {
                 _ = ticker.tick() => {}
                 _ = stopped(&mut commands) => break,
             }
+            // Boxed: an idle loop (most of its life) then holds no scrape state, which
+            // keeps a pool of many targets small (see benches/discovery.rs).
+            let scrape = Box::pin(async {
+                let t = self.clock.now_ms();
+                self.scrape_at(t).await
+            });
             tokio::select! {
-                _ = async { let t = self.clock.now_ms(); self.scrape_at(t).await } => scraped = true,
+                _ = scrape => scraped = true,
                 _ = stopped(&mut commands) => break,
             }
         }
         if !scraped || *commands.borrow() != Command::Stop {
             return;
         }
+        // Boxed, like the scrape: running loops do not carry this state.
+        Box::pin(self.end_of_run(ticker, commands)).await;
+    }
+
+    /// After a stop: writes staleness markers for every series, unless shut down
+    /// first.
+    async fn end_of_run(
+        mut self,
+        mut ticker: tokio::time::Interval,
+        mut commands: watch::Receiver<Command>,
+    ) {
         // The next scrape time is the markers' timestamp; wait one more interval and
         // 10% so that a recreated loop for the same target has written newer samples.
         let stale_at = tokio::select! {
