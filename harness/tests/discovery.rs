@@ -402,3 +402,78 @@ async fn a_burst_of_updates_is_one_send_and_a_busy_receiver_delays_sends() {
     assert!(!latest.contains_key("j"), "job j's provider was cancelled");
     m.stop();
 }
+
+#[test]
+fn discovery_config_errors_name_the_key_and_line() {
+    use promsdk_harness::config::Config;
+    let cases: &[(&str, &str, usize, &str)] = &[
+        (
+            "file_sd pattern",
+            "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: ['targets/*.txt']\n",
+            3,
+            "path name \"targets/*.txt\" is not valid for file discovery",
+        ),
+        (
+            "file_sd unknown key",
+            "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: ['t.json']\n        refresh: 1m\n",
+            5,
+            "unknown field `refresh`",
+        ),
+        (
+            "file_sd interval",
+            "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: ['t.json']\n        refresh_interval: 1x\n",
+            5,
+            "refresh_interval",
+        ),
+        (
+            "http_sd scheme",
+            "scrape_configs:\n  - job_name: a\n    http_sd_configs:\n      - url: ftp://127.0.0.1/sd\n",
+            3,
+            "URL scheme must be 'http' or 'https'",
+        ),
+        (
+            "http_sd without url",
+            "scrape_configs:\n  - job_name: a\n    http_sd_configs:\n      - refresh_interval: 1m\n",
+            4,
+            "missing field `url`",
+        ),
+        (
+            "file_sd files of the wrong type",
+            "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: 't.json'\n",
+            4,
+            "invalid type",
+        ),
+    ];
+    for (name, yaml, line, says) in cases {
+        let err = Config::parse(yaml).expect_err(name);
+        assert_eq!(err.line, Some(*line), "{name}: {err}");
+        assert!(err.to_string().contains(says), "{name}: {err}");
+    }
+}
+
+#[test]
+fn static_file_and_http_configs_become_providers_in_order() {
+    use promsdk_harness::config::Config;
+    let cfg = Config::parse(
+        "scrape_configs:
+  - job_name: a
+    static_configs: [{targets: ['127.0.10.1:9100']}, {targets: []}]
+    file_sd_configs: [{files: ['t/*.json']}]
+    http_sd_configs: [{url: 'http://127.0.0.1:8080/sd', refresh_interval: 30s}]
+  - job_name: b
+",
+    )
+    .unwrap();
+    let sd = cfg.discovery();
+    let names: Vec<&str> = sd["a"].iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["static", "file", "http"]);
+    assert!(
+        sd["b"].is_empty(),
+        "the manager gives job b its empty group"
+    );
+    let text = format!("{:?}", sd["a"]);
+    assert!(
+        text.contains("refresh_interval: 300s") && text.contains("refresh_interval: 30s"),
+        "{text}"
+    );
+}
