@@ -10,6 +10,8 @@
 //! Layers only point forward: configuration → scrape manager → pool → loop → store →
 //! query → API.
 //! - [`config`]: the strict `prometheus.yml` subset.
+//! - [`relabel`]: Prometheus's relabeling rules (`relabel_configs`,
+//!   `metric_relabel_configs`) and [`relabel::process`].
 //! - [`scrape`]: targets, the scrape manager and pools (diffing targets by their full
 //!   label set), scrape loops with staleness markers, the store and selector queries.
 //! - [`api`]: Prometheus's HTTP API shapes over the store.
@@ -19,6 +21,7 @@
 pub mod api;
 pub mod config;
 mod harness;
+pub mod relabel;
 pub mod scrape;
 mod time;
 
