@@ -19,6 +19,11 @@
 //!     honor_labels: false
 //!     sample_limit: 10000    # 0: none
 //!     body_size_limit: 10MB  # B, KB|KiB, MB|MiB, GB|GiB, TB|TiB; 0: none
+//!     params: { module: [http_2xx] }  # URL parameters
+//!     relabel_configs:       # per target, see crate::relabel
+//!       - { source_labels: [__address__], target_label: __param_target }
+//!     metric_relabel_configs:  # per scraped series
+//!       - { source_labels: [__name__], regex: 'go_.*', action: drop }
 //!     static_configs:
 //!       - targets: ["localhost:9100"]
 //!         labels: { env: dev }
@@ -46,9 +51,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::relabel::RelabelConfig;
 use crate::scrape::tls::{TlsConfig, TlsSettings};
-use crate::scrape::{ScrapeConfig, Target};
-use promsdk::labels::is_valid_label_name;
+use crate::scrape::{labels_from_pairs, populate_labels, Populated, ScrapeConfig, Target};
+use promsdk::labels::{is_valid_label_name, LabelPair};
 
 /// A configuration error: where and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +101,12 @@ struct Job {
     honor_labels: Option<bool>,
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    relabel_configs: Vec<Option<RelabelConfig>>,
+    #[serde(default)]
+    metric_relabel_configs: Vec<Option<RelabelConfig>>,
     #[serde(default)]
     static_configs: Vec<StaticConfig>,
 }
@@ -387,23 +399,47 @@ impl RawConfig {
                 }
                 cfg = cfg.metrics_path(path.as_str());
             }
+            for (key, rules, what) in [
+                ("relabel_configs", &job.relabel_configs, "target"),
+                (
+                    "metric_relabel_configs",
+                    &job.metric_relabel_configs,
+                    "metric",
+                ),
+            ] {
+                if rules.iter().any(Option::is_none) {
+                    return Err(err(key, format!("empty or null {what} relabeling rule")));
+                }
+            }
+            let rules = |rules: &[Option<RelabelConfig>]| rules.iter().flatten().cloned().collect();
+            cfg = cfg
+                .params(job.params.clone())
+                .relabel_configs(rules(&job.relabel_configs))
+                .metric_relabel_configs(rules(&job.metric_relabel_configs));
             let mut targets = Vec::new();
             for sc in &job.static_configs {
                 for name in sc.labels.keys() {
-                    if !is_valid_label_name(name) || name.starts_with("__") {
+                    if !is_valid_label_name(name) {
                         return Err(err("labels", format!("{name:?} is not a valid label name")));
                     }
                 }
-                let labels: Vec<(&str, &str)> = sc
-                    .labels
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
                 for t in &sc.targets {
-                    if t.is_empty() || t.contains('/') || t.contains(char::is_whitespace) {
+                    // Without relabeling, Prometheus rejects a URL at load time.
+                    let path = t.contains('/') && cfg.relabel_configs.is_empty();
+                    if t.is_empty() || path || t.contains(char::is_whitespace) {
                         return Err(err("targets", format!("{t:?} is not a valid host:port")));
                     }
-                    targets.push(Target::new(&cfg, t, &labels));
+                    let mut pairs = vec![LabelPair::new("__address__", t.as_str())];
+                    pairs.extend(
+                        sc.labels
+                            .iter()
+                            .map(|(n, v)| LabelPair::new(n.as_str(), v.as_str())),
+                    );
+                    match populate_labels(&labels_from_pairs(pairs), &cfg) {
+                        Ok(Populated::Active(target)) => targets.push(target),
+                        Ok(Populated::Dropped(_)) => {}
+                        Err(e) => return Err(err("targets", format!("{t:?}: {e}"))),
+                    }
                 }
             }
             jobs.push((cfg, targets));
