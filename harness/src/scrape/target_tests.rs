@@ -68,18 +68,11 @@ struct Want {
     url: &'static str,
     /// Interval and timeout in seconds.
     interval_timeout: (u64, u64),
-    /// `None`: when the target is dropped. Otherwise the discovered labels.
+    /// The labels before relabeling.
     discovered: Pairs,
+    /// Relabeling drops the target (labels, url and durations are not checked).
     dropped: bool,
 }
-
-const JOB_DEFAULTS: Pairs = &[
-    ("__metrics_path__", "/metrics"),
-    ("__scheme__", "https"),
-    ("__scrape_interval__", "1s"),
-    ("__scrape_timeout__", "1s"),
-    ("job", "job"),
-];
 
 const fn active(labels: Pairs, url: &'static str, discovered: Pairs) -> Result<Want, &'static str> {
     Ok(Want {
