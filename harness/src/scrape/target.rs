@@ -108,6 +108,9 @@ impl Target {
     /// The labels before relabeling: those discovered plus `job`, `__address__`,
     /// `__scheme__`, `__metrics_path__`, `__scrape_interval__`, `__scrape_timeout__`
     /// and `__param_<name>` from the job (Prometheus's `discoveredLabels`).
+    /// Prometheus 2.42's `/api/v1/targets` can show these partly overwritten by the
+    /// relabeled labels (its `relabel.Process` reuses the input's array; fixed in 2.43);
+    /// these are the labels as they were.
     pub fn discovered_labels(&self) -> &LabelSet {
         &self.discovered
     }
