@@ -13,6 +13,10 @@
 //! by the relabeled ones (2.43 keeps them intact). The harness shows the labels as
 //! they were before relabeling.
 //!
+//! A second test scrapes one promsdk exporter with the harness binary and with
+//! Prometheus under the same `metric_relabel_configs`: both must store the same series
+//! and report the same sample counts.
+//!
 //! Fails (never skips) when `prometheus` is missing.
 
 #[path = "../../tests/common/http_client.rs"]
@@ -20,13 +24,15 @@ mod client;
 #[path = "../../tests/common/prometheus.rs"]
 mod prometheus;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use prometheus::{free_port, require, Running};
+use promsdk::http::{serve, ServeOpts};
 use promsdk::labels::{LabelPair, LabelSet};
+use promsdk::{Gauge, GaugeVec, Opts, Registry};
 use promsdk_harness::config::{parse_duration, Config};
 use promsdk_harness::scrape::{populate_labels, Populated};
 use serde_json::Value;
@@ -106,8 +112,8 @@ struct Described {
     timeout: Option<Duration>,
 }
 
-fn start(dir: &std::path::Path, port: u16) -> Running {
-    std::fs::write(dir.join("prometheus.yml"), CONFIG).unwrap();
+fn start(dir: &std::path::Path, port: u16, config: &str) -> Running {
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
     let child = Command::new(require("prometheus"))
         .arg(format!(
             "--config.file={}",
@@ -186,7 +192,7 @@ async fn target_labels_and_urls_match_prometheus() {
 
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _prometheus = start(dir.path(), port);
+    let _prometheus = start(dir.path(), port, CONFIG);
     let data = targets(port, ours.len()).await;
     let mut theirs: Vec<Described> = data["activeTargets"]
         .as_array()
@@ -256,4 +262,151 @@ async fn target_labels_and_urls_match_prometheus() {
         ours_dropped, dropped,
         "dropped targets: harness (left), Prometheus (right)"
     );
+}
+
+fn metric_config(exporter: SocketAddr) -> String {
+    format!(
+        r#"
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: app
+    metric_relabel_configs:
+      - {{source_labels: [__name__], regex: 'demo_drop_.*', action: drop}}
+      - {{regex: tmp_id, action: labeldrop}}
+      - {{source_labels: [room], target_label: room, action: lowercase}}
+      - {{source_labels: [__name__], regex: 'demo_(temp)erature_celsius', target_label: __name__, replacement: 'demo_$1'}}
+      - {{source_labels: [path], target_label: shard, modulus: 4, action: hashmod}}
+      - {{source_labels: [exported_instance], target_label: origin}}
+      - {{regex: exported_instance, action: labeldrop}}
+    static_configs:
+      - targets: ['{exporter}']
+"#
+    )
+}
+
+/// The series of job `app` as `/api/v1/series` lists them; empty while the server is
+/// not answering.
+async fn series(port: u16) -> BTreeSet<Labels> {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    if tokio::net::TcpStream::connect(addr).await.is_err() {
+        return BTreeSet::new();
+    }
+    let target = "/api/v1/series?match%5B%5D=%7Bjob%3D%22app%22%7D";
+    let reply = client::request(addr, "GET", target, &[]).await;
+    if reply.status != 200 {
+        return BTreeSet::new();
+    }
+    let json: Value = serde_json::from_slice(&reply.body).expect("JSON answer");
+    json["data"]
+        .as_array()
+        .map_or_else(BTreeSet::new, |s| s.iter().map(of_json).collect())
+}
+
+/// The latest value of `name` for job `app`.
+async fn value(port: u16, name: &str) -> Option<String> {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let target = format!("/api/v1/query?query={name}%7Bjob%3D%22app%22%7D");
+    let reply = client::request(addr, "GET", &target, &[]).await;
+    let json: Value = serde_json::from_slice(&reply.body).ok()?;
+    json["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_relabeling_matches_prometheus() {
+    let registry = Registry::new();
+    let requests = GaugeVec::new(
+        Opts::new("demo_requests", "Requests."),
+        &["path", "tmp_id", "instance"],
+    )
+    .unwrap();
+    let temperature = GaugeVec::new(
+        Opts::new("demo_temperature_celsius", "Temperature."),
+        &["room"],
+    )
+    .unwrap();
+    let dropped = Gauge::default();
+    registry.register(requests.clone()).unwrap();
+    registry.register(temperature.clone()).unwrap();
+    dropped.set(3.0);
+    registry
+        .register_metric(Opts::new("demo_drop_me", "Dropped."), dropped)
+        .unwrap();
+    requests
+        .with_label_values(&["/a", "1", "upstream"])
+        .set(1.0);
+    requests
+        .with_label_values(&["/b", "2", "upstream"])
+        .set(2.0);
+    temperature.with_label_values(&["Kitchen"]).set(21.0);
+    let exporter = serve(
+        "127.0.0.1:0".parse().unwrap(),
+        registry,
+        ServeOpts::default(),
+    )
+    .await
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = metric_config(exporter.local_addr());
+    let (harness_port, prometheus_port) = (free_port(), free_port());
+    let _prometheus = start(dir.path(), prometheus_port, &config);
+    let _harness = Running(
+        Command::new(env!("CARGO_BIN_EXE_promsdk-harness"))
+            .args(["run", "--config"])
+            .arg(dir.path().join("prometheus.yml"))
+            .arg(format!("--listen=127.0.0.1:{harness_port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start promsdk-harness"),
+    );
+
+    let start = Instant::now();
+    let has_temp = |s: &BTreeSet<Labels>| s.iter().any(|l| l["__name__"] == "demo_temp");
+    let (ours, theirs) = loop {
+        let (ours, theirs) = (series(harness_port).await, series(prometheus_port).await);
+        if has_temp(&ours) && has_temp(&theirs) {
+            break (ours, theirs);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no relabeled series on both within 60 s: harness {ours:#?}, Prometheus {theirs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ours, theirs, "series: harness (left), Prometheus (right)");
+    assert!(
+        ours.iter().all(|l| !l["__name__"].starts_with("demo_drop")),
+        "{ours:#?}"
+    );
+    let requests: Vec<&Labels> = ours
+        .iter()
+        .filter(|l| l["__name__"] == "demo_requests")
+        .collect();
+    assert_eq!(requests.len(), 2, "{ours:#?}");
+    for l in requests {
+        let kept = ["__name__", "instance", "job", "origin", "path", "shard"];
+        assert_eq!(
+            l.keys().map(String::as_str).collect::<Vec<_>>(),
+            kept,
+            "{l:?}"
+        );
+        assert_eq!(l["origin"], "upstream");
+    }
+    for name in [
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+    ] {
+        let (h, p) = (
+            value(harness_port, name).await,
+            value(prometheus_port, name).await,
+        );
+        assert!(h.is_some(), "{name}: harness has no value");
+        assert_eq!(h, p, "{name}: harness (left), Prometheus (right)");
+    }
+    exporter.shutdown().await;
 }
