@@ -29,7 +29,10 @@
 //!         labels: { env: dev }
 //! ```
 //!
-//! Any other key is an error, as is an invalid value; errors name the key and its line.
+//! Any other key is an error, as is an invalid value; errors name the key and its line
+//! (for a relabeling rule, the line where the rule starts). Static targets go through
+//! [`populate_labels`] with the job's `relabel_configs`: a target they drop is left
+//! out, one it rejects is an error naming it.
 //! The files of `tls_config` are read and checked at load time (see
 //! [`scrape::tls`](crate::scrape::tls)), and errors about them name the file.
 //! Durations use Prometheus's syntax (`1h30m`, `500ms`, units `y w d h m s ms` in that

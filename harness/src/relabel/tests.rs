@@ -3,6 +3,7 @@
 //! the validation of `relabel.Config.UnmarshalYAML`.
 
 use super::*;
+use promsdk::labels::{LabelPair, LabelSet};
 
 fn set(pairs: &[(&str, &str)]) -> LabelSet {
     LabelSet::from_vec(
