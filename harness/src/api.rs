@@ -4,9 +4,6 @@
 //! `/api/v1/targets`. Parameters come from the query string or, for POST, a form body
 //! (promtool POSTs), the body's values first as in Go's `r.Form`.
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -17,6 +14,7 @@ use crate::query_api::{self, bad_data, write_str, ApiError, Params};
 use crate::scrape::{MemoryStore, ScrapeManager, TargetStatus, WallClock};
 use promsdk::labels::LabelSet;
 
+use crate::config::format_duration;
 use crate::time::format_rfc3339;
 
 /// The largest request body read (form parameters).
@@ -173,48 +171,17 @@ fn metric(labels: &LabelSet) -> Value {
     Value::Object(map)
 }
 
-/// A duration as Prometheus prints one (`1m30s`, `500ms`, `0s`).
-fn format_duration(d: Duration) -> String {
-    let mut ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if ms >= size {
-            let _ = write!(out, "{}{unit}", ms / size);
-            ms %= size;
-        }
-    }
-    out
-}
-
 fn target_json(s: &TargetStatus) -> Value {
     let url = s.target.url();
-    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-    let (address, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-    let mut discovered = metric(s.target.labels());
-    if let Value::Object(map) = &mut discovered {
-        map.insert("__address__".into(), address.into());
-        map.insert("__metrics_path__".into(), path.into());
-        map.insert("__scheme__".into(), scheme.into());
-        map.insert(
-            "__scrape_interval__".into(),
-            format_duration(s.interval).into(),
-        );
-        map.insert(
-            "__scrape_timeout__".into(),
-            format_duration(s.timeout).into(),
-        );
-    }
+    let (interval, timeout) = (
+        s.target.interval().unwrap_or(s.interval),
+        s.target.timeout().unwrap_or(s.timeout),
+    );
+    // A target built from parts has no discovered labels: its labels stand in.
+    let discovered = match s.target.discovered_labels() {
+        d if d.is_empty() => metric(s.target.labels()),
+        d => metric(d),
+    };
     json!({
         "discoveredLabels": discovered,
         "labels": metric(s.target.labels()),
@@ -225,8 +192,8 @@ fn target_json(s: &TargetStatus) -> Value {
         "lastScrape": s.last_scrape_ms.map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), format_rfc3339),
         "lastScrapeDuration": s.last_duration.as_secs_f64(),
         "health": s.health.as_str(),
-        "scrapeInterval": format_duration(s.interval),
-        "scrapeTimeout": format_duration(s.timeout),
+        "scrapeInterval": format_duration(interval),
+        "scrapeTimeout": format_duration(timeout),
     })
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 use crate::scrape::{series_labels, FakeScraper, Storage, STALE_NAN};
 use std::sync::Arc;
 
@@ -134,7 +135,7 @@ fn form_decoding_and_value_formatting() {
         ]
     );
     assert_eq!(
-        format_duration(Duration::from_millis(3_723_500)),
+        crate::config::format_duration(Duration::from_millis(3_723_500)),
         "1h2m3s500ms"
     );
 }

@@ -19,6 +19,11 @@
 //!     honor_labels: false
 //!     sample_limit: 10000    # 0: none
 //!     body_size_limit: 10MB  # B, KB|KiB, MB|MiB, GB|GiB, TB|TiB; 0: none
+//!     params: { module: [http_2xx] }  # URL parameters
+//!     relabel_configs:       # per target, see crate::relabel
+//!       - { source_labels: [__address__], target_label: __param_target }
+//!     metric_relabel_configs:  # per scraped series
+//!       - { source_labels: [__name__], regex: 'go_.*', action: drop }
 //!     static_configs:
 //!       - targets: ["localhost:9100"]
 //!         labels: { env: dev }
@@ -30,7 +35,10 @@
 //!         refresh_interval: 60s                 # default 60s
 //! ```
 //!
-//! Any other key is an error, as is an invalid value; errors name the key and its line.
+//! Any other key is an error, as is an invalid value; errors name the key and its line
+//! (for a relabeling rule, the line where the rule starts). Static targets go through
+//! [`populate_labels`] with the job's `relabel_configs`: a target they drop is left
+//! out, one it rejects is an error naming it.
 //! The files of `tls_config` are read and checked at load time (see
 //! [`scrape::tls`](crate::scrape::tls)), and errors about them name the file.
 //! Durations use Prometheus's syntax (`1h30m`, `500ms`, units `y w d h m s ms` in that
@@ -47,6 +55,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,10 +65,10 @@ use crate::discovery::file_sd::FileSdConfig;
 use crate::discovery::http_sd::HttpSdConfig;
 use crate::discovery::static_sd::StaticConfig;
 use crate::discovery::{SdConfig, SdConfigs, TargetGroup};
+use crate::relabel::RelabelConfig;
 use crate::scrape::tls::{TlsConfig, TlsSettings};
-use crate::scrape::{ScrapeConfig, Target};
-use promsdk::labels::is_valid_label_name;
-use promsdk::labels::{LabelPair, LabelSet};
+use crate::scrape::{labels_from_pairs, populate_labels, Populated, ScrapeConfig, Target};
+use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
 
 /// A configuration error: where and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +124,12 @@ struct Job {
     sample_limit: Option<u64>,
     body_size_limit: Option<String>,
     #[serde(default)]
+    params: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    relabel_configs: Vec<Option<RelabelConfig>>,
+    #[serde(default)]
+    metric_relabel_configs: Vec<Option<RelabelConfig>>,
+    #[serde(default)]
     static_configs: Vec<RawStatic>,
     #[serde(default)]
     file_sd_configs: Vec<RawFileSd>,
@@ -168,6 +183,37 @@ struct RawStatic {
     targets: Vec<String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+}
+
+/// `d` as Prometheus's `model.Duration` writes it: `0s`, or units from `y` to `ms`,
+/// years and weeks only when they divide the whole (`2w`, but `20d` rather than `2w6d`).
+///
+/// ```
+/// use promsdk_harness::config::format_duration;
+/// assert_eq!(format_duration(std::time::Duration::from_secs(90)), "1m30s");
+/// ```
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size, exact) in [
+        ("y", 365 * 86_400_000, true),
+        ("w", 7 * 86_400_000, true),
+        ("d", 86_400_000, false),
+        ("h", 3_600_000, false),
+        ("m", 60_000, false),
+        ("s", 1_000, false),
+        ("ms", 1, false),
+    ] {
+        if (exact && ms % size != 0) || ms < size {
+            continue;
+        }
+        let _ = write!(out, "{}{unit}", ms / size);
+        ms %= size;
+    }
+    out
 }
 
 /// Parses a Prometheus duration: `0`, or one or more `<int><unit>` with units `y`
@@ -437,6 +483,23 @@ impl RawConfig {
                 }
                 cfg = cfg.metrics_path(path.as_str());
             }
+            for (key, rules, what) in [
+                ("relabel_configs", &job.relabel_configs, "target"),
+                (
+                    "metric_relabel_configs",
+                    &job.metric_relabel_configs,
+                    "metric",
+                ),
+            ] {
+                if rules.iter().any(Option::is_none) {
+                    return Err(err(key, format!("empty or null {what} relabeling rule")));
+                }
+            }
+            let rules = |rules: &[Option<RelabelConfig>]| rules.iter().flatten().cloned().collect();
+            cfg = cfg
+                .params(job.params.clone())
+                .relabel_configs(rules(&job.relabel_configs))
+                .metric_relabel_configs(rules(&job.metric_relabel_configs));
             let mut targets = Vec::new();
             let mut groups = Vec::new();
             for sc in &job.static_configs {
@@ -447,22 +510,28 @@ impl RawConfig {
                     }
                     pairs.push(LabelPair::new(name.as_str(), value.as_str()));
                 }
-                let labels: Vec<(&str, &str)> = sc
-                    .labels
-                    .iter()
-                    .filter(|(n, _)| !n.starts_with("__"))
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
                 let mut group = TargetGroup {
                     labels: LabelSet::from_vec("", pairs)
                         .map_err(|e| err("labels", e.to_string()))?,
                     ..TargetGroup::default()
                 };
                 for t in &sc.targets {
-                    if t.is_empty() || t.contains('/') || t.contains(char::is_whitespace) {
+                    // Without relabeling, Prometheus rejects a URL at load time.
+                    let path = t.contains('/') && cfg.relabel_configs.is_empty();
+                    if t.is_empty() || path || t.contains(char::is_whitespace) {
                         return Err(err("targets", format!("{t:?} is not a valid host:port")));
                     }
-                    targets.push(Target::new(&cfg, t, &labels));
+                    let mut pairs = vec![LabelPair::new("__address__", t.as_str())];
+                    pairs.extend(
+                        sc.labels
+                            .iter()
+                            .map(|(n, v)| LabelPair::new(n.as_str(), v.as_str())),
+                    );
+                    match populate_labels(&labels_from_pairs(pairs), &cfg) {
+                        Ok(Populated::Active(target)) => targets.push(target),
+                        Ok(Populated::Dropped(_)) => {}
+                        Err(e) => return Err(err("targets", format!("{t:?}: {e}"))),
+                    }
                     group.targets.push(
                         LabelSet::from_vec("", vec![LabelPair::new("__address__", t.as_str())])
                             .map_err(|e| err("targets", e.to_string()))?,

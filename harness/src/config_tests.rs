@@ -58,9 +58,9 @@ const BAD: &[Bad] = &[
     },
     Bad {
         name: "unknown job key",
-        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs: []\n",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_config: []\n",
         line: 3,
-        says: "relabel_configs",
+        says: "relabel_config",
     },
     Bad {
         name: "bad duration",
@@ -137,9 +137,63 @@ const BAD: &[Bad] = &[
     },
     Bad {
         name: "invalid label name",
-        yaml: "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {1x: y}\n",
+        yaml: "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {a-b: y}\n",
         line: 4,
         says: "labels",
+    },
+    Bad {
+        name: "unknown relabel action",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - source_labels: [x]\n        action: replce\n",
+        line: 4,
+        says: "scrape_configs[0].relabel_configs[0]: unknown relabel action \"replce\"",
+    },
+    Bad {
+        name: "bad relabel regex",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - target_label: x\n      - regex: abc(def\n",
+        line: 5,
+        says: "scrape_configs[0].relabel_configs[1]: invalid regex \"abc(def\"",
+    },
+    Bad {
+        name: "replace without target_label",
+        yaml: "scrape_configs:\n  - job_name: a\n    metric_relabel_configs:\n      - regex: abcdef\n",
+        line: 4,
+        says: "metric_relabel_configs: relabel configuration for replace action requires 'target_label' value",
+    },
+    Bad {
+        name: "hashmod without modulus",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - regex: abcdef\n        action: hashmod\n",
+        line: 4,
+        says: "relabel configuration for hashmod requires non-zero modulus",
+    },
+    Bad {
+        name: "unknown relabel key",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - target_label: x\n        replace: y\n",
+        line: 5,
+        says: "unknown field `replace`",
+    },
+    Bad {
+        name: "null relabel rule",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      -\n",
+        line: 3,
+        says: "scrape_configs[a].relabel_configs: empty or null target relabeling rule",
+    },
+    Bad {
+        name: "params not a list",
+        yaml: "scrape_configs:\n  - job_name: a\n    params:\n      module: http_2xx\n",
+        line: 4,
+        says: "params",
+    },
+    Bad {
+        name: "static target the relabeling leaves with a path",
+        yaml: "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - {target_label: x, replacement: y}\n    static_configs:\n      - targets: ['127.0.10.1:9100/x']\n",
+        line: 6,
+        says: "scrape_configs[a].targets: \"127.0.10.1:9100/x\": \"127.0.10.1:9100/x\" is not a valid hostname",
+    },
+    Bad {
+        name: "static target with an invalid interval label",
+        yaml: "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['127.0.10.1:9100']\n        labels: {__scrape_interval__: 5x}\n",
+        line: 4,
+        says: "error parsing scrape interval: not a valid duration string: \"5x\"",
     },
 ];
 
@@ -150,6 +204,61 @@ fn invalid_configs_name_key_and_line() {
         assert_eq!(err.line, Some(case.line), "{}: {err}", case.name);
         assert!(err.to_string().contains(case.says), "{}: {err}", case.name);
     }
+}
+
+const RELABELED: &str = "\
+scrape_configs:
+  - job_name: blackbox
+    metrics_path: /probe
+    params:
+      module: [http_2xx]
+    relabel_configs:
+      - source_labels: [__address__]
+        regex: 'drop.*'
+        action: drop
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.10.1:9115
+    metric_relabel_configs:
+      - source_labels: [__name__]
+        regex: 'go_.*'
+        action: drop
+    static_configs:
+      - targets: ['127.0.10.2:8080/health', 'drop-me:1']
+        labels:
+          __scheme__: https
+";
+
+#[test]
+fn static_targets_go_through_relabeling() {
+    let cfg = Config::parse(RELABELED).unwrap();
+    let jobs = cfg.jobs();
+    let (job, targets) = &jobs[0];
+    assert_eq!(job.params["module"], ["http_2xx"]);
+    assert_eq!(
+        (job.relabel_configs.len(), job.metric_relabel_configs.len()),
+        (4, 1)
+    );
+    assert_eq!(targets.len(), 1, "drop-me:1 is dropped: {targets:?}");
+    let t = &targets[0];
+    assert_eq!(
+        t.url(),
+        "https://127.0.10.1:9115/probe?module=http_2xx&target=127.0.10.2%3A8080%2Fhealth"
+    );
+    assert_eq!(t.labels().get("instance"), Some("127.0.10.2:8080/health"));
+    assert_eq!(t.labels().get("__scheme__"), None);
+    assert_eq!(
+        t.discovered_labels().get("__address__"),
+        Some("127.0.10.2:8080/health")
+    );
+    assert_eq!(
+        Config::parse(RELABELED).unwrap().scrape_configs(),
+        cfg.scrape_configs(),
+        "rules compare by their text"
+    );
 }
 
 #[test]

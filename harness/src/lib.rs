@@ -12,6 +12,8 @@
 //! - [`config`]: the strict `prometheus.yml` subset.
 //! - [`discovery`]: target groups from providers (static, file_sd, http_sd, your own)
 //!   through a throttled manager.
+//! - [`relabel`]: Prometheus's relabeling rules (`relabel_configs`,
+//!   `metric_relabel_configs`) and [`relabel::process`].
 //! - [`scrape`]: targets, the scrape manager and pools (diffing targets by their full
 //!   label set), scrape loops with staleness markers, the store and selector queries.
 //! - [`query`]: the PromQL engine (parsed by `promql-parser`, evaluated with
@@ -26,6 +28,7 @@ pub mod discovery;
 mod harness;
 pub mod query;
 mod query_api;
+pub mod relabel;
 pub mod reload;
 pub mod scrape;
 mod time;

@@ -2,7 +2,8 @@
 //! expositions into an in-memory store with Prometheus's staleness semantics
 //! (queried through [`crate::query`]).
 //!
-//! - [`target`]: [`Target`], whose identity is its full label set and URL.
+//! - [`target`]: [`Target`], whose identity is its full label set and URL, built from
+//!   discovered labels by [`populate_labels`] (relabeling, Prometheus's URL).
 //! - [`scraper`]: the [`Scraper`] trait (fetch one body), the hyper [`HttpScraper`] and
 //!   the [`FakeScraper`] for tests.
 //! - [`tls`]: a job's `tls_config` for `https` targets ([`TlsConfig`]).
@@ -25,6 +26,7 @@ pub mod store;
 pub mod target;
 pub mod tls;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,9 +35,10 @@ pub use pool::ScrapePool;
 pub use scrape_loop::{ScrapeLoop, ScrapeReport};
 pub use scraper::{FakeScraper, HttpScraper, ScrapeError, Scraped, Scraper, ACCEPT_HEADER};
 pub use store::{is_stale_nan, Appender, MemoryStore, Storage, StoreReader, STALE_NAN};
-pub use target::{Health, Target, TargetStatus};
+pub use target::{populate_labels, Health, Populated, Target, TargetError, TargetStatus};
 pub use tls::{TlsConfig, TlsError, TlsSettings};
 
+use crate::relabel::RelabelConfig;
 use promsdk::labels::{LabelPair, LabelSet};
 
 /// How one job is scraped: the settings of a prometheus.yml `scrape_configs` entry
@@ -68,6 +71,13 @@ pub struct ScrapeConfig {
     pub sample_limit: usize,
     /// Fail a scrape whose uncompressed body is larger than this; 0 means no limit.
     pub body_size_limit: u64,
+    /// URL parameters of every target (`params`): name -> values; a target's
+    /// `__param_<name>` label replaces the first value.
+    pub params: BTreeMap<String, Vec<String>>,
+    /// Rules applied to each discovered target's labels ([`populate_labels`]).
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Rules applied to each scraped series' labels before it is stored.
+    pub metric_relabel_configs: Vec<RelabelConfig>,
 }
 
 impl ScrapeConfig {
@@ -83,6 +93,9 @@ impl ScrapeConfig {
             honor_labels: false,
             sample_limit: 0,
             body_size_limit: 0,
+            params: BTreeMap::new(),
+            relabel_configs: Vec::new(),
+            metric_relabel_configs: Vec::new(),
         }
     }
 
@@ -132,6 +145,24 @@ impl ScrapeConfig {
     /// Sets the TLS settings of `https` targets.
     pub fn tls(mut self, tls: TlsConfig) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Sets the URL parameters of every target.
+    pub fn params(mut self, params: BTreeMap<String, Vec<String>>) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Sets the target relabeling rules.
+    pub fn relabel_configs(mut self, rules: Vec<RelabelConfig>) -> Self {
+        self.relabel_configs = rules;
+        self
+    }
+
+    /// Sets the rules applied to scraped series.
+    pub fn metric_relabel_configs(mut self, rules: Vec<RelabelConfig>) -> Self {
+        self.metric_relabel_configs = rules;
         self
     }
 }

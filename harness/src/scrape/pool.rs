@@ -12,7 +12,7 @@ use crate::discovery::TargetGroup;
 use crate::scrape::scrape_loop::{Command, ScrapeLoop};
 use crate::scrape::scraper::Scraper;
 use crate::scrape::store::Storage;
-use crate::scrape::target::{Target, TargetStatus};
+use crate::scrape::target::{populate_labels, Populated, Target, TargetStatus};
 use crate::scrape::{ScrapeConfig, WallClock};
 use promsdk::LabelSet;
 
@@ -114,21 +114,22 @@ impl ScrapePool {
     }
 
     /// Makes the running loops exactly the targets of `groups` (each target's labels
-    /// over its group's), as Prometheus's `scrapePool.Sync`: a target without a valid
-    /// `__address__` is skipped with a log line.
+    /// over its group's, through [`populate_labels`]: the job's relabeling), as
+    /// Prometheus's `scrapePool.Sync`: targets relabeling drops are kept for the API,
+    /// and a target whose labels are invalid is skipped with a log line.
     pub fn sync_groups(&mut self, groups: &[TargetGroup]) {
         let mut targets = Vec::new();
+        let mut dropped = Vec::new();
         for group in groups {
             for labels in group.target_labels() {
-                match target_from_labels(&self.cfg, &labels) {
-                    Ok(t) => targets.push(t),
-                    Err(e) => {
-                        tracing::warn!(job = %self.cfg.job_name, source = %group.source, error = %e, "skipping target")
-                    }
+                match populate_labels(&labels, &self.cfg) {
+                    Ok(Populated::Active(t)) => targets.push(t),
+                    Ok(Populated::Dropped(discovered)) => dropped.push(discovered),
+                    Err(e) => tracing::warn!(job = %self.cfg.job_name, source = %group.source, error = %e, "skipping target"),
                 }
             }
         }
-        self.dropped.clear();
+        self.dropped = dropped;
         self.sync(targets);
     }
 
@@ -241,20 +242,6 @@ impl ScrapePool {
         });
         self
     }
-}
-
-/// The target of discovered `labels`: `__address__` is the address, labels starting
-/// with `__` are not kept.
-fn target_from_labels(cfg: &ScrapeConfig, labels: &LabelSet) -> Result<Target, String> {
-    let address = labels.get("__address__").unwrap_or_default();
-    if address.is_empty() || address.contains('/') {
-        return Err(format!("invalid __address__ {address:?}"));
-    }
-    let extra: Vec<(&str, &str)> = labels
-        .iter()
-        .filter(|(n, _)| !n.starts_with("__"))
-        .collect();
-    Ok(Target::new(cfg, address, &extra))
 }
 
 impl Drop for ScrapePool {

@@ -26,8 +26,20 @@
 //! | sample limit exceeded       | none                | previous series not within the limit | 0    | every sample in the body | new series within it  |
 //!
 //! Every scrape also writes `up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
-//! `scrape_samples_post_metric_relabeling` (the same count: there is no metric
-//! relabeling) and `scrape_series_added` with the target's labels.
+//! `scrape_samples_post_metric_relabeling` and `scrape_series_added` with the target's
+//! labels.
+//!
+//! The job's `metric_relabel_configs` apply to each sample's labels (`__name__`
+//! included) once the target's labels are attached, before it is appended, as
+//! Prometheus's `mutateSampleLabels`: a dropped series is not appended, not tracked
+//! for staleness and not counted against the sample limit or in
+//! `scrape_samples_post_metric_relabeling` (which counts the samples that reach the
+//! append, repeated series and those past the limit included). A series the rules
+//! leave without `__name__`, or with an invalid metric or label name, fails the scrape
+//! like a parse error. Without rules this step is skipped.
+//!
+//! A target's interval and timeout are its own ([`Target::interval`], from its
+//! `__scrape_interval__` label), the job's when it has none.
 //!
 //! `scrape_series_added` counts what Prometheus's scrape cache counts: series appended
 //! that the loop's series cache does not hold. The cache keeps every series appended
@@ -61,11 +73,12 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::relabel::process;
 use crate::scrape::scraper::{ScrapeError, Scraped, Scraper};
 use crate::scrape::store::{Appender, Storage, STALE_NAN};
 use crate::scrape::target::{Health, Target, TargetStatus};
 use crate::scrape::{labels_from_pairs, ScrapeConfig, WallClock, NAME_LABEL};
-use promsdk::labels::{LabelPair, LabelSet};
+use promsdk::labels::{is_valid_label_name, is_valid_metric_name, LabelPair, LabelSet};
 use promsdk::parser::{Entry, ParsedSample, Parser};
 
 const REPORT_NAMES: [&str; 5] = [
@@ -95,6 +108,8 @@ pub struct ScrapeReport {
     /// Samples parsed from the body: all of them when the sample limit was exceeded,
     /// those before the error on a parse error, 0 when the fetch failed.
     pub samples: usize,
+    /// Of those, the samples metric relabeling kept (all of them without rules).
+    pub samples_post_relabel: usize,
     /// Series appended that the series cache did not hold (see the module doc); a
     /// scrape failing part-way counts those appended before the failure.
     pub series_added: usize,
@@ -146,6 +161,7 @@ struct Appended {
     /// Every series appended.
     seen: HashSet<LabelSet>,
     samples: usize,
+    post_relabel: usize,
     added: usize,
     error: Option<ScrapeError>,
 }
@@ -173,8 +189,8 @@ impl ScrapeLoop {
             last_error: String::new(),
             last_scrape_ms: None,
             last_duration: Duration::ZERO,
-            interval: cfg.interval,
-            timeout: cfg.timeout,
+            interval: target.interval().unwrap_or(cfg.interval),
+            timeout: target.timeout().unwrap_or(cfg.timeout),
         }));
         ScrapeLoop {
             target,
@@ -195,6 +211,16 @@ impl ScrapeLoop {
         self
     }
 
+    /// The target's interval, or the job's.
+    fn interval(&self) -> Duration {
+        self.target.interval().unwrap_or(self.cfg.interval)
+    }
+
+    /// The target's timeout, or the job's.
+    fn timeout(&self) -> Duration {
+        self.target.timeout().unwrap_or(self.cfg.timeout)
+    }
+
     /// The shared status the loop updates after each scrape.
     pub fn status(&self) -> Arc<Mutex<TargetStatus>> {
         Arc::clone(&self.status)
@@ -204,7 +230,7 @@ impl ScrapeLoop {
     /// into slots aligned to the epoch, and the target's stable hash picks its place
     /// within one, so targets spread out and a restarted harness keeps the phase.
     pub fn offset(&self, now_ms: i64) -> Duration {
-        let interval = u64::try_from(self.cfg.interval.as_millis())
+        let interval = u64::try_from(self.interval().as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         let now = now_ms.unsigned_abs();
@@ -219,17 +245,15 @@ impl ScrapeLoop {
     /// Fetches the target (within the timeout) and appends the result at `t_ms`.
     pub async fn scrape_at(&mut self, t_ms: i64) -> ScrapeReport {
         let started = Instant::now();
-        let fetched = tokio::time::timeout(
-            self.cfg.timeout,
-            self.scraper.scrape(&self.target, &self.cfg),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(ScrapeError::Timeout {
-                url: self.target.url().to_owned(),
-                timeout: self.cfg.timeout,
-            })
-        });
+        let timeout = self.timeout();
+        let fetched = tokio::time::timeout(timeout, self.scraper.scrape(&self.target, &self.cfg))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ScrapeError::Timeout {
+                    url: self.target.url().to_owned(),
+                    timeout,
+                })
+            });
         self.append_timed(fetched, t_ms, started.elapsed())
     }
 
@@ -259,6 +283,7 @@ impl ScrapeLoop {
         let Appended {
             cur,
             samples,
+            post_relabel,
             added: series_added,
             error,
             ..
@@ -281,7 +306,7 @@ impl ScrapeLoop {
             up,
             duration.as_secs_f64(),
             samples as f64,
-            samples as f64,
+            post_relabel as f64,
             series_added as f64,
         ];
         for (name, v) in REPORT_NAMES.iter().zip(values) {
@@ -301,6 +326,7 @@ impl ScrapeLoop {
         ScrapeReport {
             t_ms,
             samples,
+            samples_post_relabel: post_relabel,
             series_added,
             stale_markers,
             error,
@@ -365,7 +391,18 @@ impl ScrapeLoop {
                 }
             };
             out.samples += 1;
-            let labels = self.sample_labels(&sample);
+            let mut labels = self.sample_labels(&sample);
+            if !self.cfg.metric_relabel_configs.is_empty() {
+                match self.relabel(labels) {
+                    Ok(Some(kept)) => labels = kept,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        out.error = Some(e);
+                        break;
+                    }
+                }
+            }
+            out.post_relabel += 1;
             let repeated = !out.seen.insert(labels.clone()) && self.cache.contains(&labels);
             if repeated && sample.timestamp.is_none() {
                 continue;
@@ -397,6 +434,31 @@ impl ScrapeLoop {
             });
         }
         out
+    }
+
+    /// Applies the job's `metric_relabel_configs` to a sample's labels: `None` when
+    /// dropped, an error when the result is not a valid series (Prometheus's checks
+    /// after `mutateSampleLabels`).
+    fn relabel(&self, labels: LabelSet) -> Result<Option<LabelSet>, ScrapeError> {
+        let Some(labels) = process(&labels, &self.cfg.metric_relabel_configs) else {
+            return Ok(None);
+        };
+        let invalid = |message: String| ScrapeError::InvalidSeries {
+            url: self.target.url().to_owned(),
+            message,
+        };
+        match labels.get(NAME_LABEL) {
+            None => Err(invalid(format!("missing metric name ({NAME_LABEL} label)"))),
+            Some(name)
+                if !is_valid_metric_name(name)
+                    || !labels.iter().all(|(n, _)| is_valid_label_name(n)) =>
+            {
+                Err(invalid(format!(
+                    "invalid metric name or label names: {labels:?}"
+                )))
+            }
+            Some(_) => Ok(Some(labels)),
+        }
     }
 
     fn report_labels(&self, name: &str) -> LabelSet {
@@ -454,7 +516,7 @@ impl ScrapeLoop {
     /// stale as described in the module doc; on `Command::Shutdown` it just ends.
     pub(crate) async fn run(mut self, mut commands: watch::Receiver<Command>) {
         let first = Instant::now() + self.offset(self.clock.now_ms());
-        let mut ticker = tokio::time::interval_at(first, self.cfg.interval);
+        let mut ticker = tokio::time::interval_at(first, self.interval());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut scraped = false;
         loop {
@@ -498,7 +560,7 @@ impl ScrapeLoop {
             _ = shutdown(&mut commands) => return,
         }
         tokio::select! {
-            _ = tokio::time::sleep(self.cfg.interval / 10) => {}
+            _ = tokio::time::sleep(self.interval() / 10) => {}
             _ = shutdown(&mut commands) => return,
         }
         self.mark_all_stale(stale_at);
@@ -528,3 +590,7 @@ mod tests;
 #[cfg(test)]
 #[path = "scrape_loop_failure_tests.rs"]
 mod failure_tests;
+
+#[cfg(test)]
+#[path = "scrape_loop_relabel_tests.rs"]
+mod relabel_tests;

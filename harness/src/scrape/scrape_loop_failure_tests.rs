@@ -50,6 +50,7 @@ enum ErrorKind {
     BodySizeLimit,
     Parse,
     SampleLimit,
+    InvalidSeries,
 }
 
 fn kind(e: &ScrapeError) -> ErrorKind {
@@ -60,6 +61,7 @@ fn kind(e: &ScrapeError) -> ErrorKind {
         ScrapeError::BodySizeLimit { .. } => ErrorKind::BodySizeLimit,
         ScrapeError::Parse { .. } => ErrorKind::Parse,
         ScrapeError::SampleLimit { .. } => ErrorKind::SampleLimit,
+        ScrapeError::InvalidSeries { .. } => ErrorKind::InvalidSeries,
     }
 }
 

@@ -95,6 +95,14 @@ pub enum ScrapeError {
         /// The limit.
         limit: usize,
     },
+    /// Metric relabeling left a series without a metric name or with invalid names.
+    #[error("metric relabeling of a series of {url}: {message}")]
+    InvalidSeries {
+        /// The target URL.
+        url: String,
+        /// What is wrong, as Prometheus says it.
+        message: String,
+    },
 }
 
 /// A boxed future returned by [`Scraper::scrape`].
@@ -103,7 +111,7 @@ pub type ScrapeFuture = Pin<Box<dyn Future<Output = Result<Scraped, ScrapeError>
 /// Fetches expositions. Implementations must be cheap to share across loops and jobs
 /// (`Send + Sync`), must honour `cfg.body_size_limit` without buffering more than it
 /// (0 means no limit), and connect as `cfg` says (`cfg.tls` for `https`). The caller
-/// applies `cfg.timeout`, so an implementation need not.
+/// applies the timeout (the target's, else `cfg.timeout`), so an implementation need not.
 pub trait Scraper: Send + Sync + 'static {
     /// Fetches `target`'s current exposition, `target` being one of job `cfg`'s.
     fn scrape(&self, target: &Target, cfg: &ScrapeConfig) -> ScrapeFuture;
@@ -192,7 +200,7 @@ impl HttpScraper {
 impl Scraper for HttpScraper {
     fn scrape(&self, target: &Target, cfg: &ScrapeConfig) -> ScrapeFuture {
         let url = target.url().to_owned();
-        let (timeout, limit) = (cfg.timeout, cfg.body_size_limit);
+        let (timeout, limit) = (target.timeout().unwrap_or(cfg.timeout), cfg.body_size_limit);
         if !url.starts_with("https://") {
             let client = self.client.clone();
             return Box::pin(async move { fetch(client, url, timeout, limit).await });
