@@ -1,7 +1,7 @@
 use super::*;
-use std::time::Duration;
 use crate::scrape::{series_labels, FakeScraper, Storage, STALE_NAN};
 use std::sync::Arc;
+use std::time::Duration;
 
 fn api() -> Api {
     let store = MemoryStore::new(Duration::from_secs(3600));

@@ -125,7 +125,9 @@ impl ScrapePool {
                 match populate_labels(&labels, &self.cfg) {
                     Ok(Populated::Active(t)) => targets.push(t),
                     Ok(Populated::Dropped(discovered)) => dropped.push(discovered),
-                    Err(e) => tracing::warn!(job = %self.cfg.job_name, source = %group.source, error = %e, "skipping target"),
+                    Err(e) => {
+                        tracing::warn!(job = %self.cfg.job_name, source = %group.source, error = %e, "skipping target")
+                    }
                 }
             }
         }
