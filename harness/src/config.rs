@@ -40,7 +40,7 @@
 //! [`populate_labels`] with the job's `relabel_configs`: a target they drop is left
 //! out, one it rejects is an error naming it.
 //! The files of `tls_config` are read and checked at load time (see
-//! [`scrape::tls`](crate::scrape::tls)), and errors about them name the file.
+//! [`tls`](crate::tls)), and errors about them name the file.
 //! Durations use Prometheus's syntax (`1h30m`, `500ms`, units `y w d h m s ms` in that
 //! order).
 //!
@@ -66,8 +66,8 @@ use crate::discovery::http_sd::HttpSdConfig;
 use crate::discovery::static_sd::StaticConfig;
 use crate::discovery::{SdConfig, SdConfigs, TargetGroup};
 use crate::relabel::RelabelConfig;
-use crate::scrape::tls::{TlsConfig, TlsSettings};
 use crate::scrape::{labels_from_pairs, populate_labels, Populated, ScrapeConfig, Target};
+use crate::tls::{TlsConfig, TlsSettings};
 use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
 
 /// A configuration error: where and what.

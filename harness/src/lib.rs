@@ -18,6 +18,8 @@
 //!   label set), scrape loops with staleness markers, the store and selector queries.
 //! - [`query`]: the PromQL engine (parsed by `promql-parser`, evaluated with
 //!   Prometheus 2.42's semantics).
+//! - [`tls`]: `tls_config` for https targets and endpoints, shared by scraping and
+//!   discovery.
 //! - [`api`]: Prometheus's HTTP API shapes over the store.
 //! - [`Harness`]: the wiring behind `promsdk-harness run`.
 #![deny(missing_docs)]
@@ -32,5 +34,6 @@ pub mod relabel;
 pub mod reload;
 pub mod scrape;
 mod time;
+pub mod tls;
 
 pub use harness::{Harness, HarnessOpts};

@@ -19,7 +19,7 @@ use super::refresh::{RefreshDiscoverer, RefreshFuture, Refresher};
 use super::{
     Discoverer, DiscovererOptions, DiscoveryError, DiscoveryMetrics, SdConfig, TargetGroup,
 };
-use crate::scrape::tls::{TlsConfig, TlsSettings};
+use crate::tls::{TlsConfig, TlsSettings};
 
 /// The label naming the endpoint a target came from.
 pub const URL_LABEL: &str = "__meta_url";

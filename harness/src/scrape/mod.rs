@@ -6,7 +6,6 @@
 //!   discovered labels by [`populate_labels`] (relabeling, Prometheus's URL).
 //! - [`scraper`]: the [`Scraper`] trait (fetch one body), the hyper [`HttpScraper`] and
 //!   the [`FakeScraper`] for tests.
-//! - [`tls`]: a job's `tls_config` for `https` targets ([`TlsConfig`]).
 //! - [`scrape_loop`]: one target's loop: interval, offset, timeout, limits, target
 //!   labels, `up` and `scrape_*` series, staleness markers.
 //! - [`pool`]: one job's loops, kept in step with its target list by
@@ -24,19 +23,18 @@ pub mod scrape_loop;
 pub mod scraper;
 pub mod store;
 pub mod target;
-pub mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use crate::tls::{TlsConfig, TlsError, TlsSettings};
 pub use manager::ScrapeManager;
 pub use pool::ScrapePool;
 pub use scrape_loop::{ScrapeLoop, ScrapeReport};
 pub use scraper::{FakeScraper, HttpScraper, ScrapeError, Scraped, Scraper, ACCEPT_HEADER};
 pub use store::{is_stale_nan, Appender, MemoryStore, Storage, StoreReader, STALE_NAN};
 pub use target::{populate_labels, Health, Populated, Target, TargetError, TargetStatus};
-pub use tls::{TlsConfig, TlsError, TlsSettings};
 
 use crate::relabel::RelabelConfig;
 use promsdk::labels::{LabelPair, LabelSet};

@@ -17,8 +17,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
 
-use crate::scrape::tls::{TlsConfig, TlsError, TlsSettings};
 use crate::scrape::{ScrapeConfig, Target};
+use crate::tls::{TlsConfig, TlsError, TlsSettings};
 use promsdk::encoding::Format;
 
 /// The `Accept` header Prometheus 2.42 sends: OpenMetrics first, then the text format.

@@ -16,7 +16,7 @@
 //! so reloading after a certificate was renewed restarts the job's loops.
 //!
 //! ```
-//! use promsdk_harness::scrape::tls::{TlsConfig, TlsError, TlsSettings};
+//! use promsdk_harness::tls::{TlsConfig, TlsError, TlsSettings};
 //! let settings = TlsSettings {
 //!     ca_file: Some("/nonexistent/ca.pem".into()),
 //!     ..TlsSettings::default()
