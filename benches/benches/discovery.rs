@@ -2,7 +2,8 @@
 //!
 //! - `discovery/full_sync`: from the provider's answer (the JSON body) to every pool in
 //!   sync: the body decoded into groups as the http_sd provider does, then the scrape
-//!   manager syncing a fresh pool (20,000 scrape loops started). The discovery
+//!   manager syncing a fresh pool: every target relabeled (labelmap, replace, drop)
+//!   and 20,000 scrape loops started. The discovery
 //!   manager's throttle (5 s by default) is a deliberate wait and is not counted; its
 //!   merge is one map insert per group.
 //! - `discovery/churn_10pct`: the same pool, synced to an answer where 10% of the
@@ -20,8 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use promsdk_harness::config::Config;
 use promsdk_harness::discovery::{TargetGroup, TargetSets};
-use promsdk_harness::scrape::{FakeScraper, MemoryStore, ScrapeConfig, ScrapeManager};
+use promsdk_harness::scrape::{FakeScraper, MemoryStore, ScrapeManager};
 
 /// Counts the bytes currently allocated, for the memory-per-target figure.
 struct Counting;
@@ -105,12 +107,33 @@ fn decode(body: &str) -> TargetSets {
     TargetSets::from([(JOB.to_owned(), groups)])
 }
 
+/// The job: an hour between scrapes (the loops stay idle), and relabeling that
+/// touches every target: the zone copied out of its meta label, a host label cut from
+/// the address, and a drop rule that matches no zone.
+const CONFIG: &str = "scrape_configs:
+  - job_name: fleet
+    scrape_interval: 1h
+    scrape_timeout: 10s
+    relabel_configs:
+      - regex: __meta_(zone)
+        action: labelmap
+      - source_labels: [__address__]
+        regex: '127[.]0[.]([0-9]+)[.]([0-9]+):.*'
+        target_label: host
+        replacement: 'h-$1-$2'
+      - source_labels: [zone]
+        regex: z9
+        action: drop
+";
+
 fn manager() -> ScrapeManager {
     let store = MemoryStore::new(Duration::from_secs(3600));
     let m = ScrapeManager::new(Arc::new(FakeScraper::default()), Arc::new(store));
-    m.apply_config(vec![
-        ScrapeConfig::new(JOB).interval(Duration::from_secs(3600))
-    ]);
+    m.apply_config(
+        Config::parse(CONFIG)
+            .expect("valid config")
+            .scrape_configs(),
+    );
     m
 }
 

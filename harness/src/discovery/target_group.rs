@@ -138,17 +138,20 @@ impl TargetGroup {
 
     /// The labels of each target: the group's labels, overridden by the target's.
     pub fn target_labels(&self) -> impl Iterator<Item = LabelSet> + '_ {
-        self.targets.iter().map(|t| {
-            let mut pairs: Vec<LabelPair> = t.pairs().to_vec();
-            pairs.extend(
-                self.labels
-                    .pairs()
-                    .iter()
-                    .filter(|p| t.get(&p.name).is_none())
-                    .cloned(),
-            );
-            LabelSet::from_vec("", pairs).unwrap_or_default()
-        })
+        self.targets.iter().map(|t| Self::merge(t, &self.labels))
+    }
+
+    /// `target`'s labels over `group`'s (the text shared, not copied).
+    pub fn merge(target: &LabelSet, group: &LabelSet) -> LabelSet {
+        let mut pairs: Vec<LabelPair> = target.pairs().to_vec();
+        pairs.extend(
+            group
+                .pairs()
+                .iter()
+                .filter(|p| target.get(&p.name).is_none())
+                .cloned(),
+        );
+        LabelSet::from_vec("", pairs).unwrap_or_default()
     }
 }
 

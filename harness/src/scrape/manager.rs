@@ -2,7 +2,7 @@
 //! target groups by the discovery manager ([`ScrapeManager::sync_groups`]) or target
 //! lists ([`ScrapeManager::sync`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -42,8 +42,6 @@ struct Pools {
     jobs: BTreeMap<String, ScrapePool>,
     /// Pools of removed or changed jobs whose loops may still be writing markers.
     retired: Vec<ScrapePool>,
-    /// The latest target groups of each job, for pools (re)created by a reload.
-    groups: HashMap<String, Vec<TargetGroup>>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -80,7 +78,6 @@ impl ScrapeManager {
         let Pools {
             jobs: pools,
             retired,
-            groups,
         } = &mut *guard;
         retired.retain(|p| !p.is_finished());
         let mut old = std::mem::take(pools);
@@ -90,12 +87,15 @@ impl ScrapeManager {
                     pools.insert(cfg.job_name.clone(), pool);
                 }
                 previous => {
-                    let targets: Vec<Target> = previous
+                    // The old pool's targets, or its groups to relabel with the new
+                    // settings.
+                    let (targets, groups): (Vec<Target>, Vec<TargetGroup>) = previous
                         .map(|mut p| {
                             let t = p.targets().into_iter().map(|s| s.target).collect();
+                            let g = p.groups();
                             p.signal_stop(true);
                             retired.push(p);
-                            t
+                            (t, g)
                         })
                         .unwrap_or_default();
                     let mut pool = ScrapePool::new(
@@ -104,9 +104,10 @@ impl ScrapeManager {
                         Arc::clone(&self.storage),
                     )
                     .with_clock(self.clock.clone());
-                    match groups.get(&cfg.job_name) {
-                        Some(groups) => pool.sync_groups(groups),
-                        None => pool.sync(targets),
+                    if groups.is_empty() {
+                        pool.sync(targets);
+                    } else {
+                        pool.sync_groups(&groups);
                     }
                     pools.insert(cfg.job_name, pool);
                 }
@@ -133,14 +134,12 @@ impl ScrapeManager {
     /// its targets; one not configured is ignored), as Prometheus's scrape manager
     /// takes the discovery manager's sends.
     pub fn sync_groups(&self, sets: TargetSets) {
-        let mut guard = self.pools.lock();
-        let Pools { jobs, groups, .. } = &mut *guard;
-        for (job, job_groups) in sets {
-            match jobs.get_mut(&job) {
-                Some(pool) => pool.sync_groups(&job_groups),
+        let mut pools = self.pools.lock();
+        for (job, groups) in sets {
+            match pools.jobs.get_mut(&job) {
+                Some(pool) => pool.sync_groups(&groups),
                 None => tracing::debug!(job, "target groups for a job not configured"),
             }
-            groups.insert(job, job_groups);
         }
     }
 

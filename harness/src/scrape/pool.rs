@@ -5,26 +5,25 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::discovery::TargetGroup;
-use crate::scrape::scrape_loop::{Command, ScrapeLoop};
+use crate::scrape::scrape_loop::{Command, Control, ScrapeLoop};
 use crate::scrape::scraper::Scraper;
 use crate::scrape::store::Storage;
-use crate::scrape::target::{populate_labels, Populated, Target, TargetStatus};
+use crate::scrape::target::{populate_with, JobLabels, Populated, Target, TargetStatus};
 use crate::scrape::{ScrapeConfig, WallClock};
 use promsdk::LabelSet;
 
 struct Running {
-    commands: watch::Sender<Command>,
+    commands: Arc<Control>,
     status: Arc<Mutex<TargetStatus>>,
     task: JoinHandle<()>,
 }
 
 /// A loop told to stop that may still be waiting to write its staleness markers.
 struct Stopping {
-    commands: watch::Sender<Command>,
+    commands: Arc<Control>,
     task: JoinHandle<()>,
 }
 
@@ -77,6 +76,19 @@ pub struct ScrapePool {
     stopping: Vec<Stopping>,
     /// Discovered targets that relabeling dropped, by their discovered labels.
     dropped: Vec<LabelSet>,
+    /// What the last [`sync_groups`](Self::sync_groups) made of each group, by source.
+    populated: HashMap<String, Group>,
+    /// The labels every target gets from the job, built once.
+    job_labels: JobLabels,
+}
+
+/// A group as last synced: its labels and what each of its targets became (`None`:
+/// invalid, skipped). A target seen again in a group with the same labels is not
+/// relabeled again: the result depends on nothing else, the job's settings being
+/// fixed for the pool's life.
+struct Group {
+    labels: LabelSet,
+    targets: HashMap<LabelSet, Option<Populated>>,
 }
 
 impl std::fmt::Debug for ScrapePool {
@@ -91,6 +103,7 @@ impl std::fmt::Debug for ScrapePool {
 impl ScrapePool {
     /// An empty pool for job `cfg`.
     pub fn new(cfg: ScrapeConfig, scraper: Arc<dyn Scraper>, storage: Arc<dyn Storage>) -> Self {
+        let cfg_for_labels = cfg.clone();
         ScrapePool {
             cfg: Arc::new(cfg),
             scraper,
@@ -99,6 +112,8 @@ impl ScrapePool {
             loops: HashMap::default(),
             stopping: Vec::new(),
             dropped: Vec::new(),
+            populated: HashMap::new(),
+            job_labels: JobLabels::of(&cfg_for_labels),
         }
     }
 
@@ -118,21 +133,54 @@ impl ScrapePool {
     /// Prometheus's `scrapePool.Sync`: targets relabeling drops are kept for the API,
     /// and a target whose labels are invalid is skipped with a log line.
     pub fn sync_groups(&mut self, groups: &[TargetGroup]) {
+        let mut before = std::mem::take(&mut self.populated);
         let mut targets = Vec::new();
         let mut dropped = Vec::new();
         for group in groups {
-            for labels in group.target_labels() {
-                match populate_labels(&labels, &self.cfg) {
-                    Ok(Populated::Active(t)) => targets.push(t),
-                    Ok(Populated::Dropped(discovered)) => dropped.push(discovered),
-                    Err(e) => {
-                        tracing::warn!(job = %self.cfg.job_name, source = %group.source, error = %e, "skipping target")
-                    }
+            let mut known = before
+                .remove(&group.source)
+                .filter(|g| g.labels == group.labels)
+                .map(|g| g.targets)
+                .unwrap_or_default();
+            let mut now = HashMap::with_capacity(group.targets.len());
+            for target in &group.targets {
+                let result = known.remove(target).unwrap_or_else(|| {
+                    let labels = TargetGroup::merge(target, &group.labels);
+                    let cfg = &self.cfg;
+                    populate_with(&labels, cfg, &cfg.relabel_configs, &self.job_labels)
+                        .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
+                        .ok()
+                });
+                match &result {
+                    Some(Populated::Active(t)) => targets.push(t.clone()),
+                    Some(Populated::Dropped(labels)) => dropped.push(labels.clone()),
+                    None => {}
                 }
+                now.insert(target.clone(), result);
             }
+            self.populated.insert(
+                group.source.clone(),
+                Group {
+                    labels: group.labels.clone(),
+                    targets: now,
+                },
+            );
         }
         self.dropped = dropped;
         self.sync(targets);
+    }
+
+    /// The groups of the last [`sync_groups`](Self::sync_groups), for a pool that
+    /// replaces this one.
+    pub fn groups(&self) -> Vec<TargetGroup> {
+        self.populated
+            .iter()
+            .map(|(source, g)| TargetGroup {
+                source: source.clone(),
+                targets: g.targets.keys().cloned().collect(),
+                labels: g.labels.clone(),
+            })
+            .collect()
     }
 
     /// The discovered labels of targets dropped by relabeling at the last sync.
@@ -146,11 +194,15 @@ impl ScrapePool {
             HashMap::with_hasher(self.loops.hasher().clone());
         wanted.extend(targets.into_iter().map(|t| (t, ())));
         self.stopping.retain(|s| !s.task.is_finished());
-        for target in self.loops.keys().cloned().collect::<Vec<_>>() {
-            if !wanted.contains_key(&target) {
-                if let Some(running) = self.loops.remove(&target) {
-                    self.retire(running, Command::Stop);
-                }
+        let gone: Vec<Target> = self
+            .loops
+            .keys()
+            .filter(|t| !wanted.contains_key(*t))
+            .cloned()
+            .collect();
+        for target in gone {
+            if let Some(running) = self.loops.remove(&target) {
+                self.retire(running, Command::Stop);
             }
         }
         for (target, ()) in wanted {
@@ -165,8 +217,8 @@ impl ScrapePool {
             )
             .with_clock(self.clock.clone());
             let status = sl.status();
-            let (commands, rx) = watch::channel(Command::Run);
-            let task = tokio::spawn(sl.run(rx));
+            let commands = Control::new();
+            let task = tokio::spawn(sl.run(Arc::clone(&commands)));
             self.loops.insert(
                 target,
                 Running {
@@ -205,7 +257,7 @@ impl ScrapePool {
         }
         if !mark_stale {
             for s in &self.stopping {
-                let _ = s.commands.send(Command::Shutdown);
+                s.commands.send(Command::Shutdown);
             }
         }
     }
@@ -229,7 +281,7 @@ impl ScrapePool {
     }
 
     fn retire(&mut self, running: Running, command: Command) {
-        let _ = running.commands.send(command);
+        running.commands.send(command);
         self.stopping.push(Stopping {
             commands: running.commands,
             task: running.task,
@@ -249,7 +301,7 @@ impl ScrapePool {
 impl Drop for ScrapePool {
     fn drop(&mut self) {
         for running in self.loops.values() {
-            let _ = running.commands.send(Command::Shutdown);
+            running.commands.send(Command::Shutdown);
         }
     }
 }

@@ -66,11 +66,12 @@
 //! actually appended are tracked.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::relabel::process;
@@ -91,6 +92,7 @@ const REPORT_NAMES: [&str; 5] = [
 
 /// What a loop is told to do by its pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Command {
     /// Keep scraping.
     Run,
@@ -98,6 +100,55 @@ pub(crate) enum Command {
     Stop,
     /// The process is shutting down: stop now and write nothing more.
     Shutdown,
+}
+
+/// A loop's [`Command`], set by its pool, with a wake-up on change: one atomic and
+/// one `Notify`, far smaller than a watch channel (which carries eight notifiers),
+/// which matters for pools of many idle targets.
+#[derive(Debug)]
+pub(crate) struct Control {
+    command: AtomicU8,
+    changed: Notify,
+}
+
+impl Control {
+    /// A control saying [`Command::Run`].
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Control {
+            command: AtomicU8::new(Command::Run as u8),
+            changed: Notify::new(),
+        })
+    }
+
+    /// Tells the loop `command`. Commands only move forward (run, stop, shutdown).
+    pub(crate) fn send(&self, command: Command) {
+        // Release: a loop that reads the command sees what was written before it.
+        self.command.fetch_max(command as u8, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// The current command.
+    pub(crate) fn get(&self) -> Command {
+        match self.command.load(Ordering::Acquire) {
+            0 => Command::Run,
+            1 => Command::Stop,
+            _ => Command::Shutdown,
+        }
+    }
+
+    /// Resolves once the command satisfies `done`.
+    async fn wait_for(&self, done: impl Fn(Command) -> bool) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a send between the two still wakes us.
+            changed.as_mut().enable();
+            if done(self.get()) {
+                return;
+            }
+            changed.await;
+        }
+    }
 }
 
 /// The outcome of one scrape.
@@ -514,7 +565,7 @@ impl ScrapeLoop {
     /// Scrapes every interval, starting at the target's offset, until told to stop.
     /// On `Command::Stop` after at least one scrape it marks the target's series
     /// stale as described in the module doc; on `Command::Shutdown` it just ends.
-    pub(crate) async fn run(mut self, mut commands: watch::Receiver<Command>) {
+    pub(crate) async fn run(mut self, control: Arc<Control>) {
         let first = Instant::now() + self.offset(self.clock.now_ms());
         let mut ticker = tokio::time::interval_at(first, self.interval());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -522,7 +573,7 @@ impl ScrapeLoop {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = stopped(&mut commands) => break,
+                _ = control.wait_for(|c| c != Command::Run) => break,
             }
             // Boxed: an idle loop (most of its life) then holds no scrape state, which
             // keeps a pool of many targets small (see benches/discovery.rs).
@@ -532,54 +583,34 @@ impl ScrapeLoop {
             });
             tokio::select! {
                 _ = scrape => scraped = true,
-                _ = stopped(&mut commands) => break,
+                _ = control.wait_for(|c| c != Command::Run) => break,
             }
         }
-        if !scraped || *commands.borrow() != Command::Stop {
+        if !scraped || control.get() != Command::Stop {
             return;
         }
         // Boxed, like the scrape: running loops do not carry this state.
-        Box::pin(self.end_of_run(ticker, commands)).await;
+        Box::pin(self.end_of_run(ticker, control)).await;
     }
 
     /// After a stop: writes staleness markers for every series, unless shut down
     /// first.
-    async fn end_of_run(
-        mut self,
-        mut ticker: tokio::time::Interval,
-        mut commands: watch::Receiver<Command>,
-    ) {
+    async fn end_of_run(mut self, mut ticker: tokio::time::Interval, control: Arc<Control>) {
         // The next scrape time is the markers' timestamp; wait one more interval and
         // 10% so that a recreated loop for the same target has written newer samples.
         let stale_at = tokio::select! {
             _ = ticker.tick() => self.clock.now_ms(),
-            _ = shutdown(&mut commands) => return,
+            _ = control.wait_for(|c| c == Command::Shutdown) => return,
         };
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = shutdown(&mut commands) => return,
+            _ = control.wait_for(|c| c == Command::Shutdown) => return,
         }
         tokio::select! {
             _ = tokio::time::sleep(self.interval() / 10) => {}
-            _ = shutdown(&mut commands) => return,
+            _ = control.wait_for(|c| c == Command::Shutdown) => return,
         }
         self.mark_all_stale(stale_at);
-    }
-}
-
-/// Resolves once the command is no longer `Run` (or the pool is gone).
-async fn stopped(commands: &mut watch::Receiver<Command>) {
-    let _ = commands.wait_for(|c| *c != Command::Run).await;
-}
-
-/// Resolves once the command is `Shutdown`; never if the sender is gone otherwise.
-async fn shutdown(commands: &mut watch::Receiver<Command>) {
-    if commands
-        .wait_for(|c| *c == Command::Shutdown)
-        .await
-        .is_err()
-    {
-        std::future::pending::<()>().await;
     }
 }
 

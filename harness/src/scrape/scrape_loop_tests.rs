@@ -178,7 +178,7 @@ fn start(
     fake: &FakeScraper,
     store: &MemoryStore,
     clock: &WallClock,
-) -> watch::Sender<Command> {
+) -> Arc<Control> {
     let target = Target::new(cfg, "a:1", &[]);
     let sl = ScrapeLoop::new(
         target,
@@ -187,9 +187,9 @@ fn start(
         Arc::new(store.clone()),
     )
     .with_clock(clock.clone());
-    let (tx, rx) = watch::channel(Command::Run);
-    tokio::spawn(sl.run(rx));
-    tx
+    let control = Control::new();
+    tokio::spawn(sl.run(Arc::clone(&control)));
+    control
 }
 
 #[tokio::test(start_paused = true)]
@@ -205,7 +205,7 @@ async fn a_stopped_loop_marks_stale_at_the_next_scrape_time_after_two_intervals(
     let scrapes = fake.count("http://a:1/metrics");
     assert!(scrapes >= 2, "{scrapes}");
     let last = *samples_of(&store, "a")[0].1.last().unwrap();
-    tx.send(Command::Stop).unwrap();
+    tx.send(Command::Stop);
     // One interval later, nothing yet: the loop waits past a possible comeback.
     tokio::time::sleep(interval + interval / 20).await;
     assert!(!is_stale_nan(
@@ -235,7 +235,7 @@ async fn a_target_that_comes_straight_back_is_not_marked() {
     fake.set("http://a:1/metrics", Ok(Scraped::text("a 1\n")));
     let old = start(&cfg, &fake, &store, &clock);
     tokio::time::sleep(interval * 2).await;
-    old.send(Command::Stop).unwrap();
+    old.send(Command::Stop);
     let _new = start(&cfg, &fake, &store, &clock);
     tokio::time::sleep(interval * 4).await;
     let a = &samples_of(&store, "a")[0].1;
@@ -253,9 +253,9 @@ async fn shutdown_writes_no_markers() {
     fake.set("http://a:1/metrics", Ok(Scraped::text("a 1\n")));
     let tx = start(&cfg, &fake, &store, &clock);
     tokio::time::sleep(interval * 2).await;
-    tx.send(Command::Stop).unwrap();
+    tx.send(Command::Stop);
     tokio::time::sleep(interval / 2).await;
-    tx.send(Command::Shutdown).unwrap();
+    tx.send(Command::Shutdown);
     tokio::time::sleep(interval * 4).await;
     let a = &samples_of(&store, "a")[0].1;
     assert!(

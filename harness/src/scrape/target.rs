@@ -3,7 +3,8 @@
 //! discovery found for it, as Prometheus 2.42's `scrape.PopulateLabels`.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{format_duration, parse_duration};
@@ -41,10 +42,14 @@ pub const META_LABEL_PREFIX: &str = "__meta_";
 #[derive(Debug, Clone)]
 pub struct Target {
     labels: LabelSet,
-    url: String,
+    /// Shared by the clones a pool, its loop and the target's status keep.
+    url: Arc<str>,
     discovered: LabelSet,
     interval: Option<Duration>,
     timeout: Option<Duration>,
+    /// A hash of the identity, computed once: maps of targets hash it without
+    /// reading the labels, and compare the full identity only on equal hashes.
+    hash: u64,
 }
 
 impl Target {
@@ -74,24 +79,41 @@ impl Target {
                 pairs.push(LabelPair::new("job", cfg.job_name.as_str()));
                 pairs.push(LabelPair::new("instance", address));
                 let url = format!("{}://{}{}", cfg.scheme, address, cfg.metrics_path);
-                Target {
-                    discovered,
-                    ..Target::from_parts(labels_from_pairs(pairs), url)
-                }
+                Target::from_parts(labels_from_pairs(pairs), url).with_discovered(discovered)
             }
         }
     }
 
     /// A target with exactly these labels and URL, scraped at its job's interval and
     /// timeout, with no discovered labels.
-    pub fn from_parts(labels: LabelSet, url: impl Into<String>) -> Self {
-        Target {
+    pub fn from_parts(labels: LabelSet, url: impl Into<Arc<str>>) -> Self {
+        Target::build(labels, url.into(), LabelSet::empty(), None, None)
+    }
+
+    fn build(
+        labels: LabelSet,
+        url: Arc<str>,
+        discovered: LabelSet,
+        interval: Option<Duration>,
+        timeout: Option<Duration>,
+    ) -> Self {
+        let mut t = Target {
             labels,
-            url: url.into(),
-            discovered: LabelSet::empty(),
-            interval: None,
-            timeout: None,
-        }
+            url,
+            discovered,
+            interval,
+            timeout,
+            hash: 0,
+        };
+        t.hash = IDENTITY_HASHER
+            .get_or_init(RandomState::new)
+            .hash_one(t.identity());
+        t
+    }
+
+    fn with_discovered(mut self, discovered: LabelSet) -> Self {
+        self.discovered = discovered;
+        self
     }
 
     /// The labels attached to every series scraped from the target.
@@ -143,17 +165,24 @@ impl Target {
     }
 }
 
+/// The name `instance`, shared by every target's label.
+static INSTANCE_NAME: OnceLock<Arc<str>> = OnceLock::new();
+
+/// The hasher of [`Target`] identities, seeded once per process.
+static IDENTITY_HASHER: OnceLock<RandomState> = OnceLock::new();
+
 impl PartialEq for Target {
     fn eq(&self, other: &Self) -> bool {
-        self.identity() == other.identity()
+        self.hash == other.hash && self.identity() == other.identity()
     }
 }
 
 impl Eq for Target {}
 
+/// Writes the identity's hash, computed once (equal targets have equal hashes).
 impl Hash for Target {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.identity().hash(state);
+        state.write_u64(self.hash);
     }
 }
 
@@ -277,23 +306,62 @@ fn populate(
     cfg: &ScrapeConfig,
     rules: &[RelabelConfig],
 ) -> Result<Populated, TargetError> {
+    populate_with(discovered, cfg, rules, &JobLabels::of(cfg))
+}
+
+/// The labels [`populate_labels`] adds from the job (`job`, `__scrape_interval__`,
+/// `__scrape_timeout__`, `__metrics_path__`, `__scheme__`, `__param_<name>`), built
+/// once per job so that its targets share them.
+#[derive(Debug, Clone)]
+pub(crate) struct JobLabels {
+    /// Set when the target has no (or an empty) value.
+    defaults: Vec<LabelPair>,
+    /// Always set.
+    params: Vec<LabelPair>,
+}
+
+impl JobLabels {
+    pub(crate) fn of(cfg: &ScrapeConfig) -> Self {
+        let defaults = [
+            ("job", cfg.job_name.clone()),
+            (SCRAPE_INTERVAL_LABEL, format_duration(cfg.interval)),
+            (SCRAPE_TIMEOUT_LABEL, format_duration(cfg.timeout)),
+            (METRICS_PATH_LABEL, cfg.metrics_path.clone()),
+            (SCHEME_LABEL, cfg.scheme.clone()),
+        ]
+        .into_iter()
+        .map(|(name, value)| LabelPair::new(name, value))
+        .collect();
+        let params = cfg
+            .params
+            .iter()
+            .filter_map(|(name, values)| {
+                let first = values.first()?;
+                Some(LabelPair::new(
+                    format!("{PARAM_LABEL_PREFIX}{name}"),
+                    first.as_str(),
+                ))
+            })
+            .collect();
+        JobLabels { defaults, params }
+    }
+}
+
+/// [`populate_labels`] with the job's labels built already.
+pub(crate) fn populate_with(
+    discovered: &LabelSet,
+    cfg: &ScrapeConfig,
+    rules: &[RelabelConfig],
+    job: &JobLabels,
+) -> Result<Populated, TargetError> {
     let mut pairs: Vec<LabelPair> = discovered.pairs().to_vec();
-    let defaults = [
-        ("job", cfg.job_name.clone()),
-        (SCRAPE_INTERVAL_LABEL, format_duration(cfg.interval)),
-        (SCRAPE_TIMEOUT_LABEL, format_duration(cfg.timeout)),
-        (METRICS_PATH_LABEL, cfg.metrics_path.clone()),
-        (SCHEME_LABEL, cfg.scheme.clone()),
-    ];
-    for (name, value) in defaults {
-        if discovered.get(name).unwrap_or("").is_empty() {
-            set(&mut pairs, name, &value);
+    for default in &job.defaults {
+        if discovered.get(&default.name).unwrap_or("").is_empty() {
+            set(&mut pairs, default);
         }
     }
-    for (name, values) in &cfg.params {
-        if let Some(first) = values.first() {
-            set(&mut pairs, &format!("{PARAM_LABEL_PREFIX}{name}"), first);
-        }
+    for param in &job.params {
+        set(&mut pairs, param);
     }
     pairs.retain(|p| !p.value.is_empty());
     let pre = labels_from_pairs(pairs);
@@ -350,22 +418,30 @@ fn populate(
         public.push(pair.clone());
     }
     if get("instance").is_empty() {
-        public.push(LabelPair::new("instance", address));
+        // The address's text is shared when relabeling left it as discovered.
+        let value: Arc<str> = match relabeled.pairs().iter().find(|p| &*p.name == ADDRESS_LABEL) {
+            Some(p) if *p.value == *address => Arc::clone(&p.value),
+            _ => address.into(),
+        };
+        public.push(LabelPair::new(
+            INSTANCE_NAME.get_or_init(|| "instance".into()).clone(),
+            value,
+        ));
     }
-    Ok(Populated::Active(Target {
-        labels: labels_from_pairs(public),
-        url,
-        discovered: pre,
-        interval: Some(interval),
-        timeout: Some(timeout),
-    }))
+    Ok(Populated::Active(Target::build(
+        labels_from_pairs(public),
+        url.into(),
+        pre,
+        Some(interval),
+        Some(timeout),
+    )))
 }
 
-/// Sets `name` to `value` in `pairs` (any order; at most one pair per name).
-fn set(pairs: &mut Vec<LabelPair>, name: &str, value: &str) {
-    match pairs.iter_mut().find(|p| &*p.name == name) {
-        Some(p) => p.value = value.into(),
-        None => pairs.push(LabelPair::new(name, value)),
+/// Sets `pair` in `pairs` (any order; at most one pair per name), sharing its text.
+fn set(pairs: &mut Vec<LabelPair>, pair: &LabelPair) {
+    match pairs.iter_mut().find(|p| p.name == pair.name) {
+        Some(p) => p.value = Arc::clone(&pair.value),
+        None => pairs.push(pair.clone()),
     }
 }
 
