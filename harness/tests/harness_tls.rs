@@ -222,7 +222,7 @@ async fn https_targets_are_verified_as_tls_config_says() {
                 );
                 assert_eq!(up[0].1, [(t, 0.0)], "{}", case.name);
                 assert!(value.is_empty(), "{}", case.name);
-                let status = sl.status().lock().last_error.clone();
+                let status = sl.status().last_error;
                 assert_eq!(status, error, "{}: the target's lastError", case.name);
             }
         }

@@ -34,7 +34,9 @@ pub use pool::ScrapePool;
 pub use scrape_loop::{ScrapeLoop, ScrapeReport};
 pub use scraper::{FakeScraper, HttpScraper, ScrapeError, Scraped, Scraper, ACCEPT_HEADER};
 pub use store::{is_stale_nan, Appender, MemoryStore, Storage, StoreReader, STALE_NAN};
-pub use target::{populate_labels, Health, Populated, Target, TargetError, TargetStatus};
+pub use target::{
+    populate_labels, Health, Populated, ScrapeHealth, Target, TargetError, TargetStatus,
+};
 
 use crate::relabel::RelabelConfig;
 use promsdk::labels::{LabelPair, LabelSet};

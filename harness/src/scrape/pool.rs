@@ -11,13 +11,15 @@ use crate::discovery::TargetGroup;
 use crate::scrape::scrape_loop::{Command, Control, ScrapeLoop};
 use crate::scrape::scraper::Scraper;
 use crate::scrape::store::Storage;
-use crate::scrape::target::{populate_with, JobLabels, Populated, Target, TargetStatus};
+use crate::scrape::target::{
+    populate_with, JobLabels, Populated, ScrapeHealth, Target, TargetStatus,
+};
 use crate::scrape::{ScrapeConfig, WallClock};
 use promsdk::LabelSet;
 
 struct Running {
     commands: Arc<Control>,
-    status: Arc<Mutex<TargetStatus>>,
+    health: Arc<Mutex<ScrapeHealth>>,
     task: JoinHandle<()>,
 }
 
@@ -216,14 +218,14 @@ impl ScrapePool {
                 Arc::clone(&self.storage),
             )
             .with_clock(self.clock.clone());
-            let status = sl.status();
+            let health = sl.health();
             let commands = Control::new();
             let task = tokio::spawn(sl.run(Arc::clone(&commands)));
             self.loops.insert(
                 target,
                 Running {
                     commands,
-                    status,
+                    health,
                     task,
                 },
             );
@@ -234,8 +236,8 @@ impl ScrapePool {
     pub fn targets(&self) -> Vec<TargetStatus> {
         let mut out: Vec<_> = self
             .loops
-            .values()
-            .map(|r| r.status.lock().clone())
+            .iter()
+            .map(|(t, r)| TargetStatus::new(t, &self.cfg, &r.health.lock()))
             .collect();
         out.sort_by(|a, b| a.target.cmp(&b.target));
         out

@@ -77,7 +77,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::relabel::process;
 use crate::scrape::scraper::{ScrapeError, Scraped, Scraper};
 use crate::scrape::store::{Appender, Storage, STALE_NAN};
-use crate::scrape::target::{Health, Target, TargetStatus};
+use crate::scrape::target::{Health, ScrapeHealth, Target, TargetStatus};
 use crate::scrape::{labels_from_pairs, ScrapeConfig, WallClock, NAME_LABEL};
 use promsdk::labels::{is_valid_label_name, is_valid_metric_name, LabelPair, LabelSet};
 use promsdk::parser::{Entry, ParsedSample, Parser};
@@ -194,7 +194,7 @@ pub struct ScrapeLoop {
     cfg: Arc<ScrapeConfig>,
     scraper: Arc<dyn Scraper>,
     storage: Arc<dyn Storage>,
-    status: Arc<Mutex<TargetStatus>>,
+    health: Arc<Mutex<ScrapeHealth>>,
     clock: WallClock,
     /// Series of the previous scrape without explicit timestamps.
     prev: HashSet<LabelSet>,
@@ -233,22 +233,12 @@ impl ScrapeLoop {
         scraper: Arc<dyn Scraper>,
         storage: Arc<dyn Storage>,
     ) -> Self {
-        let status = Arc::new(Mutex::new(TargetStatus {
-            target: target.clone(),
-            job: cfg.job_name.clone(),
-            health: Health::Unknown,
-            last_error: String::new(),
-            last_scrape_ms: None,
-            last_duration: Duration::ZERO,
-            interval: target.interval().unwrap_or(cfg.interval),
-            timeout: target.timeout().unwrap_or(cfg.timeout),
-        }));
         ScrapeLoop {
             target,
             cfg,
             scraper,
             storage,
-            status,
+            health: Arc::default(),
             clock: WallClock::system(),
             prev: HashSet::new(),
             cache: HashSet::new(),
@@ -273,8 +263,13 @@ impl ScrapeLoop {
     }
 
     /// The shared status the loop updates after each scrape.
-    pub fn status(&self) -> Arc<Mutex<TargetStatus>> {
-        Arc::clone(&self.status)
+    pub fn status(&self) -> TargetStatus {
+        TargetStatus::new(&self.target, &self.cfg, &self.health.lock())
+    }
+
+    /// The last scrape's findings, shared with the pool that reads them.
+    pub(crate) fn health(&self) -> Arc<Mutex<ScrapeHealth>> {
+        Arc::clone(&self.health)
     }
 
     /// The delay from `now_ms` to this target's first scrape: the interval is cut
@@ -364,7 +359,7 @@ impl ScrapeLoop {
             app.append(&self.report_labels(name), t_ms, v);
         }
         app.commit();
-        let mut status = self.status.lock();
+        let mut status = self.health.lock();
         status.health = if error.is_none() {
             Health::Up
         } else {

@@ -266,7 +266,7 @@ async fn failed_and_partial_scrapes_follow_prometheus() {
         assert_eq!(report.stale_markers, stale_now, "{}", case.name);
         assert_eq!(report.samples as f64, case.report[1], "{}", case.name);
         assert_eq!(report.series_added as f64, case.report[3], "{}", case.name);
-        let health = sl.status().lock().health;
+        let health = sl.status().health;
         let want = if case.error.is_some() {
             Health::Down
         } else {

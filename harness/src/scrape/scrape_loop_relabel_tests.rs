@@ -144,7 +144,7 @@ fn targets_keep_their_own_interval_and_timeout() {
 - {target_label: __scrape_timeout__, replacement: 5s}",
     ));
     let (sl, _) = setup(cfg);
-    let status = sl.status().lock().clone();
+    let status = sl.status();
     assert_eq!(
         (status.interval, status.timeout),
         (Duration::from_secs(60), Duration::from_secs(10)),
@@ -167,7 +167,7 @@ fn targets_keep_their_own_interval_and_timeout() {
         Arc::new(FakeScraper::default()),
         Arc::new(MemoryStore::new(Duration::from_secs(60))),
     );
-    let status = sl.status().lock().clone();
+    let status = sl.status();
     assert_eq!(
         (status.interval, status.timeout),
         (Duration::from_secs(20), Duration::from_secs(5))

@@ -75,7 +75,7 @@ fn failed_scrape_marks_every_previous_series_stale_and_up_zero() {
         samples_of(&store, "up")[0].1,
         vec![(1_000, 1.0), (2_000, 0.0)]
     );
-    assert_eq!(sl.status().lock().health, Health::Down);
+    assert_eq!(sl.status().health, Health::Down);
 }
 
 #[test]

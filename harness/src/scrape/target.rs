@@ -619,6 +619,36 @@ pub struct TargetStatus {
     pub timeout: Duration,
 }
 
+/// What the last scrape of a target found, shared by its loop (which writes it) and
+/// its pool (which reads it for [`TargetStatus`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScrapeHealth {
+    /// The last scrape's health.
+    pub health: Health,
+    /// The last scrape's error, empty after a success.
+    pub last_error: String,
+    /// When the last scrape started (ms since the epoch), if any.
+    pub last_scrape_ms: Option<i64>,
+    /// How long the last scrape took.
+    pub last_duration: Duration,
+}
+
+impl TargetStatus {
+    /// The status of `target` of job `cfg` whose last scrape found `health`.
+    pub fn new(target: &Target, cfg: &crate::scrape::ScrapeConfig, health: &ScrapeHealth) -> Self {
+        TargetStatus {
+            target: target.clone(),
+            job: cfg.job_name.clone(),
+            health: health.health,
+            last_error: health.last_error.clone(),
+            last_scrape_ms: health.last_scrape_ms,
+            last_duration: health.last_duration,
+            interval: target.interval().unwrap_or(cfg.interval),
+            timeout: target.timeout().unwrap_or(cfg.timeout),
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "target_tests.rs"]
 mod tests;
