@@ -180,7 +180,7 @@ fn target_json(s: &TargetStatus) -> Value {
     // A target built from parts has no discovered labels: its labels stand in.
     let discovered = match s.target.discovered_labels() {
         d if d.is_empty() => metric(s.target.labels()),
-        d => metric(d),
+        d => metric(&d),
     };
     json!({
         "discoveredLabels": discovered,

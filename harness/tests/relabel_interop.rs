@@ -170,7 +170,7 @@ async fn target_labels_and_urls_match_prometheus() {
                 discovered: cfg
                     .relabel_configs
                     .is_empty()
-                    .then(|| of_set(t.discovered_labels())),
+                    .then(|| of_set(&t.discovered_labels())),
                 interval: t.interval(),
                 timeout: t.timeout(),
             })
@@ -253,7 +253,7 @@ async fn target_labels_and_urls_match_prometheus() {
         let Ok(populated @ Populated::Dropped(_)) = populate_labels(&found, equal) else {
             panic!("have={have} other={other} is not dropped by the harness");
         };
-        ours_dropped.push(of_set(populated.discovered_labels()));
+        ours_dropped.push(of_set(&populated.discovered_labels()));
     }
     let mut dropped = dropped;
     dropped.sort();

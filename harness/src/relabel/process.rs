@@ -1,7 +1,10 @@
 //! [`process`]: applying rules to a label set, changing a copy only once a rule
 //! changes something.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
 
 use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
 
@@ -147,6 +150,30 @@ fn go_case(s: &str, upper: bool, out: &mut String) {
     }
 }
 
+/// How many label names [`interned`] keeps at most: names are few in practice, and a
+/// rule making names out of data cannot grow the table past this.
+const MAX_INTERNED: usize = 4096;
+
+static NAMES: OnceLock<RwLock<HashSet<Arc<str>>>> = OnceLock::new();
+
+/// `name` as a shared string: the names rules add (`target_label`, labelmap's) are
+/// the same for every target or series they apply to, so each is allocated once.
+fn interned(name: &str) -> Arc<str> {
+    let names = NAMES.get_or_init(RwLock::default);
+    if let Some(found) = names.read().get(name) {
+        return Arc::clone(found);
+    }
+    let mut names = names.write();
+    if let Some(found) = names.get(name) {
+        return Arc::clone(found);
+    }
+    let name: Arc<str> = name.into();
+    if names.len() < MAX_INTERNED {
+        names.insert(Arc::clone(&name));
+    }
+    name
+}
+
 /// The label set a rule works on: the input until a rule changes it, then an owned
 /// copy, sorted by name, without empty values.
 struct Work<'a> {
@@ -192,7 +219,9 @@ impl<'a> Work<'a> {
             (Ok(i), true) => {
                 self.owned().remove(i);
             }
-            (Err(i), false) => self.owned().insert(i, LabelPair::new(name, value)),
+            (Err(i), false) => self
+                .owned()
+                .insert(i, LabelPair::new(interned(name), value)),
             (Err(_), true) => {}
         }
     }

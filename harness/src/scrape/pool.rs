@@ -81,7 +81,7 @@ pub struct ScrapePool {
     /// What the last [`sync_groups`](Self::sync_groups) made of each group, by source.
     populated: HashMap<String, Group>,
     /// The labels every target gets from the job, built once.
-    job_labels: JobLabels,
+    job_labels: Arc<JobLabels>,
 }
 
 /// A group as last synced: its labels and what each of its targets became (`None`:
@@ -115,7 +115,7 @@ impl ScrapePool {
             stopping: Vec::new(),
             dropped: Vec::new(),
             populated: HashMap::new(),
-            job_labels: JobLabels::of(&cfg_for_labels),
+            job_labels: Arc::new(JobLabels::of(&cfg_for_labels)),
         }
     }
 
@@ -147,9 +147,8 @@ impl ScrapePool {
             let mut now = HashMap::with_capacity(group.targets.len());
             for target in &group.targets {
                 let result = known.remove(target).unwrap_or_else(|| {
-                    let labels = TargetGroup::merge(target, &group.labels);
                     let cfg = &self.cfg;
-                    populate_with(&labels, cfg, &cfg.relabel_configs, &self.job_labels)
+                    populate_with(target, &group.labels, cfg, &cfg.relabel_configs, &self.job_labels)
                         .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
                         .ok()
                 });

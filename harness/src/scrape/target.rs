@@ -44,7 +44,12 @@ pub struct Target {
     labels: LabelSet,
     /// Shared by the clones a pool, its loop and the target's status keep.
     url: Arc<str>,
+    /// The labels as discovered (the target's own and its group's, shared with the
+    /// group), before the job's: [`Target::discovered_labels`] puts them together
+    /// when asked, so targets do not each keep a copy.
     discovered: LabelSet,
+    group: LabelSet,
+    job: Option<Arc<JobLabels>>,
     interval: Option<Duration>,
     timeout: Option<Duration>,
     /// A hash of the identity, computed once: maps of targets hash it without
@@ -101,6 +106,8 @@ impl Target {
             labels,
             url,
             discovered,
+            group: LabelSet::empty(),
+            job: None,
             interval,
             timeout,
             hash: 0,
@@ -132,8 +139,11 @@ impl Target {
     /// Prometheus 2.42's `/api/v1/targets` can show these partly overwritten by the
     /// relabeled labels (its `relabel.Process` reuses the input's array; fixed in 2.43);
     /// these are the labels as they were.
-    pub fn discovered_labels(&self) -> &LabelSet {
-        &self.discovered
+    pub fn discovered_labels(&self) -> LabelSet {
+        match &self.job {
+            Some(job) => job.apply(&self.discovered, &self.group),
+            None => self.discovered.clone(),
+        }
     }
 
     /// The scrape interval from the target's `__scrape_interval__`, or `None` when the
@@ -210,10 +220,10 @@ pub enum Populated {
 
 impl Populated {
     /// The labels before relabeling.
-    pub fn discovered_labels(&self) -> &LabelSet {
+    pub fn discovered_labels(&self) -> LabelSet {
         match self {
             Populated::Active(t) => t.discovered_labels(),
-            Populated::Dropped(labels) => labels,
+            Populated::Dropped(labels) => labels.clone(),
         }
     }
 
@@ -306,7 +316,13 @@ fn populate(
     cfg: &ScrapeConfig,
     rules: &[RelabelConfig],
 ) -> Result<Populated, TargetError> {
-    populate_with(discovered, cfg, rules, &JobLabels::of(cfg))
+    populate_with(
+        discovered,
+        &LabelSet::empty(),
+        cfg,
+        rules,
+        &Arc::new(JobLabels::of(cfg)),
+    )
 }
 
 /// The labels [`populate_labels`] adds from the job (`job`, `__scrape_interval__`,
@@ -345,26 +361,44 @@ impl JobLabels {
             .collect();
         JobLabels { defaults, params }
     }
+
+    /// A target's labels over its group's, with the job's labels: defaults where
+    /// missing or empty, params always; empty values dropped.
+    fn apply(&self, target: &LabelSet, group: &LabelSet) -> LabelSet {
+        let mut pairs: Vec<LabelPair> = target.pairs().to_vec();
+        pairs.extend(
+            group
+                .pairs()
+                .iter()
+                .filter(|p| target.get(&p.name).is_none())
+                .cloned(),
+        );
+        for default in &self.defaults {
+            let given = target
+                .get(&default.name)
+                .or_else(|| group.get(&default.name));
+            if given.unwrap_or("").is_empty() {
+                set(&mut pairs, default);
+            }
+        }
+        for param in &self.params {
+            set(&mut pairs, param);
+        }
+        pairs.retain(|p| !p.value.is_empty());
+        labels_from_pairs(pairs)
+    }
 }
 
-/// [`populate_labels`] with the job's labels built already.
+/// [`populate_labels`] for `discovered` (a target's own labels) in a group with
+/// labels `group`, the job's labels built already.
 pub(crate) fn populate_with(
     discovered: &LabelSet,
+    group: &LabelSet,
     cfg: &ScrapeConfig,
     rules: &[RelabelConfig],
-    job: &JobLabels,
+    job: &Arc<JobLabels>,
 ) -> Result<Populated, TargetError> {
-    let mut pairs: Vec<LabelPair> = discovered.pairs().to_vec();
-    for default in &job.defaults {
-        if discovered.get(&default.name).unwrap_or("").is_empty() {
-            set(&mut pairs, default);
-        }
-    }
-    for param in &job.params {
-        set(&mut pairs, param);
-    }
-    pairs.retain(|p| !p.value.is_empty());
-    let pre = labels_from_pairs(pairs);
+    let pre = job.apply(discovered, group);
     let Some(relabeled) = process(&pre, rules) else {
         return Ok(Populated::Dropped(pre));
     };
@@ -428,13 +462,16 @@ pub(crate) fn populate_with(
             value,
         ));
     }
-    Ok(Populated::Active(Target::build(
+    let mut target = Target::build(
         labels_from_pairs(public),
         url.into(),
-        pre,
+        discovered.clone(),
         Some(interval),
         Some(timeout),
-    )))
+    );
+    target.group = group.clone();
+    target.job = Some(Arc::clone(job));
+    Ok(Populated::Active(target))
 }
 
 /// Sets `pair` in `pairs` (any order; at most one pair per name), sharing its text.

@@ -403,7 +403,7 @@ fn populate_labels_cases() {
         let got = got.unwrap_or_else(|e| panic!("{}: {e}", case.name));
         assert_eq!(
             got.discovered_labels(),
-            &set(want.discovered),
+            set(want.discovered),
             "{}: discovered",
             case.name
         );
