@@ -17,11 +17,14 @@
 //! - [`query`]: the PromQL engine (parsed by `promql-parser`, evaluated with
 //!   Prometheus 2.42's semantics).
 //! - [`api`]: Prometheus's HTTP API shapes over the store.
+//! - [`web`]: the web page at `/` (targets, query graph) and `/demo` (series lifetimes).
 //! - [`Harness`]: the wiring behind `promsdk-harness run`.
+//! - [`demo`]: `promsdk-harness demo`, the end-to-end stale-series demo.
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod config;
+pub mod demo;
 pub mod discovery;
 mod harness;
 pub mod query;
@@ -29,5 +32,6 @@ mod query_api;
 pub mod reload;
 pub mod scrape;
 mod time;
+pub mod web;
 
 pub use harness::{Harness, HarnessOpts};
