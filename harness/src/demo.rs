@@ -38,8 +38,12 @@
 //! longest bound of the others later. Every path out of [`run`] (success, error,
 //! panic, or the caller dropping the future on a signal) kills the exporters.
 
+mod error;
 mod exporters;
+mod files;
 pub mod report;
+
+pub use error::DemoError;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -53,12 +57,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::discovery::ManagerOpts;
 use crate::query::{Engine, EngineOpts, QueryError, QueryValue};
 use crate::scrape::WallClock;
 use crate::{Harness, HarnessOpts};
 use exporters::Exporters;
+use files::{config_text, write_file, write_targets, WorkDir};
 use report::{DemoReport, Expectation, ExporterInfo, Recorder, Settings};
 
 /// The job's scrape interval.
@@ -117,93 +122,6 @@ impl Default for DemoOpts {
             linger: Duration::ZERO,
         }
     }
-}
-
-/// Why the demo could not be carried out (a failed verdict is not an error: it is
-/// in the [`DemoReport`]).
-#[derive(Debug, thiserror::Error)]
-pub enum DemoError {
-    /// An option is out of range.
-    #[error("invalid option {option}: {message}")]
-    Option {
-        /// The flag.
-        option: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-    /// The exporter binary is not where it was looked for.
-    #[error("pipeline-step-exporter not found at {}: {hint}", path.display())]
-    ExporterMissing {
-        /// Where it was looked for.
-        path: PathBuf,
-        /// What to do about it.
-        hint: String,
-    },
-    /// The exporter binary could not be started.
-    #[error("cannot start {}: {source}", bin.display())]
-    Spawn {
-        /// The binary.
-        bin: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// An exporter started but did not say where it listens.
-    #[error("the {strategy} exporter did not start: {message}{}", if stderr.is_empty() { String::new() } else { format!("; its stderr:\n{stderr}") })]
-    ExporterStart {
-        /// Its strategy.
-        strategy: &'static str,
-        /// What went wrong.
-        message: String,
-        /// The last lines it wrote on stderr.
-        stderr: String,
-    },
-    /// A file could not be written or read.
-    #[error("{what} ({}): {source}", path.display())]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The generated configuration was refused.
-    #[error("the demo's configuration was refused: {0}")]
-    Config(#[from] ConfigError),
-    /// The harness did not start.
-    #[error("the harness did not start: {0}")]
-    Harness(#[from] promsdk::Error),
-    /// A query of the demo failed.
-    #[error("query {query:?} failed: {source}")]
-    Query {
-        /// The query.
-        query: String,
-        /// The error.
-        source: QueryError,
-    },
-    /// The exporters were not all scraped successfully in time.
-    #[error(
-        "only {up} of {want} exporters were discovered and scraped within {:?}",
-        UP_TIMEOUT
-    )]
-    TargetsNotUp {
-        /// How many were up.
-        up: usize,
-        /// How many were expected.
-        want: usize,
-    },
-    /// A run could not be posted.
-    #[error("posting run {run} to the {strategy} exporter at {addr} failed: {message}")]
-    Post {
-        /// The run's number.
-        run: usize,
-        /// The exporter's strategy.
-        strategy: &'static str,
-        /// Its address.
-        addr: SocketAddr,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 /// The bound each strategy is held to, given the demo's settings.
@@ -429,47 +347,6 @@ fn header(exporters: &Exporters, targets: &Path, web: &str, opts: &DemoOpts) -> 
     s
 }
 
-fn config_text(targets: &Path) -> String {
-    let file = serde_json::Value::from(targets.to_string_lossy().into_owned());
-    format!(
-        "global:\n  scrape_interval: {}ms\n  scrape_timeout: {}ms\nscrape_configs:\n  - job_name: {JOB}\n    file_sd_configs:\n      - files: [{file}]\n        refresh_interval: {}ms\n",
-        SCRAPE_INTERVAL.as_millis(),
-        SCRAPE_INTERVAL.as_millis(),
-        FILE_SD_REFRESH.as_millis()
-    )
-}
-
-/// Writes the file_sd file: one group per exporter (but `without`'s), labelled with
-/// its strategy. Written beside and renamed, so the watcher never reads half a file.
-fn write_targets(
-    path: &Path,
-    exporters: &Exporters,
-    without: Option<&str>,
-) -> Result<(), DemoError> {
-    let groups: Vec<serde_json::Value> = exporters
-        .list
-        .iter()
-        .filter(|e| Some(e.strategy) != without)
-        .map(|e| serde_json::json!({"targets": [e.addr.to_string()], "labels": {"strategy": e.strategy}}))
-        .collect();
-    let text = serde_json::Value::from(groups).to_string();
-    let tmp = path.with_extension("json.tmp");
-    write_file(&tmp, &text)?;
-    std::fs::rename(&tmp, path).map_err(|source| DemoError::Io {
-        what: "cannot replace the file_sd file".into(),
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), DemoError> {
-    std::fs::write(path, text).map_err(|source| DemoError::Io {
-        what: "cannot write".into(),
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 fn instant(engine: &Engine, query: &str) -> Result<Vec<crate::query::Sample>, DemoError> {
     let failed = |source| DemoError::Query {
         query: query.to_owned(),
@@ -571,35 +448,6 @@ async fn post_run(
         recorded.insert(e.strategy.to_owned(), t0.elapsed());
     }
     Ok(recorded)
-}
-
-/// A directory for the demo's configuration and file_sd file, removed on drop.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn new() -> Result<Self, DemoError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("promsdk-demo-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|source| DemoError::Io {
-            what: "cannot create the demo's directory".into(),
-            path: path.clone(),
-            source,
-        })?;
-        Ok(WorkDir(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -64,10 +64,17 @@ impl Exporters {
 
 impl Drop for Exporters {
     fn drop(&mut self) {
+        // Already gone after `stop`; otherwise (an error, a panic, the demo dropped on
+        // a signal) SIGKILL now and reap them, briefly blocking, so that none outlives
+        // the demo.
         for e in &mut self.list {
-            // Already gone after `stop`; otherwise SIGKILL now (the children were
-            // also spawned with kill_on_drop, and the runtime reaps them).
             let _ = e.child.start_kill();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        for e in &mut self.list {
+            while matches!(e.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 }

@@ -1,11 +1,11 @@
 //! The harness's web page, server-rendered HTML with inline SVG (no script, nothing
 //! loaded from elsewhere): every input is a form field in the query string.
 //!
-//! - `GET /`: the targets table ([`targets`]; `?pool=JOB&health=up|down|unknown`)
-//!   and the query box ([`query`]; `?query=EXPR&range=5m&tab=graph|table`): a line
+//! - `GET /`: the targets table (`targets.rs`; `?pool=JOB&health=up|down|unknown`)
+//!   and the query box (`query.rs`; `?query=EXPR&range=5m&tab=graph|table`): a line
 //!   graph over the range (one line per series, an end mark where a series went
 //!   stale) or a table of the instant result.
-//! - `GET /demo`: series lifetimes ([`demo`]; `?metric=NAME&by=LABEL&range=5m&refresh=N`):
+//! - `GET /demo`: series lifetimes (`demo.rs`; `?metric=NAME&by=LABEL&range=5m&refresh=N`):
 //!   one row per value of the `by` label (default `strategy`), one bar per series of
 //!   `metric` (default `pipeline_step_duration_seconds`) from its first sample to its
 //!   staleness marker, on one time axis; stale ends in red.

@@ -254,12 +254,26 @@ pub(crate) struct Row {
     pub lanes: Vec<Lane>,
 }
 
+/// Characters of a row label shown (the rest in its tooltip).
+const ROW_LABEL_CHARS: usize = 14;
+/// Characters of a lane label shown.
+const LANE_LABEL_CHARS: usize = 27;
+
+/// `s` cut to `max` characters, the cut marked with `…`.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        s.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
 /// Lifetime bars: one block per row, one lane per series, on one time axis over
 /// `[start, end]`; a bar ending in a staleness marker gets a red end mark.
 pub(crate) fn lifetimes(rows: &[Row], start: i64, end: i64) -> String {
     const LANE: f64 = 18.0;
     const GAP: f64 = 14.0;
-    let (left, right, top) = (280.0, WIDTH - 16.0, 8.0);
+    let (left, right, top) = (300.0, WIDTH - 16.0, 8.0);
     let lanes: usize = rows.iter().map(|r| r.lanes.len().max(1)).sum();
     let bottom = top + lanes as f64 * LANE + rows.len() as f64 * GAP;
     let height = bottom + 34.0;
@@ -286,20 +300,22 @@ pub(crate) fn lifetimes(rows: &[Row], start: i64, end: i64) -> String {
     for row in rows {
         let _ = write!(
             out,
-            r##"<g class="row" data-row="{}"><text class="row-label" x="6" y="{:.1}">{}</text>"##,
+            r##"<g class="row" data-row="{}"><text class="row-label" x="6" y="{:.1}"><title>{}</title>{}</text>"##,
             esc(&row.label),
             y + 13.0,
-            esc(&row.label)
+            esc(&row.label),
+            esc(&clip(&row.label, ROW_LABEL_CHARS))
         );
         for (l, lane) in row.lanes.iter().enumerate() {
             let ly = y + l as f64 * LANE;
             let c = color(lane.color);
             let _ = write!(
                 out,
-                r#"<text class="lane-label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+                r#"<text class="lane-label" x="{:.1}" y="{:.1}" text-anchor="end"><title>{}</title>{}</text>"#,
                 left - 8.0,
                 ly + 13.0,
-                esc(&lane.label)
+                esc(&lane.label),
+                esc(&clip(&lane.label, LANE_LABEL_CHARS))
             );
             for bar in &lane.bars {
                 let (x0, x1) = (axis.x(bar.start), axis.x(bar.end));
@@ -418,5 +434,7 @@ mod tests {
         assert_eq!(svg.matches("class=\"bar\"").count(), 2);
         assert_eq!(svg.matches("class=\"stale-end\"").count(), 1);
         assert!(svg.contains("&lt;i&gt;") && !svg.contains("<i>"));
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("abc", 3), "abc");
     }
 }
