@@ -32,7 +32,7 @@
 //! The default tolerance, 500 ms, covers the query poll ([`POLL_INTERVAL`]), the
 //! scrape's own time (a loopback request, milliseconds) and timer and scheduling
 //! delays on a busy 2-core machine; it is well under one scrape interval, so a
-//! strategy that needed one more scrape would fail. The whole demo takes about 25 s.
+//! strategy that needed one more scrape would fail. The whole demo takes about 22 s.
 //!
 //! `naive` passes when it leaks: each vanished step must still be returned the
 //! longest bound of the others later. Every path out of [`run`] (success, error,

@@ -88,7 +88,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
         /// The ttl exporter's --ttl (more than the 2s between runs).
-        #[arg(long, default_value = "3s", value_parser = parse_positive)]
+        #[arg(long, default_value = "3s", value_parser = parse_retention)]
         ttl: std::time::Duration,
         /// Slack added to every bound.
         #[arg(long, default_value = "500ms", value_parser = parse_duration)]
@@ -151,11 +151,6 @@ fn main() -> ExitCode {
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     promsdk_harness::config::parse_duration(s)
         .ok_or_else(|| format!("not a duration: {s:?} (write 30s, 500ms, 1m)"))
-}
-
-fn parse_positive(s: &str) -> Result<std::time::Duration, String> {
-    parse_duration(s)?;
-    parse_retention(s)
 }
 
 fn demo(opts: &promsdk_harness::demo::DemoOpts, json: Option<&str>) -> ExitCode {

@@ -257,6 +257,50 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn pages_are_html_without_scripts_and_only_read() {
+        use crate::scrape::{FakeScraper, MemoryStore, ScrapeManager};
+        use std::sync::Arc;
+        use std::time::Duration;
+        let store = MemoryStore::new(Duration::from_secs(60));
+        let manager = ScrapeManager::new(Arc::new(FakeScraper::default()), Arc::new(store.clone()));
+        let web = Web::new(store, manager, EngineOpts::default());
+        let get = |uri: &str| Request::get(uri).body(()).unwrap();
+        for uri in ["/", "/demo", "/?query=up&tab=table", "/demo?refresh=2"] {
+            let response = web.respond(get(uri)).await;
+            assert_eq!(response.status(), StatusCode::OK, "{uri}");
+            let headers = response.headers();
+            assert_eq!(
+                headers[http::header::CONTENT_TYPE],
+                "text/html; charset=utf-8"
+            );
+            assert!(headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'none'"));
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            let html = String::from_utf8(body.to_vec()).unwrap();
+            assert!(
+                html.starts_with("<!DOCTYPE html>") && !html.contains("<script"),
+                "{uri}"
+            );
+            assert_eq!(
+                html.contains("http-equiv=\"refresh\" content=\"2\""),
+                uri.contains("refresh"),
+                "{uri}"
+            );
+        }
+        let post = Request::post("/").body(()).unwrap();
+        assert_eq!(
+            web.respond(post).await.status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert!(Web::handles("/") && Web::handles("/demo") && !Web::handles("/metrics"));
+    }
+
     #[test]
     fn ranges_are_prometheus_durations_within_bounds() {
         let p = |v: &str| Params(vec![("range".into(), v.into())]);
