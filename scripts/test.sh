@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README: "Run the tests"). Installs what the tests need
-# (Debian's prometheus package, a Python venv with the official client's parser) and
+# (Debian's prometheus, chromium and chromium-driver packages, a Python venv with the
+# official client's parser) and
 # runs every test.
 #   ./scripts/test.sh           every step, in order
 #   ./scripts/test.sh STEP...   only these steps (deps, cargo, conformance, python,
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deps() {
-    echo "== system tools the tests need (Debian's prometheus: server and promtool)"
+    echo "== system tools the tests need (Debian's prometheus, chromium and chromium-driver)"
     ./scripts/install-deps.sh
 }
 cargo_tests() {

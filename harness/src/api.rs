@@ -198,7 +198,7 @@ fn target_json(s: &TargetStatus) -> Value {
 }
 
 /// Decodes `application/x-www-form-urlencoded` pairs (`+` is a space, `%XX` a byte).
-fn parse_form(s: &str) -> Params {
+pub(crate) fn parse_form(s: &str) -> Params {
     s.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {

@@ -1,7 +1,7 @@
 //! The running harness: a configuration ([`config`](crate::config)) drives a
 //! [`ScrapeManager`] writing into a [`MemoryStore`]; one HTTP server answers the
-//! Prometheus-style [`api`](crate::api) and the harness's own `/metrics` (through
-//! [`MetricsService`]). `promsdk-harness run` is [`Harness::start`] plus signal
+//! Prometheus-style [`api`](crate::api), the [`web`](crate::web) page and the
+//! harness's own `/metrics` (through [`MetricsService`]). `promsdk-harness run` is [`Harness::start`] plus signal
 //! handling.
 //!
 //! ```no_run
@@ -44,6 +44,7 @@ use promsdk::registry::Registry;
 use crate::api::Api;
 use crate::config::Config;
 use crate::query::EngineOpts;
+use crate::web::Web;
 
 /// Settings of a [`Harness`] other than its configuration file.
 #[derive(Clone)]
@@ -136,8 +137,15 @@ impl Harness {
             source,
         })?;
         let (stop, stopped) = watch::channel(false);
+        let web = Web::new(store.clone(), manager.clone(), opts.query.clone());
         let api = Api::with_query_opts(store.clone(), manager.clone(), opts.query);
-        let server = tokio::spawn(serve(listener, api, metrics, reloader.clone(), stopped));
+        let server = tokio::spawn(serve(
+            listener,
+            (api, web),
+            metrics,
+            reloader.clone(),
+            stopped,
+        ));
         let harness = Harness {
             local_addr,
             store,
@@ -200,7 +208,7 @@ impl Harness {
 
 async fn serve(
     listener: TcpListener,
-    api: Api,
+    api: (Api, Web),
     metrics: MetricsService,
     reloader: Reloader,
     mut stopped: watch::Receiver<bool>,
@@ -235,7 +243,7 @@ async fn serve(
 }
 
 async fn route(
-    api: &Api,
+    (api, web): &(Api, Web),
     metrics: &MetricsService,
     reloader: &Reloader,
     request: Request<Incoming>,
@@ -267,6 +275,8 @@ async fn route(
     }
     if Api::handles(&path) {
         api.respond(request).await
+    } else if Web::handles(&path) {
+        web.respond(request).await
     } else if path == "/metrics" {
         match metrics.respond(request).await {
             Ok(response) => response,

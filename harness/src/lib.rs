@@ -21,11 +21,14 @@
 //! - [`tls`]: `tls_config` for https targets and endpoints, shared by scraping and
 //!   discovery.
 //! - [`api`]: Prometheus's HTTP API shapes over the store.
+//! - [`web`]: the web page at `/` (targets, query graph) and `/demo` (series lifetimes).
 //! - [`Harness`]: the wiring behind `promsdk-harness run`.
+//! - [`demo`]: `promsdk-harness demo`, the end-to-end stale-series demo.
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod config;
+pub mod demo;
 pub mod discovery;
 mod harness;
 pub mod query;
@@ -35,5 +38,6 @@ pub mod reload;
 pub mod scrape;
 mod time;
 pub mod tls;
+pub mod web;
 
 pub use harness::{Harness, HarnessOpts};

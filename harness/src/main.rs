@@ -3,8 +3,15 @@
 //! `promsdk-harness run --config FILE [--listen ADDR]` scrapes the jobs of a
 //! prometheus.yml subset (targets from static_configs, file_sd_configs and
 //! http_sd_configs) and serves `/api/v1/{query,query_range,series,labels,targets}`,
-//! `/api/v1/label/NAME/values` and its own `/metrics` until SIGINT or SIGTERM; SIGHUP
+//! `/api/v1/label/NAME/values`, its own `/metrics` and a web page (`/`: targets and a
+//! query graph; `/demo`: series lifetimes) until SIGINT or SIGTERM; SIGHUP
 //! or `POST /-/reload` re-reads the configuration.
+//!
+//! `promsdk-harness demo [--exporter PATH] [--json FILE|-] [--listen ADDR] [--ttl D]
+//! [--tolerance D] [--linger D]` runs the end-to-end stale-series demo
+//! ([`promsdk_harness::demo`]): four pipeline-step exporters discovered through
+//! file_sd, a live timeline, then a verdict table; exit status 0 when every row
+//! passed, 1 when one failed, 2 when the demo could not be carried out.
 //!
 //! `promsdk-harness parse [--format text|openmetrics] FILE|-` reads an exposition and
 //! prints one JSON object per sample (`name`, `labels`, `value` as a number or `"NaN"`,
@@ -59,6 +66,37 @@ enum Command {
         #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
         query_max_samples: usize,
     },
+    /// Run the end-to-end stale-series demo and judge each strategy.
+    ///
+    /// Starts pipeline-step-exporter once per strategy (collector, delete, ttl,
+    /// naive) on free loopback ports, discovers them through a file_sd file, posts the
+    /// same pipeline runs (whose steps change) to all of them, scrapes every second
+    /// (discovery updates every second too) and prints when each vanished step stopped
+    /// being returned by queries; then removes the naive exporter from the file and
+    /// waits for its series to go stale. Exit status 0 when every verdict row passed,
+    /// 1 when one failed (they are printed on stderr), 2 when the demo could not run.
+    Demo {
+        /// The pipeline-step-exporter binary (default: the one beside this
+        /// executable; under `cargo run` it is built when missing).
+        #[arg(long)]
+        exporter: Option<std::path::PathBuf>,
+        /// Also write the result as JSON to this file, or "-" for stdout (the
+        /// timeline then goes to stderr).
+        #[arg(long)]
+        json: Option<String>,
+        /// Where the harness serves its API and web page (loopback; port 0: any).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// The ttl exporter's --ttl (more than the 2s between runs).
+        #[arg(long, default_value = "3s", value_parser = parse_retention)]
+        ttl: std::time::Duration,
+        /// Slack added to every bound.
+        #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+        tolerance: std::time::Duration,
+        /// Keep serving the web page this long after the verdict (runs keep coming).
+        #[arg(long, default_value = "0s", value_parser = parse_duration)]
+        linger: std::time::Duration,
+    },
     /// Parse an exposition and print one JSON object per sample.
     ///
     /// Without --format, input whose last line is "# EOF" is read as OpenMetrics,
@@ -90,6 +128,105 @@ fn main() -> ExitCode {
             retention,
             query_max_samples,
         } => run(&config, listen, retention, query_max_samples),
+        Command::Demo {
+            exporter,
+            json,
+            listen,
+            ttl,
+            tolerance,
+            linger,
+        } => demo(
+            &promsdk_harness::demo::DemoOpts {
+                exporter,
+                listen,
+                ttl,
+                tolerance,
+                linger,
+            },
+            json.as_deref(),
+        ),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    promsdk_harness::config::parse_duration(s)
+        .ok_or_else(|| format!("not a duration: {s:?} (write 30s, 500ms, 1m)"))
+}
+
+fn demo(opts: &promsdk_harness::demo::DemoOpts, json: Option<&str>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // With the JSON on stdout, the timeline goes to stderr.
+    let mut out: Box<dyn Write> = if json == Some("-") {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout())
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = promsdk_harness::demo::run(opts, &mut *out) => Some(result),
+            // Dropping the demo kills the exporters.
+            _ = shutdown_signal() => None,
+        }
+    });
+    let report = match result {
+        None => {
+            eprintln!("demo interrupted");
+            return ExitCode::from(130);
+        }
+        Some(Err(e)) => {
+            eprintln!("demo: {e}");
+            return ExitCode::from(2);
+        }
+        Some(Ok(report)) => report,
+    };
+    if let Some(json) = json {
+        let text = match serde_json::to_string_pretty(&report) {
+            Ok(text) => text + "\n",
+            Err(e) => {
+                eprintln!("demo: cannot encode the result: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let written = if json == "-" {
+            io::stdout().lock().write_all(text.as_bytes())
+        } else {
+            std::fs::write(json, text)
+        };
+        if let Err(e) = written {
+            eprintln!("demo: cannot write {json}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        let failed: Vec<_> = report
+            .verdicts
+            .iter()
+            .filter(|v| !v.passed)
+            .cloned()
+            .collect();
+        eprintln!(
+            "demo FAILED:\n{}",
+            promsdk_harness::demo::report::table(&failed)
+        );
+        ExitCode::from(1)
     }
 }
 
