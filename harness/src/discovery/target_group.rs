@@ -10,6 +10,7 @@
 //! allowed); JSON ignores unknown keys, YAML rejects them.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
 use serde::Deserialize;
@@ -155,9 +156,13 @@ impl TargetGroup {
     }
 }
 
+/// The name `__address__`, shared by every target's label.
+static ADDRESS_NAME: OnceLock<Arc<str>> = OnceLock::new();
+
 /// The label set `{__address__="…"}`.
 fn address(address: &str) -> LabelSet {
-    LabelSet::from_vec("", vec![LabelPair::new("__address__", address)])
+    let name = ADDRESS_NAME.get_or_init(|| "__address__".into());
+    LabelSet::from_vec("", vec![LabelPair::new(Arc::clone(name), address)])
         .unwrap_or_else(|_| unreachable!("one label cannot repeat"))
 }
 

@@ -21,6 +21,9 @@ struct Running {
     commands: Arc<Control>,
     health: Arc<Mutex<ScrapeHealth>>,
     task: JoinHandle<()>,
+    /// How many discovered targets (or list entries) this target stands for: the loop
+    /// stops when the last of them goes.
+    refs: usize,
 }
 
 /// A loop told to stop that may still be waiting to write its staleness markers.
@@ -80,6 +83,9 @@ pub struct ScrapePool {
     dropped: Vec<LabelSet>,
     /// What the last [`sync_groups`](Self::sync_groups) made of each group, by source.
     populated: HashMap<String, Group>,
+    /// Whether the loops are exactly those of `populated` (the last sync was by
+    /// groups), so the next one may apply only the difference.
+    by_groups: bool,
     /// The labels every target gets from the job, built once.
     job_labels: Arc<JobLabels>,
 }
@@ -90,8 +96,11 @@ pub struct ScrapePool {
 /// fixed for the pool's life.
 struct Group {
     labels: LabelSet,
-    targets: HashMap<LabelSet, Option<Populated>>,
+    targets: HashMap<LabelSet, Option<Populated>, FastHash>,
 }
+
+/// The hasher of the per-group maps, keyed by label sets from discovery.
+type FastHash = foldhash::fast::RandomState;
 
 impl std::fmt::Debug for ScrapePool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +124,7 @@ impl ScrapePool {
             stopping: Vec::new(),
             dropped: Vec::new(),
             populated: HashMap::new(),
+            by_groups: false,
             job_labels: Arc::new(JobLabels::of(&cfg_for_labels)),
         }
     }
@@ -134,31 +144,56 @@ impl ScrapePool {
     /// over its group's, through [`populate_labels`]: the job's relabeling), as
     /// Prometheus's `scrapePool.Sync`: targets relabeling drops are kept for the API,
     /// and a target whose labels are invalid is skipped with a log line.
+    ///
+    /// Only what changed costs: a target that comes again in a group with the same
+    /// labels is not relabeled, and its loop is not looked at; the loops to start and
+    /// stop follow from the targets that are new and those that went.
     pub fn sync_groups(&mut self, groups: &[TargetGroup]) {
         let mut before = std::mem::take(&mut self.populated);
-        let mut targets = Vec::new();
-        let mut dropped = Vec::new();
+        let (mut started, mut gone, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
         for group in groups {
-            let mut known = before
-                .remove(&group.source)
-                .filter(|g| g.labels == group.labels)
-                .map(|g| g.targets)
-                .unwrap_or_default();
-            let mut now = HashMap::with_capacity(group.targets.len());
-            for target in &group.targets {
-                let result = known.remove(target).unwrap_or_else(|| {
-                    let cfg = &self.cfg;
-                    populate_with(target, &group.labels, cfg, &cfg.relabel_configs, &self.job_labels)
-                        .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
-                        .ok()
-                });
-                match &result {
-                    Some(Populated::Active(t)) => targets.push(t.clone()),
-                    Some(Populated::Dropped(labels)) => dropped.push(labels.clone()),
-                    None => {}
+            let mut known = match before.remove(&group.source) {
+                Some(g) if g.labels == group.labels => g.targets,
+                // New labels: every target is relabeled, and the old ones go.
+                Some(g) => {
+                    gone.extend(
+                        g.targets
+                            .into_values()
+                            .filter_map(|r| r.and_then(Populated::active)),
+                    );
+                    HashMap::default()
                 }
-                now.insert(target.clone(), result);
+                None => HashMap::default(),
+            };
+            let mut now =
+                HashMap::with_capacity_and_hasher(group.targets.len(), FastHash::default());
+            for target in &group.targets {
+                let result = match known.remove(target) {
+                    Some(result) => result,
+                    None => {
+                        let cfg = &self.cfg;
+                        let result = populate_with(target, &group.labels, cfg, &cfg.relabel_configs, &self.job_labels)
+                            .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
+                            .ok();
+                        if let Some(Populated::Active(t)) = &result {
+                            started.push(t.clone());
+                        }
+                        result
+                    }
+                };
+                if let Some(Populated::Dropped(labels)) = &result {
+                    dropped.push(labels.clone());
+                }
+                // A target listed twice in a group stands for one loop reference.
+                if let Some(Some(Populated::Active(t))) = now.insert(target.clone(), result) {
+                    gone.push(t);
+                }
             }
+            gone.extend(
+                known
+                    .into_values()
+                    .filter_map(|r| r.and_then(Populated::active)),
+            );
             self.populated.insert(
                 group.source.clone(),
                 Group {
@@ -167,8 +202,55 @@ impl ScrapePool {
                 },
             );
         }
+        for (_, group) in before {
+            gone.extend(
+                group
+                    .targets
+                    .into_values()
+                    .filter_map(|r| r.and_then(Populated::active)),
+            );
+        }
         self.dropped = dropped;
-        self.sync(targets);
+        if self.by_groups {
+            self.apply(started, gone);
+        } else {
+            // The loops came from a target list: replace them with the groups' targets.
+            let all = self
+                .populated
+                .values()
+                .flat_map(|g| g.targets.values())
+                .filter_map(|r| match r {
+                    Some(Populated::Active(t)) => Some(t.clone()),
+                    _ => None,
+                })
+                .collect();
+            self.sync(all);
+            self.by_groups = true;
+        }
+    }
+
+    /// Starts loops for `started` (or counts a reference where one runs) before
+    /// stopping those whose last reference is in `gone`, so a target that moved from
+    /// one group to another keeps its loop.
+    fn apply(&mut self, started: Vec<Target>, gone: Vec<Target>) {
+        self.stopping.retain(|s| !s.task.is_finished());
+        for target in started {
+            match self.loops.get_mut(&target) {
+                Some(running) => running.refs += 1,
+                None => self.start(target, 1),
+            }
+        }
+        for target in gone {
+            let Some(running) = self.loops.get_mut(&target) else {
+                continue;
+            };
+            running.refs -= 1;
+            if running.refs == 0 {
+                if let Some(running) = self.loops.remove(&target) {
+                    self.retire(running, Command::Stop);
+                }
+            }
+        }
     }
 
     /// The groups of the last [`sync_groups`](Self::sync_groups), for a pool that
@@ -191,9 +273,12 @@ impl ScrapePool {
 
     /// Makes the running loops exactly `targets` (duplicates count once).
     pub fn sync(&mut self, targets: Vec<Target>) {
-        let mut wanted: HashMap<Target, (), TargetHasher> =
+        self.by_groups = false;
+        let mut wanted: HashMap<Target, usize, TargetHasher> =
             HashMap::with_hasher(self.loops.hasher().clone());
-        wanted.extend(targets.into_iter().map(|t| (t, ())));
+        for t in targets {
+            *wanted.entry(t).or_default() += 1;
+        }
         self.stopping.retain(|s| !s.task.is_finished());
         let gone: Vec<Target> = self
             .loops
@@ -206,29 +291,34 @@ impl ScrapePool {
                 self.retire(running, Command::Stop);
             }
         }
-        for (target, ()) in wanted {
-            if self.loops.contains_key(&target) {
-                continue;
+        for (target, refs) in wanted {
+            match self.loops.get_mut(&target) {
+                Some(running) => running.refs = refs,
+                None => self.start(target, refs),
             }
-            let sl = ScrapeLoop::new(
-                target.clone(),
-                Arc::clone(&self.cfg),
-                Arc::clone(&self.scraper),
-                Arc::clone(&self.storage),
-            )
-            .with_clock(self.clock.clone());
-            let health = sl.health();
-            let commands = Control::new();
-            let task = tokio::spawn(sl.run(Arc::clone(&commands)));
-            self.loops.insert(
-                target,
-                Running {
-                    commands,
-                    health,
-                    task,
-                },
-            );
         }
+    }
+
+    fn start(&mut self, target: Target, refs: usize) {
+        let sl = ScrapeLoop::new(
+            target.clone(),
+            Arc::clone(&self.cfg),
+            Arc::clone(&self.scraper),
+            Arc::clone(&self.storage),
+        )
+        .with_clock(self.clock.clone());
+        let health = sl.health();
+        let commands = Control::new();
+        let task = tokio::spawn(sl.run(Arc::clone(&commands)));
+        self.loops.insert(
+            target,
+            Running {
+                commands,
+                health,
+                task,
+                refs,
+            },
+        );
     }
 
     /// The status of every running target, sorted by target.
@@ -444,5 +534,94 @@ mod tests {
             last_up(&store),
             [("a:1".into(), false), ("b:1".into(), false)]
         );
+    }
+
+    /// The control of each running loop, by instance: equal pointers mean the same
+    /// loop kept running.
+    fn loops(p: &ScrapePool) -> Vec<(String, Arc<Control>)> {
+        let mut out: Vec<_> = p
+            .loops
+            .iter()
+            .map(|(t, r)| {
+                (
+                    t.labels().get("instance").unwrap_or_default().to_owned(),
+                    Arc::clone(&r.commands),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn group(source: &str, addresses: &[&str], labels: &[(&str, &str)]) -> TargetGroup {
+        TargetGroup {
+            labels: LabelSet::from_pairs("", labels).unwrap(),
+            ..TargetGroup::of(source, addresses)
+        }
+    }
+
+    async fn group_diffs(collide: bool) {
+        let (mut p, _, _, _) = pool(collide);
+        let at = |n: u8| format!("127.0.10.{n}:9100");
+        let (a, b, c) = (at(1), at(2), at(3));
+        p.sync_groups(&[group("x", &[&a, &b], &[]), group("y", &[&c], &[])]);
+        let first = loops(&p);
+        assert_eq!(first.len(), 3, "collide={collide}");
+
+        // `b` moves from group x to group y: its loop stays; `c` stays; `a` goes.
+        p.sync_groups(&[group("x", &[], &[]), group("y", &[&c, &b], &[])]);
+        let second = loops(&p);
+        assert_eq!(second.len(), 2, "collide={collide}: {second:?}");
+        assert!(
+            Arc::ptr_eq(&first[1].1, &second[0].1),
+            "b kept its loop (collide={collide})"
+        );
+        assert!(
+            Arc::ptr_eq(&first[2].1, &second[1].1),
+            "c kept its loop (collide={collide})"
+        );
+        assert_eq!(first[0].1.get(), Command::Stop, "a was told to stop");
+
+        // The same target in two groups: one loop, stopped only when both drop it.
+        p.sync_groups(&[group("x", &[&c], &[]), group("y", &[&c, &b], &[])]);
+        assert_eq!(loops(&p).len(), 2);
+        p.sync_groups(&[group("x", &[&c], &[]), group("y", &[&b], &[])]);
+        let third = loops(&p);
+        assert!(
+            Arc::ptr_eq(&second[1].1, &third[1].1),
+            "c still has a group (collide={collide})"
+        );
+        p.sync_groups(&[group("y", &[&b], &[])]);
+        assert_eq!(loops(&p).len(), 1);
+        assert_eq!(third[1].1.get(), Command::Stop);
+
+        // New group labels give new targets: the old loop stops, a new one starts.
+        p.sync_groups(&[group("y", &[&b], &[("env", "prod")])]);
+        let fourth = loops(&p);
+        assert_eq!(fourth.len(), 1);
+        assert!(!Arc::ptr_eq(&third[0].1, &fourth[0].1));
+        assert_eq!(third[0].1.get(), Command::Stop);
+        assert_eq!(p.targets()[0].target.labels().get("env"), Some("prod"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn group_syncs_apply_only_the_difference() {
+        group_diffs(false).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn group_syncs_apply_only_the_difference_with_colliding_hashes() {
+        group_diffs(true).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_group_sync_after_a_list_sync_replaces_the_list() {
+        let (mut p, _, _, cfg) = pool(false);
+        p.sync(vec![Target::new(&cfg, "127.0.10.9:9100", &[])]);
+        p.sync_groups(&[group("x", &["127.0.10.1:9100"], &[])]);
+        let listed: Vec<String> = loops(&p).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(listed, ["127.0.10.1:9100"]);
+        p.sync_groups(&[group("x", &[], &[])]);
+        assert!(loops(&p).is_empty());
     }
 }
