@@ -38,9 +38,74 @@ pub(super) fn eval<'s>(
         (_, None) => Param::None,
         (_, Some(other)) => return Err(wrong_type("aggregation parameter", &other)),
     };
-    Ok(Value::Vector(aggregate(
-        &op, grouping, without, param, input,
-    )?))
+    let key = a as *const AggregateExpr as usize;
+    let mut groups = ev.take_groups(key);
+    let out = aggregate(&op, grouping, without, param, input, &mut groups)?;
+    ev.keep_groups(key, groups);
+    Ok(Value::Vector(out))
+}
+
+/// The groups of one aggregation, kept across the steps of a query: what each
+/// position of the input vector held at the last step, and the group it went to.
+/// A step whose input repeats the last one's labels in the same places (the usual
+/// case: a selector's series come in one order at every step) finds each sample's
+/// group by comparing its labels with those seen at its position, which is a pointer
+/// comparison for a selection's labels, instead of building and hashing a key.
+///
+/// This gives the groups a fresh computation would: a group's key and labels are
+/// functions of a sample's labels and of the grouping, so equal labels always go to
+/// the group their key names, and the kept assignments are dropped if the grouping
+/// changes.
+#[derive(Default)]
+pub(super) struct Groups {
+    grouping: Vec<String>,
+    without: bool,
+    /// Per input position: the labels seen there last and their group's id.
+    seen: Vec<(LabelSet, usize)>,
+    /// Group id by key ([`group_key`]).
+    ids: HashMap<Vec<u8>, usize>,
+    /// Group labels by id.
+    labels: Vec<LabelSet>,
+}
+
+impl Groups {
+    /// Forgets everything if the grouping is not the one the groups were made for.
+    fn use_grouping(&mut self, grouping: &[String], without: bool) {
+        if self.grouping != grouping || self.without != without {
+            *self = Groups {
+                grouping: grouping.to_vec(),
+                without,
+                ..Groups::default()
+            };
+        }
+    }
+
+    /// The id of the group of the sample with `labels` at input position `j` (every
+    /// position below `j` looked up before).
+    fn group_of(&mut self, j: usize, labels: &LabelSet) -> usize {
+        if let Some((seen, id)) = self.seen.get(j) {
+            if seen == labels {
+                return *id;
+            }
+        }
+        let key = group_key(labels, &self.grouping, self.without);
+        let id = match self.ids.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = self.labels.len();
+                self.labels
+                    .push(group_labels(labels, &self.grouping, self.without));
+                self.ids.insert(key, id);
+                id
+            }
+        };
+        if j < self.seen.len() {
+            self.seen[j] = (labels.clone(), id);
+        } else {
+            self.seen.push((labels.clone(), id));
+        }
+        id
+    }
 }
 
 enum Param {
@@ -63,6 +128,7 @@ fn aggregate(
     without: bool,
     param: Param,
     input: Vec<Sample>,
+    ids: &mut Groups,
 ) -> Result<Vec<Sample>, QueryError> {
     let mut k = 0usize;
     if matches!(op, "topk" | "bottomk") {
@@ -99,9 +165,11 @@ fn aggregate(
         }
         _ => None,
     };
-    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    ids.use_grouping(&grouping, without);
+    // Group id to its place in `groups` (usize::MAX: no sample of it yet this step).
+    let mut place: Vec<usize> = vec![usize::MAX; ids.labels.len()];
     let mut groups: Vec<Group> = Vec::new();
-    for mut s in input {
+    for (j, mut s) in input.into_iter().enumerate() {
         if let Some(l) = &value_label {
             let mut pairs: Vec<LabelPair> = s
                 .labels
@@ -113,13 +181,16 @@ fn aggregate(
             pairs.push(LabelPair::new(l.as_str(), format_f(s.value)));
             s.labels = labels_from(pairs);
         }
-        let key = group_key(&s.labels, &grouping, without);
-        let Some(&gi) = index.get(&key) else {
-            index.insert(key, groups.len());
-            groups.push(new_group(op, &s, &grouping, without));
+        let id = ids.group_of(j, &s.labels);
+        if id >= place.len() {
+            place.resize(id + 1, usize::MAX);
+        }
+        if place[id] == usize::MAX {
+            place[id] = groups.len();
+            groups.push(new_group(op, &s, ids.labels[id].clone()));
             continue;
-        };
-        let g = &mut groups[gi];
+        }
+        let g = &mut groups[place[id]];
         match op {
             "sum" => g.value += s.value,
             "avg" => {
@@ -188,28 +259,8 @@ fn aggregate(
     Ok(out)
 }
 
-fn new_group(op: &str, s: &Sample, grouping: &[String], without: bool) -> Group {
-    let labels = if without {
-        labels_from(
-            s.labels
-                .pairs()
-                .iter()
-                .filter(|p| &*p.name != NAME_LABEL && !grouping.iter().any(|g| *g == *p.name))
-                .cloned()
-                .collect(),
-        )
-    } else if grouping.is_empty() {
-        LabelSet::empty()
-    } else {
-        labels_from(
-            s.labels
-                .pairs()
-                .iter()
-                .filter(|p| grouping.iter().any(|g| *g == *p.name))
-                .cloned()
-                .collect(),
-        )
-    };
+/// A group whose first sample is `s`, labelled `labels`.
+fn new_group(op: &str, s: &Sample, labels: LabelSet) -> Group {
     let mut g = Group {
         labels,
         value: s.value,
@@ -224,6 +275,32 @@ fn new_group(op: &str, s: &Sample, grouping: &[String], without: bool) -> Group 
         _ => {}
     }
     g
+}
+
+/// The labels of the group of a sample with `labels`: the `by` labels, or all but
+/// `__name__` and the `without` ones.
+fn group_labels(labels: &LabelSet, grouping: &[String], without: bool) -> LabelSet {
+    if without {
+        labels_from(
+            labels
+                .pairs()
+                .iter()
+                .filter(|p| &*p.name != NAME_LABEL && !grouping.iter().any(|g| *g == *p.name))
+                .cloned()
+                .collect(),
+        )
+    } else if grouping.is_empty() {
+        LabelSet::empty()
+    } else {
+        labels_from(
+            labels
+                .pairs()
+                .iter()
+                .filter(|p| grouping.iter().any(|g| *g == *p.name))
+                .cloned()
+                .collect(),
+        )
+    }
 }
 
 /// The grouping key: the `by` labels, or every label but `__name__` and the

@@ -1,7 +1,10 @@
 //! The evaluator: one expression at one evaluation time. A range query evaluates the
 //! expression at every step; the series a selector matches are found once per query
-//! and read as borrowed slices of the store, so a step costs a binary search per
-//! series, never a copy of its samples.
+//! and read as borrowed slices of the store, each step moving a series' window on from
+//! where the last step left it, never copying its samples. What steps would redo
+//! is kept for the query: a selection's name-dropped labels, an aggregation's groups
+//! (`aggregate::Groups`), and a range function of a selector computed for all steps
+//! at once, series by series (`all_steps`).
 //!
 //! Sample accounting follows Prometheus's `--query.max-samples`: the samples a step
 //! loads (selected points, range windows) plus the samples already held in the result
@@ -17,13 +20,11 @@ use promql_parser::parser::{
     AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
 };
 
-use super::select::{matchers, matches_all};
+use super::all_steps::AllSteps;
+use super::select::{matchers, matches_all, sort_key, Selection};
 use super::{aggregate, binary, drop_name, functions, EngineOpts, QueryError, Sample};
 use crate::scrape::store::{is_stale_nan, StoreReader};
 use promsdk::labels::LabelSet;
-
-/// One series as the store holds it.
-type SeriesRef<'s> = (&'s LabelSet, &'s [(i64, f64)]);
 
 /// A range-vector series: borrowed from the store unless markers had to be dropped
 /// or a subquery computed it.
@@ -68,7 +69,17 @@ pub(super) struct Evaluator<'s> {
     start_ms: i64,
     end_ms: i64,
     deadline: Instant,
-    selected: HashMap<usize, Rc<[SeriesRef<'s>]>>,
+    /// Selections by their selector's address.
+    selected: HashMap<usize, Rc<Selection<'s>>>,
+    /// Aggregations' groups kept from the last step, by the aggregation's address.
+    groups: HashMap<usize, aggregate::Groups>,
+    /// A range query's step (none for an instant query).
+    step_ms: Option<i64>,
+    /// How many subqueries the expression being evaluated is inside.
+    subquery_depth: usize,
+    /// Range functions evaluated for every step at once, by their matrix selector's
+    /// address (see [`super::all_steps`]).
+    pub(super) all_steps: HashMap<usize, AllSteps>,
     step_samples: usize,
     held: usize,
 }
@@ -90,9 +101,55 @@ impl<'s> Evaluator<'s> {
             end_ms,
             deadline,
             selected: HashMap::new(),
+            groups: HashMap::new(),
+            step_ms: None,
+            subquery_depth: 0,
+            all_steps: HashMap::new(),
             step_samples: 0,
             held: 0,
         }
+    }
+
+    /// Makes this the evaluator of a range query stepping by `step_ms` from the start
+    /// to the end time.
+    pub(super) fn set_step(&mut self, step_ms: i64) {
+        self.step_ms = Some(step_ms);
+    }
+
+    /// The index of `t` among the range query's steps, when the expression being
+    /// evaluated is evaluated at every step (not inside a subquery) and `t` is one.
+    pub(super) fn step_index(&self, t: i64) -> Option<usize> {
+        let step = self.step_ms?;
+        if self.subquery_depth > 0 || t < self.start_ms || t > self.end_ms {
+            return None;
+        }
+        let offset = t - self.start_ms;
+        if offset % step != 0 {
+            return None;
+        }
+        usize::try_from(offset / step).ok()
+    }
+
+    /// The range query's evaluation times (empty for an instant query).
+    pub(super) fn step_times(&self) -> Vec<i64> {
+        let Some(step) = self.step_ms else {
+            return Vec::new();
+        };
+        let mut times = Vec::new();
+        let mut t = self.start_ms;
+        while t <= self.end_ms {
+            times.push(t);
+            t = t.saturating_add(step);
+            if t == i64::MAX {
+                break;
+            }
+        }
+        times
+    }
+
+    /// The most samples a query may hold.
+    pub(super) fn max_samples(&self) -> usize {
+        self.max_samples
     }
 
     /// Fails once the query's time is up.
@@ -123,6 +180,17 @@ impl<'s> Evaluator<'s> {
         Ok(())
     }
 
+    /// The groups aggregation `key` (its node's address) kept from earlier steps, or
+    /// none; hand them back with [`keep_groups`](Self::keep_groups).
+    pub(super) fn take_groups(&mut self, key: usize) -> aggregate::Groups {
+        self.groups.remove(&key).unwrap_or_default()
+    }
+
+    /// Keeps aggregation `key`'s groups for its next step.
+    pub(super) fn keep_groups(&mut self, key: usize, groups: aggregate::Groups) {
+        self.groups.insert(key, groups);
+    }
+
     /// The value of `expr` at `t` (milliseconds).
     pub(super) fn eval(&mut self, expr: &Expr, t: i64) -> Result<Value<'s>, QueryError> {
         match expr {
@@ -150,7 +218,7 @@ impl<'s> Evaluator<'s> {
                     .map(|(labels, _, value)| Sample { labels, value })
                     .collect(),
             )),
-            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.range_selector(ms, t)?)),
+            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.range_selector(ms, t, false)?)),
             Expr::Subquery(sq) => Ok(Value::Matrix(self.subquery(sq, t)?)),
             Expr::Extension(e) => Err(QueryError::Unsupported(format!(
                 "expression \"{}\"",
@@ -187,8 +255,9 @@ impl<'s> Evaluator<'s> {
         base - offset_ms(offset)
     }
 
-    /// The series `vs` matches, sorted by labels (found once per query).
-    fn select(&mut self, vs: &VectorSelector) -> Result<Rc<[SeriesRef<'s>]>, QueryError> {
+    /// The series `vs` matches, sorted by labels (found once per query; sorted by
+    /// [`sort_key`], which orders as the labels do).
+    pub(super) fn select(&mut self, vs: &VectorSelector) -> Result<Rc<Selection<'s>>, QueryError> {
         let key = vs as *const VectorSelector as usize;
         if let Some(found) = self.selected.get(&key) {
             return Ok(found.clone());
@@ -196,14 +265,20 @@ impl<'s> Evaluator<'s> {
         self.check_deadline()?;
         let ms: Vec<Matcher> = matchers(vs);
         let reader: &'s StoreReader<'s> = self.reader;
-        let mut found: Vec<SeriesRef<'s>> = reader
+        let mut found: Vec<_> = reader
             .series()
             .filter(|(labels, _)| matches_all(&ms, labels))
             .collect();
-        found.sort_by(|a, b| a.0.cmp(b.0));
-        let found: Rc<[SeriesRef<'s>]> = found.into();
+        found.sort_by_cached_key(|(labels, _)| sort_key(labels));
+        let found = Rc::new(Selection::new(found));
         self.selected.insert(key, found.clone());
         Ok(found)
+    }
+
+    /// Whether the series `vs` matches stay distinct without `__name__` (see
+    /// [`Selection::unnamed_distinct`]).
+    pub(super) fn unnamed_distinct(&mut self, vs: &VectorSelector) -> Result<bool, QueryError> {
+        Ok(self.select(vs)?.unnamed_distinct())
     }
 
     /// Each matching series' latest sample at or before the selector's time, within
@@ -214,56 +289,41 @@ impl<'s> Evaluator<'s> {
         t: i64,
     ) -> Result<Vec<(LabelSet, i64, f64)>, QueryError> {
         let ref_t = self.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
-        let series = self.select(vs)?;
+        let selection = self.select(vs)?;
         let mut out = Vec::new();
-        for &(labels, samples) in series.iter() {
-            let upto = samples.partition_point(|&(ts, _)| ts <= ref_t);
-            let Some(&(ts, v)) = upto.checked_sub(1).and_then(|i| samples.get(i)) else {
+        for s in &selection.series {
+            let Some((ts, v)) = s.at_or_before(ref_t) else {
                 continue;
             };
             if ts < ref_t - self.lookback_ms || is_stale_nan(v) {
                 continue;
             }
-            out.push((labels.clone(), ts, v));
+            out.push((s.labels.clone(), ts, v));
         }
         self.load(out.len())?;
         Ok(out)
     }
 
     /// Each matching series' samples in `[ref - range, ref]`, staleness markers left
-    /// out; series without any are left out.
-    fn range_selector(
+    /// out; series without any are left out. With `drop_names`, the series' labels
+    /// come without `__name__` (as a function of the range vector gives them).
+    pub(super) fn range_selector(
         &mut self,
         ms: &MatrixSelector,
         t: i64,
+        drop_names: bool,
     ) -> Result<Vec<RangeSeries<'s>>, QueryError> {
         let ref_t = self.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
         let from_t = ref_t - millis(ms.range);
-        let series = self.select(&ms.vs)?;
+        let selection = self.select(&ms.vs)?;
         let mut out = Vec::new();
         let mut loaded = 0;
-        for &(labels, samples) in series.iter() {
-            let from = samples.partition_point(|&(ts, _)| ts < from_t);
-            let to = samples.partition_point(|&(ts, _)| ts <= ref_t);
-            if from >= to {
+        for s in &selection.series {
+            let Some(points) = without_markers(s.window(from_t, ref_t)) else {
                 continue;
-            }
-            let window = &samples[from..to];
-            let points: Cow<'s, [(i64, f64)]> = if window.iter().any(|&(_, v)| is_stale_nan(v)) {
-                Cow::Owned(
-                    window
-                        .iter()
-                        .filter(|&&(_, v)| !is_stale_nan(v))
-                        .copied()
-                        .collect(),
-                )
-            } else {
-                Cow::Borrowed(window)
             };
-            if points.is_empty() {
-                continue;
-            }
             loaded += points.len();
+            let labels = if drop_names { s.unnamed() } else { s.labels };
             out.push(RangeSeries {
                 labels: labels.clone(),
                 points,
@@ -288,7 +348,10 @@ impl<'s> Evaluator<'s> {
         let mut loaded = 0;
         while ts <= ref_t {
             self.check_deadline()?;
-            let samples = match self.eval(&sq.expr, ts)? {
+            self.subquery_depth += 1;
+            let inner = self.eval(&sq.expr, ts);
+            self.subquery_depth -= 1;
+            let samples = match inner? {
                 Value::Vector(v) => v,
                 Value::Scalar(v) => vec![Sample {
                     labels: LabelSet::empty(),
@@ -317,6 +380,23 @@ impl<'s> Evaluator<'s> {
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
     }
+}
+
+/// A window's samples without staleness markers (borrowed when it has none), or none
+/// if no sample is left.
+pub(super) fn without_markers(window: &[(i64, f64)]) -> Option<Cow<'_, [(i64, f64)]>> {
+    let points = if window.iter().any(|&(_, v)| is_stale_nan(v)) {
+        Cow::Owned(
+            window
+                .iter()
+                .filter(|&&(_, v)| !is_stale_nan(v))
+                .copied()
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(window)
+    };
+    (!points.is_empty()).then_some(points)
 }
 
 /// Prometheus's check on every computed vector: no two samples with one label set.

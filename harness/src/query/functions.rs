@@ -55,11 +55,10 @@ pub(super) fn eval<'s>(ev: &mut Evaluator<'s>, c: &Call, t: i64) -> Result<Value
         }
         _ => {}
     }
-    let out = if let Some(i) = matrix_arg(name) {
-        range_function(ev, name, &args, i, t)?
-    } else {
-        vector_function(ev, name, &args, t)?
-    };
+    if let Some(i) = matrix_arg(name) {
+        return Ok(Value::Vector(range_function(ev, name, &args, i, t)?));
+    }
+    let out = vector_function(ev, name, &args, t)?;
     check_unique(&out)?;
     Ok(Value::Vector(out))
 }

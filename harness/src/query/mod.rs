@@ -31,6 +31,7 @@
 //! ```
 
 mod aggregate;
+mod all_steps;
 mod binary;
 mod check;
 mod eval;
@@ -278,8 +279,14 @@ impl Engine {
             end_ms,
             self.deadline(timeout),
         );
+        ev.set_step(step_ms);
+        if let Some(mut out) = all_steps::whole_range(&mut ev, &expr)? {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            return Ok(out);
+        }
         let mut index: HashMap<LabelSet, usize> = HashMap::new();
         let mut out: Vec<Series> = Vec::new();
+        let mut first_of_last_step = 0;
         let mut t = start_ms;
         while t <= end_ms {
             ev.check_deadline()?;
@@ -292,15 +299,27 @@ impl Engine {
                 other => return Err(eval::wrong_type("range query result", &other)),
             };
             ev.end_step(step_out.len())?;
-            for s in step_out {
-                let i = *index.entry(s.labels.clone()).or_insert_with(|| {
-                    out.push(Series {
-                        labels: s.labels,
-                        points: Vec::new(),
-                    });
-                    out.len() - 1
-                });
+            // Steps mostly repeat the previous step's series in the same order: the
+            // series after the last one found is tried before the index. A guess is
+            // taken only when its labels are equal, so every sample still lands in
+            // the one series with its label set; the guess saves hashing them.
+            let mut next = first_of_last_step;
+            for (j, s) in step_out.into_iter().enumerate() {
+                let i = match out.get(next) {
+                    Some(guess) if guess.labels == s.labels => next,
+                    _ => *index.entry(s.labels.clone()).or_insert_with(|| {
+                        out.push(Series {
+                            labels: s.labels,
+                            points: Vec::new(),
+                        });
+                        out.len() - 1
+                    }),
+                };
+                if j == 0 {
+                    first_of_last_step = i;
+                }
                 out[i].points.push((t, s.value));
+                next = i + 1;
             }
             t = t.saturating_add(step_ms);
             if t == i64::MAX {
@@ -502,3 +521,7 @@ mod tests;
 #[cfg(test)]
 #[path = "promql_tests.rs"]
 mod promql_tests;
+
+#[cfg(test)]
+#[path = "speed_tests.rs"]
+mod speed_tests;

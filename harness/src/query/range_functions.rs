@@ -6,7 +6,8 @@
 use promql_parser::parser::Expr;
 
 use super::aggregate::go_sort;
-use super::eval::{millis, wrong_type, Evaluator, RangeSeries, Value};
+use super::all_steps;
+use super::eval::{check_unique, millis, wrong_type, Evaluator, Value};
 use super::functions::absent_labels;
 use super::{drop_name, QueryError, Sample};
 
@@ -24,7 +25,8 @@ pub(super) fn matrix_arg(name: &str) -> Option<usize> {
     }
 }
 
-/// A function of a range vector: one output per series with samples in its window.
+/// A function of a range vector: one output per series with samples in its window,
+/// checked for duplicate label sets.
 pub(super) fn range_function<'s>(
     ev: &mut Evaluator<'s>,
     name: &str,
@@ -39,6 +41,11 @@ pub(super) fn range_function<'s>(
         }
     }
     let range_expr = args[index];
+    if let Expr::MatrixSelector(ms) = range_expr {
+        if let Some(out) = all_steps::at_step(ev, name, ms, t)? {
+            return Ok(out);
+        }
+    }
     let (range_ms, end) = match range_expr {
         Expr::MatrixSelector(ms) => (
             millis(ms.range),
@@ -54,9 +61,20 @@ pub(super) fn range_function<'s>(
             )))
         }
     };
-    let matrix: Vec<RangeSeries<'s>> = match ev.eval(range_expr, t)? {
-        Value::Matrix(m) => m,
-        other => return Err(wrong_type("range vector", &other)),
+    // A function's result has no `__name__`, except last_over_time's. Over a matrix
+    // selector, the selection hands out its series' name-dropped labels, made once per
+    // query, and tells whether they are distinct: if so, the result of any step is
+    // too (it has one sample per series at most), and needs no check.
+    let keeps_name = name == "last_over_time";
+    let (matrix, names_dropped, distinct) = match range_expr {
+        Expr::MatrixSelector(ms) if !keeps_name => {
+            let distinct = ev.unnamed_distinct(&ms.vs)?;
+            (ev.range_selector(ms, t, true)?, true, distinct)
+        }
+        _ => match ev.eval(range_expr, t)? {
+            Value::Matrix(m) => (m, false, false),
+            other => return Err(wrong_type("range vector", &other)),
+        },
     };
     if name == "absent_over_time" {
         if !matrix.is_empty() {
@@ -75,38 +93,9 @@ pub(super) fn range_function<'s>(
     };
     let mut out = Vec::with_capacity(matrix.len());
     for series in matrix {
-        let p = &series.points;
-        let value = match name {
-            "rate" => extrapolated_rate(p, &window, true, true),
-            "increase" => extrapolated_rate(p, &window, true, false),
-            "delta" => extrapolated_rate(p, &window, false, false),
-            "irate" => instant_value(p, true),
-            "idelta" => instant_value(p, false),
-            "resets" => Some(resets(p)),
-            "changes" => Some(changes(p)),
-            "deriv" => (p.len() >= 2).then(|| linear_regression(p, p[0].0).0),
-            "predict_linear" => (p.len() >= 2).then(|| {
-                let (slope, intercept) = linear_regression(p, window.t);
-                slope * scalars[0] + intercept
-            }),
-            "holt_winters" => holt_winters(p, scalars[0], scalars[1])?,
-            "avg_over_time" => Some(avg_over_time(p)),
-            "min_over_time" => Some(extreme(p, |v, m| v < m)),
-            "max_over_time" => Some(extreme(p, |v, m| v > m)),
-            "sum_over_time" => Some(kahan_total(p.iter().map(|s| s.1))),
-            "count_over_time" => Some(p.len() as f64),
-            "last_over_time" => p.last().map(|s| s.1),
-            "present_over_time" => Some(1.0),
-            "stddev_over_time" => Some(variance(p).sqrt()),
-            "stdvar_over_time" => Some(variance(p)),
-            "quantile_over_time" => {
-                let mut values: Vec<f64> = p.iter().map(|s| s.1).collect();
-                Some(quantile(scalars[0], &mut values))
-            }
-            other => return Err(QueryError::Unsupported(format!("function \"{other}\""))),
-        };
+        let value = window_value(name, &series.points, &window, &scalars)?;
         if let Some(value) = value {
-            let labels = if name == "last_over_time" {
+            let labels = if keeps_name || names_dropped {
                 series.labels
             } else {
                 drop_name(&series.labels)
@@ -114,15 +103,61 @@ pub(super) fn range_function<'s>(
             out.push(Sample { labels, value });
         }
     }
+    if !distinct {
+        check_unique(&out)?;
+    }
     Ok(out)
 }
 
 /// The evaluation window of a range function.
-struct Window {
-    start: i64,
-    end: i64,
-    range_secs: f64,
-    t: i64,
+pub(super) struct Window {
+    /// The window's first and last millisecond, both included.
+    pub start: i64,
+    pub end: i64,
+    /// Its length in seconds.
+    pub range_secs: f64,
+    /// The evaluation time.
+    pub t: i64,
+}
+
+/// Function `name` of one series' points `p` (time order, no staleness markers, not
+/// empty) in window `w`; `scalars` are its other arguments. None when the function
+/// gives this series no value (`rate` of a single sample).
+pub(super) fn window_value(
+    name: &str,
+    p: &[(i64, f64)],
+    w: &Window,
+    scalars: &[f64],
+) -> Result<Option<f64>, QueryError> {
+    Ok(match name {
+        "rate" => extrapolated_rate(p, w, true, true),
+        "increase" => extrapolated_rate(p, w, true, false),
+        "delta" => extrapolated_rate(p, w, false, false),
+        "irate" => instant_value(p, true),
+        "idelta" => instant_value(p, false),
+        "resets" => Some(resets(p)),
+        "changes" => Some(changes(p)),
+        "deriv" => (p.len() >= 2).then(|| linear_regression(p, p[0].0).0),
+        "predict_linear" => (p.len() >= 2).then(|| {
+            let (slope, intercept) = linear_regression(p, w.t);
+            slope * scalars[0] + intercept
+        }),
+        "holt_winters" => holt_winters(p, scalars[0], scalars[1])?,
+        "avg_over_time" => Some(avg_over_time(p)),
+        "min_over_time" => Some(extreme(p, |v, m| v < m)),
+        "max_over_time" => Some(extreme(p, |v, m| v > m)),
+        "sum_over_time" => Some(kahan_total(p.iter().map(|s| s.1))),
+        "count_over_time" => Some(p.len() as f64),
+        "last_over_time" => p.last().map(|s| s.1),
+        "present_over_time" => Some(1.0),
+        "stddev_over_time" => Some(variance(p).sqrt()),
+        "stdvar_over_time" => Some(variance(p)),
+        "quantile_over_time" => {
+            let mut values: Vec<f64> = p.iter().map(|s| s.1).collect();
+            Some(quantile(scalars[0], &mut values))
+        }
+        other => return Err(QueryError::Unsupported(format!("function \"{other}\""))),
+    })
 }
 
 /// Prometheus's `extrapolatedRate` for `rate`, `increase` and `delta`.
@@ -132,7 +167,7 @@ fn extrapolated_rate(p: &[(i64, f64)], w: &Window, counter: bool, rate: bool) ->
     }
     let (first, last) = (p[0], p[p.len() - 1]);
     let mut result = last.1 - first.1;
-    if counter {
+    if counter && has_reset(p) {
         let mut prev = first.1;
         for &(_, v) in &p[1..] {
             if v < prev {
@@ -168,6 +203,14 @@ fn extrapolated_rate(p: &[(i64, f64)], w: &Window, counter: bool, rate: bool) ->
         factor /= w.range_secs;
     }
     Some(result * factor)
+}
+
+/// Whether a value is below the one before it (a counter reset). Without one, the
+/// correction loop of [`extrapolated_rate`] adds nothing, and is skipped: this check
+/// has no branch per sample, so the compiler can vectorize it, and most windows of a
+/// counter hold no reset.
+fn has_reset(p: &[(i64, f64)]) -> bool {
+    p.windows(2).fold(false, |any, w| any | (w[1].1 < w[0].1))
 }
 
 /// `irate` and `idelta`: the last two samples.
