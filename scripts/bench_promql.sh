@@ -17,16 +17,17 @@
 #    one table puts the medians side by side: the last column is Prometheus's time over
 #    the harness's (above 1: the harness is faster).
 #
-# Needs prometheus and promtool (scripts/install-deps.sh), curl and jq. Everything runs on
+# Needs prometheus, promtool, curl and jq (installed by scripts/install-deps.sh --bench). Everything runs on
 # this machine; the temporary TSDB (about 20 MB, from a 100 MB text file) is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+./scripts/install-deps.sh --bench
 runs="${PROMQL_BENCH_RUNS:-20}"
 warmups=3
 for tool in prometheus promtool curl jq; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "bench_promql: $tool is missing (prometheus and promtool: scripts/install-deps.sh; curl, jq: apt-get install curl jq)" >&2
+        echo "bench_promql: $tool is missing after scripts/install-deps.sh --bench" >&2
         exit 1
     fi
 done

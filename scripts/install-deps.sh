@@ -3,15 +3,20 @@
 # Debian's `prometheus` package (the server and `promtool`) for tests/e2e_prometheus.rs,
 # and `chromium` with `chromium-driver` (headless browser and its WebDriver) for
 # harness/tests/web_page.rs.
-# With `--load`, also `wrk` for scripts/load.sh.
+# With `--load`, also `wrk` for scripts/load.sh; with `--bench`, `curl` and `jq` for
+# scripts/bench_promql.sh.
 set -euo pipefail
 
 want=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || want+=(prometheus)
 command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || want+=(chromium chromium-driver)
-if [ "${1:-}" = "--load" ]; then
-    command -v wrk >/dev/null 2>&1 || want+=(wrk)
-fi
+case "${1:-}" in
+    --load) command -v wrk >/dev/null 2>&1 || want+=(wrk) ;;
+    --bench)
+        command -v curl >/dev/null 2>&1 || want+=(curl)
+        command -v jq >/dev/null 2>&1 || want+=(jq)
+        ;;
+esac
 [ ${#want[@]} -eq 0 ] && exit 0
 
 SUDO=""
