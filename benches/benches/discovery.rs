@@ -7,7 +7,8 @@
 //!   manager's throttle (5 s by default) is a deliberate wait and is not counted; its
 //!   merge is one map insert per group.
 //! - `discovery/churn_10pct`: the same pool, synced to an answer where 10% of the
-//!   targets changed: only those stop and start.
+//!   targets changed, every tenth one, so every group changed: only those targets stop
+//!   and start. `discovery/churn_10pct_groups`: 10% of the groups changed whole.
 //! - Memory per idle target is printed once (allocated bytes after a full sync, over
 //!   the target count), counted by this binary's allocator.
 //!
@@ -73,18 +74,28 @@ fn address(i: usize, generation: usize) -> String {
     )
 }
 
-/// The http_sd answer: `GROUPS` groups with a zone and rack label each; targets
-/// `i % 10 == 0` are at `generation`'s port (the 10% that churn).
-fn answer(generation: usize) -> String {
+/// Which 10% of the targets churn.
+#[derive(Clone, Copy)]
+enum Churn {
+    /// Every tenth target, so every group changes (the worst case for a pool).
+    Spread,
+    /// Every target of every tenth group (a deployment replacing some services).
+    Groups,
+}
+
+/// The http_sd answer: `GROUPS` groups with a zone and rack label each; the targets
+/// `churn` picks are at `generation`'s port.
+fn answer(generation: usize, churn: Churn) -> String {
     let per = TARGETS / GROUPS;
     let groups: Vec<String> = (0..GROUPS)
         .map(|g| {
             let targets: Vec<String> = (g * per..(g + 1) * per)
                 .map(|i| {
-                    format!(
-                        "\"{}\"",
-                        address(i, if i % 10 == 0 { generation } else { 0 })
-                    )
+                    let moved = match churn {
+                        Churn::Spread => i % 10 == 0,
+                        Churn::Groups => g % 10 == 0,
+                    };
+                    format!("\"{}\"", address(i, if moved { generation } else { 0 }))
                 })
                 .collect();
             format!(
@@ -144,7 +155,7 @@ fn main() {
         .build()
         .expect("runtime");
     let _enter = runtime.enter();
-    let first = answer(0);
+    let first = answer(0, Churn::Spread);
     println!(
         "http_sd answer: {} bytes, {TARGETS} targets in {GROUPS} groups",
         first.len()
@@ -180,22 +191,27 @@ fn main() {
             total
         })
     });
-    group.bench_function("churn_10pct", |b| {
-        let m = manager();
-        m.sync_groups(decode(&first));
-        let mut generation = 0;
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                generation += 1;
-                let body = answer(generation);
-                let start = Instant::now();
-                m.sync_groups(decode(&body));
-                total += start.elapsed();
-            }
-            total
-        })
-    });
+    for (name, churn) in [
+        ("churn_10pct", Churn::Spread),
+        ("churn_10pct_groups", Churn::Groups),
+    ] {
+        group.bench_function(name, |b| {
+            let m = manager();
+            m.sync_groups(decode(&first));
+            let mut generation = 0;
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    generation += 1;
+                    let body = answer(generation, churn);
+                    let start = Instant::now();
+                    m.sync_groups(decode(&body));
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
     group.finish();
     c.final_summary();
 }

@@ -39,7 +39,7 @@ pub struct TargetGroup {
 #[derive(Deserialize)]
 struct JsonGroup {
     #[serde(default)]
-    targets: Option<Vec<String>>,
+    targets: Option<Vec<Arc<str>>>,
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
 }
@@ -49,7 +49,7 @@ struct JsonGroup {
 #[serde(deny_unknown_fields)]
 struct YamlGroup {
     #[serde(default)]
-    targets: Option<Vec<String>>,
+    targets: Option<Vec<Arc<str>>>,
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
 }
@@ -65,7 +65,7 @@ impl TargetGroup {
     pub fn of(source: &str, addresses: &[&str]) -> TargetGroup {
         TargetGroup {
             source: source.to_owned(),
-            targets: addresses.iter().map(|a| address(a)).collect(),
+            targets: addresses.iter().map(|&a| address(a.into())).collect(),
             labels: LabelSet::empty(),
         }
     }
@@ -100,7 +100,7 @@ impl TargetGroup {
     fn build(
         source: &str,
         index: usize,
-        targets: Option<Vec<String>>,
+        targets: Option<Vec<Arc<str>>>,
         labels: Option<BTreeMap<String, String>>,
     ) -> Result<TargetGroup, String> {
         let mut pairs = Vec::new();
@@ -113,8 +113,8 @@ impl TargetGroup {
         let labels = LabelSet::from_vec("", pairs).map_err(|e| e.to_string())?;
         let targets = targets
             .unwrap_or_default()
-            .iter()
-            .map(|a| address(a))
+            .into_iter()
+            .map(address)
             .collect();
         Ok(TargetGroup {
             source: format!("{source}:{index}"),
@@ -160,7 +160,7 @@ impl TargetGroup {
 static ADDRESS_NAME: OnceLock<Arc<str>> = OnceLock::new();
 
 /// The label set `{__address__="…"}`.
-fn address(address: &str) -> LabelSet {
+fn address(address: Arc<str>) -> LabelSet {
     let name = ADDRESS_NAME.get_or_init(|| "__address__".into());
     LabelSet::from_vec("", vec![LabelPair::new(Arc::clone(name), address)])
         .unwrap_or_else(|_| unreachable!("one label cannot repeat"))

@@ -96,7 +96,28 @@ pub struct ScrapePool {
 /// fixed for the pool's life.
 struct Group {
     labels: LabelSet,
-    targets: HashMap<LabelSet, Option<Populated>, FastHash>,
+    /// The targets as the group listed them, to see an unchanged group at once.
+    order: Vec<LabelSet>,
+    targets: HashMap<LabelSet, Entry, FastHash>,
+    /// Flipped by each sync; entries the sync sees take it.
+    mark: bool,
+}
+
+impl Group {
+    fn new(labels: LabelSet) -> Self {
+        Group {
+            labels,
+            order: Vec::new(),
+            targets: HashMap::default(),
+            mark: false,
+        }
+    }
+}
+
+/// What one discovered target became.
+struct Entry {
+    result: Option<Populated>,
+    mark: bool,
 }
 
 /// The hasher of the per-group maps, keyed by label sets from discovery.
@@ -152,62 +173,70 @@ impl ScrapePool {
         let mut before = std::mem::take(&mut self.populated);
         let (mut started, mut gone, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
         for group in groups {
-            let mut known = match before.remove(&group.source) {
-                Some(g) if g.labels == group.labels => g.targets,
+            let mut g = match before.remove(&group.source) {
+                Some(g) if g.labels == group.labels => g,
                 // New labels: every target is relabeled, and the old ones go.
                 Some(g) => {
                     gone.extend(
                         g.targets
                             .into_values()
-                            .filter_map(|r| r.and_then(Populated::active)),
+                            .filter_map(|e| e.result.and_then(Populated::active)),
                     );
-                    HashMap::default()
+                    Group::new(group.labels.clone())
                 }
-                None => HashMap::default(),
+                None => Group::new(group.labels.clone()),
             };
-            let mut now =
-                HashMap::with_capacity_and_hasher(group.targets.len(), FastHash::default());
-            for target in &group.targets {
-                let result = match known.remove(target) {
-                    Some(result) => result,
-                    None => {
-                        let cfg = &self.cfg;
-                        let result = populate_with(target, &group.labels, cfg, &cfg.relabel_configs, &self.job_labels)
-                            .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
-                            .ok();
-                        if let Some(Populated::Active(t)) = &result {
-                            started.push(t.clone());
-                        }
-                        result
-                    }
-                };
-                if let Some(Populated::Dropped(labels)) = &result {
-                    dropped.push(labels.clone());
-                }
-                // A target listed twice in a group stands for one loop reference.
-                if let Some(Some(Populated::Active(t))) = now.insert(target.clone(), result) {
-                    gone.push(t);
-                }
+            if g.order == group.targets {
+                // The same targets in the same order: nothing of the group changed.
+                dropped.extend(g.targets.values().filter_map(|e| match &e.result {
+                    Some(Populated::Dropped(labels)) => Some(labels.clone()),
+                    _ => None,
+                }));
+                self.populated.insert(group.source.clone(), g);
+                continue;
             }
-            gone.extend(
-                known
-                    .into_values()
-                    .filter_map(|r| r.and_then(Populated::active)),
-            );
-            self.populated.insert(
-                group.source.clone(),
-                Group {
-                    labels: group.labels.clone(),
-                    targets: now,
-                },
-            );
+            g.order.clone_from(&group.targets);
+            // Entries this sync sees again get this mark; the unmarked ones went.
+            g.mark = !g.mark;
+            let mark = g.mark;
+            for target in &group.targets {
+                if let Some(entry) = g.targets.get_mut(target) {
+                    if entry.mark != mark {
+                        entry.mark = mark;
+                        if let Some(Populated::Dropped(labels)) = &entry.result {
+                            dropped.push(labels.clone());
+                        }
+                    }
+                    continue;
+                }
+                let cfg = &self.cfg;
+                let result = populate_with(target, &group.labels, cfg, &cfg.relabel_configs, &self.job_labels)
+                    .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
+                    .ok();
+                match &result {
+                    Some(Populated::Active(t)) => started.push(t.clone()),
+                    Some(Populated::Dropped(labels)) => dropped.push(labels.clone()),
+                    None => {}
+                }
+                g.targets.insert(target.clone(), Entry { result, mark });
+            }
+            g.targets.retain(|_, e| {
+                let keep = e.mark == mark;
+                if !keep {
+                    if let Some(Populated::Active(t)) = e.result.take() {
+                        gone.push(t);
+                    }
+                }
+                keep
+            });
+            self.populated.insert(group.source.clone(), g);
         }
         for (_, group) in before {
             gone.extend(
                 group
                     .targets
                     .into_values()
-                    .filter_map(|r| r.and_then(Populated::active)),
+                    .filter_map(|e| e.result.and_then(Populated::active)),
             );
         }
         self.dropped = dropped;
@@ -219,7 +248,7 @@ impl ScrapePool {
                 .populated
                 .values()
                 .flat_map(|g| g.targets.values())
-                .filter_map(|r| match r {
+                .filter_map(|e| match &e.result {
                     Some(Populated::Active(t)) => Some(t.clone()),
                     _ => None,
                 })
@@ -623,5 +652,32 @@ mod tests {
         assert_eq!(listed, ["127.0.10.1:9100"]);
         p.sync_groups(&[group("x", &[], &[])]);
         assert!(loops(&p).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unchanged_group_keeps_its_targets_and_dropped_targets() {
+        let rules: Vec<crate::relabel::RelabelConfig> = serde_norway::from_str(
+            "- {source_labels: [__address__], regex: '.*:9200', action: drop}",
+        )
+        .unwrap();
+        let cfg = ScrapeConfig::new("j")
+            .interval(INTERVAL)
+            .relabel_configs(rules);
+        let store = MemoryStore::new(Duration::from_secs(3600));
+        let mut p = ScrapePool::new(cfg, Arc::new(FakeScraper::default()), Arc::new(store));
+        let groups = [group("x", &["127.0.10.1:9100", "127.0.10.2:9200"], &[])];
+        p.sync_groups(&groups);
+        let before = loops(&p);
+        for _ in 0..2 {
+            p.sync_groups(&groups);
+            assert_eq!(p.dropped().len(), 1, "the dropped target is still listed");
+            let now = loops(&p);
+            assert_eq!(now.len(), 1);
+            assert!(Arc::ptr_eq(&before[0].1, &now[0].1));
+        }
+        // The same targets in another order are the same targets.
+        p.sync_groups(&[group("x", &["127.0.10.2:9200", "127.0.10.1:9100"], &[])]);
+        assert!(Arc::ptr_eq(&before[0].1, &loops(&p)[0].1));
+        assert_eq!(p.dropped().len(), 1);
     }
 }
