@@ -3,17 +3,14 @@
 //! one provider; a burst of updates coalesced into one send; a receiver too busy to
 //! take a send. Targets are loopback addresses (127.0.10.x) that nothing scrapes here.
 
+#[path = "common/http_sd.rs"]
+mod http_sd;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use promsdk_harness::discovery::file_sd::FileSdConfig;
 use promsdk_harness::discovery::http_sd::HttpSdConfig;
@@ -21,7 +18,6 @@ use promsdk_harness::discovery::{
     BoxFuture, Discoverer, DiscovererOptions, DiscoveryError, DiscoveryMetrics, Manager,
     ManagerOpts, SdConfig, TargetGroup, TargetSets, Updates,
 };
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 const FAST: ManagerOpts = ManagerOpts {
@@ -172,50 +168,11 @@ async fn file_sd_reads_yaml_and_rereads_on_the_refresh_interval() {
     m.stop();
 }
 
-/// What the test endpoint answers: status, content type, body.
-type Answer = Arc<Mutex<(u16, &'static str, String)>>;
-
-async fn http_sd_endpoint(answer: Answer) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let answer = Arc::clone(&answer);
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (status, ct, body) = answer.lock().clone();
-                    let refresh = req
-                        .headers()
-                        .get("X-Prometheus-Refresh-Interval-Seconds")
-                        .is_some();
-                    async move {
-                        let status = if refresh { status } else { 400 };
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .header("Content-Type", ct)
-                                .body(Full::new(Bytes::from(body)))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn http_sd_keeps_the_last_good_targets_while_the_endpoint_fails() {
     let good = r#"[{"targets": ["127.0.10.1:9100"], "labels": {"role": "db"}}, {"targets": ["127.0.10.2:9100"]}]"#;
-    let answer: Answer = Arc::new(Mutex::new((200, "application/json", good.to_owned())));
-    let addr = http_sd_endpoint(Arc::clone(&answer)).await;
+    let answer: http_sd::Answer = Arc::new(Mutex::new((200, "application/json", good.to_owned())));
+    let addr = http_sd::serve(Arc::clone(&answer)).await;
     let url = format!("http://{addr}/sd");
     let metrics = DiscoveryMetrics::unregistered();
     let (m, mut rx) = Manager::new(FAST, metrics.clone());

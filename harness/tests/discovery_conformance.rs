@@ -11,6 +11,8 @@
 
 #[path = "../../tests/common/http_client.rs"]
 mod client;
+#[path = "common/http_sd.rs"]
+mod http_sd;
 #[path = "../../tests/common/prometheus.rs"]
 mod prometheus;
 
@@ -21,15 +23,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
-use prometheus::{free_port, require, Running};
+use prometheus::{free_port, start_prometheus_config, Running};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 const INTERVAL: Duration = Duration::from_secs(1);
 
@@ -90,33 +86,6 @@ const FILE_A_SHRUNK: &str =
 const FILE_B: &str =
     "- targets: ['127.0.10.13:9100']\n  labels:\n    team: b\n    instance: named\n- targets: ['127.0.10.14:9100']\n  labels:\n    team: c\n";
 const HTTP_SD: &str = r#"[{"targets": ["127.0.10.21:9100"], "labels": {"svc": "api"}}, {"targets": ["127.0.10.22:9100", "127.0.10.23:9100"]}]"#;
-
-async fn http_sd_endpoint(body: Arc<Mutex<String>>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let body = Arc::clone(&body);
-            tokio::spawn(async move {
-                let service = service_fn(move |_req| {
-                    let body = body.lock().clone();
-                    async move {
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder()
-                                .header("Content-Type", "application/json")
-                                .body(Full::new(Bytes::from(body)))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 /// A server's targets, normalised for comparison: active `(pool, url, labels)` and
 /// dropped discovered label sets, sorted.
@@ -181,19 +150,7 @@ fn start(dir: &Path, harness_port: u16, prometheus_port: u16) -> (Running, Runni
             .spawn()
             .expect("start promsdk-harness"),
     );
-    let prometheus = Running(
-        Command::new(require("prometheus"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start prometheus"),
-    );
+    let prometheus = start_prometheus_config(dir, prometheus_port, &config);
     (harness, prometheus)
 }
 
@@ -204,7 +161,8 @@ async fn targets_and_removal_staleness_match_prometheus() {
     std::fs::create_dir(&files).unwrap();
     std::fs::write(files.join("a.json"), FILE_A).unwrap();
     std::fs::write(files.join("b.yml"), FILE_B).unwrap();
-    let http_sd = http_sd_endpoint(Arc::new(Mutex::new(HTTP_SD.to_owned()))).await;
+    let answer = (200, "application/json", HTTP_SD.to_owned());
+    let http_sd = http_sd::serve(Arc::new(Mutex::new(answer))).await;
     std::fs::write(dir.path().join("prometheus.yml"), config(&files, http_sd)).unwrap();
     let (harness_port, prometheus_port) = (free_port(), free_port());
     let _running = start(dir.path(), harness_port, prometheus_port);

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use prometheus::{free_port, require, Running};
+use prometheus::{free_port, require, start_prometheus_config, Running};
 use promsdk::http::{serve, ServeOpts};
 use promsdk::{GaugeVec, Opts, Registry};
 
@@ -67,7 +67,7 @@ async fn wait_visible(ports: [u16; 2], limit: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn harness_and_prometheus_agree_on_staleness() {
-    let (prometheus_bin, promtool) = (require("prometheus"), require("promtool"));
+    let promtool = require("promtool");
     let registry = Registry::new();
     let steps = GaugeVec::new(
         Opts::new("pipeline_step_duration_seconds", "Step time."),
@@ -102,21 +102,10 @@ async fn harness_and_prometheus_agree_on_staleness() {
             .spawn()
             .expect("start promsdk-harness"),
     );
-    let _prometheus = Running(
-        Command::new(prometheus_bin)
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start prometheus"),
+    let _prometheus = start_prometheus_config(
+        dir.path(),
+        prometheus_port,
+        &dir.path().join("prometheus.yml"),
     );
     wait_visible([harness_port, prometheus_port], Duration::from_secs(30)).await;
 

@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use prometheus::{free_port, require, Running};
+use prometheus::{free_port, start_prometheus_config, Running};
 use promsdk::http::{serve, ServeOpts};
 use promsdk::labels::{LabelPair, LabelSet};
 use promsdk::{Gauge, GaugeVec, Opts, Registry};
@@ -114,22 +114,7 @@ struct Described {
 
 fn start(dir: &std::path::Path, port: u16, config: &str) -> Running {
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let child = Command::new(require("prometheus"))
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prometheus");
-    Running(child)
+    start_prometheus_config(dir, port, &dir.join("prometheus.yml"))
 }
 
 /// Prometheus's `/api/v1/targets?state=any` once it lists `active` active targets.

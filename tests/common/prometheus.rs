@@ -122,11 +122,14 @@ pub fn start_prometheus_paths(
         ));
     }
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    start_prometheus_config(dir, port, &dir.join("prometheus.yml"))
+}
+
+/// Starts Prometheus on `127.0.0.1:port` with the configuration file `config`, its data
+/// in `dir`.
+pub fn start_prometheus_config(dir: &Path, port: u16, config: &Path) -> Running {
     let child = Command::new(require("prometheus"))
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
+        .arg(format!("--config.file={}", config.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.join("data").display()

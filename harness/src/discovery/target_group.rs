@@ -144,6 +144,11 @@ impl TargetGroup {
 
     /// `target`'s labels over `group`'s (the text shared, not copied).
     pub fn merge(target: &LabelSet, group: &LabelSet) -> LabelSet {
+        LabelSet::from_vec("", Self::merged_pairs(target, group)).unwrap_or_default()
+    }
+
+    /// The pairs of [`TargetGroup::merge`], unsorted.
+    pub fn merged_pairs(target: &LabelSet, group: &LabelSet) -> Vec<LabelPair> {
         let mut pairs: Vec<LabelPair> = target.pairs().to_vec();
         pairs.extend(
             group
@@ -152,7 +157,7 @@ impl TargetGroup {
                 .filter(|p| target.get(&p.name).is_none())
                 .cloned(),
         );
-        LabelSet::from_vec("", pairs).unwrap_or_default()
+        pairs
     }
 }
 

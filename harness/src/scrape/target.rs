@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{format_duration, parse_duration};
+use crate::discovery::TargetGroup;
 use crate::relabel::{process, RelabelConfig};
 use crate::scrape::{labels_from_pairs, ScrapeConfig};
 use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
@@ -365,14 +366,7 @@ impl JobLabels {
     /// A target's labels over its group's, with the job's labels: defaults where
     /// missing or empty, params always; empty values dropped.
     fn apply(&self, target: &LabelSet, group: &LabelSet) -> LabelSet {
-        let mut pairs: Vec<LabelPair> = target.pairs().to_vec();
-        pairs.extend(
-            group
-                .pairs()
-                .iter()
-                .filter(|p| target.get(&p.name).is_none())
-                .cloned(),
-        );
+        let mut pairs = TargetGroup::merged_pairs(target, group);
         for default in &self.defaults {
             let given = target
                 .get(&default.name)
