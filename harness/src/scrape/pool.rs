@@ -162,7 +162,7 @@ impl ScrapePool {
     }
 
     /// Makes the running loops exactly the targets of `groups` (each target's labels
-    /// over its group's, through [`populate_labels`]: the job's relabeling), as
+    /// over its group's, through [`populate_labels`](crate::scrape::populate_labels): the job's relabeling), as
     /// Prometheus's `scrapePool.Sync`: targets relabeling drops are kept for the API,
     /// and a target whose labels are invalid is skipped with a log line.
     ///
