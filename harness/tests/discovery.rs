@@ -434,3 +434,47 @@ fn static_file_and_http_configs_become_providers_in_order() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn no_task_outlives_the_manager() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("t.json"),
+        r#"[{"targets": ["127.0.10.1:9100"]}]"#,
+    );
+    let (m, mut rx) = Manager::new(FAST, DiscoveryMetrics::unregistered());
+    let clone = m.clone();
+    m.apply_config(BTreeMap::from([
+        (
+            "a".to_owned(),
+            vec![file_sd(dir.path(), "*.json", Duration::from_secs(3600))],
+        ),
+        ("b".to_owned(), vec![]),
+    ]));
+    until(&mut rx, "targets", |s| addresses(s).len() == 1).await;
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        baseline + 3,
+        "sender, file and static providers"
+    );
+    drop(m);
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        baseline + 3,
+        "a clone keeps them running"
+    );
+    drop(clone);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while metrics.num_alive_tasks() > baseline {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("every task ends once the last clone is dropped");
+    assert!(
+        rx.recv().await.is_none(),
+        "the receiver sees the channel close"
+    );
+}

@@ -42,7 +42,8 @@ impl Default for ManagerOpts {
 }
 
 /// The discovery manager. Cheap to clone (shared); must be used within a tokio
-/// runtime. [`Manager::stop`] cancels every provider and the sender.
+/// runtime. [`Manager::stop`] cancels every provider and the sender, as does dropping
+/// the last clone.
 ///
 /// ```
 /// use std::{collections::BTreeMap, sync::Arc, time::Duration};
@@ -60,7 +61,30 @@ impl Default for ManagerOpts {
 #[derive(Clone)]
 pub struct Manager {
     shared: Arc<Shared>,
-    sender: Arc<JoinHandle<()>>,
+    tasks: Arc<Tasks>,
+}
+
+/// The sender and, through the shared state, the providers: stopped when the last
+/// clone of the manager goes, so no task outlives it.
+struct Tasks {
+    shared: Arc<Shared>,
+    sender: JoinHandle<()>,
+}
+
+impl Tasks {
+    fn stop(&self) {
+        self.sender.abort();
+        let mut state = self.shared.state.lock();
+        for p in state.providers.drain(..) {
+            p.task.abort();
+        }
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 struct Shared {
@@ -118,8 +142,11 @@ impl Manager {
         let sender = tokio::spawn(send_loop(Arc::clone(&shared), tx, opts.updates_interval));
         (
             Manager {
+                tasks: Arc::new(Tasks {
+                    shared: Arc::clone(&shared),
+                    sender,
+                }),
                 shared,
-                sender: Arc::new(sender),
             },
             rx,
         )
@@ -207,11 +234,7 @@ impl Manager {
     /// Cancels every provider and the sender; the receiver then sees the channel
     /// close.
     pub fn stop(&self) {
-        self.sender.abort();
-        let mut state = self.shared.state.lock();
-        for p in state.providers.drain(..) {
-            p.task.abort();
-        }
+        self.tasks.stop();
     }
 }
 
