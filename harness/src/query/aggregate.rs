@@ -11,7 +11,8 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{wrong_type, Evaluator, Value};
 use super::range_functions::quantile;
-use super::{format_f, labels_from, QueryError, Sample, NAME_LABEL};
+use super::{format_f, QueryError, Sample, NAME_LABEL};
+use crate::scrape::labels_from_pairs;
 use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
 
 /// Evaluates `a` at `t`.
@@ -179,7 +180,7 @@ fn aggregate(
                 .cloned()
                 .collect();
             pairs.push(LabelPair::new(l.as_str(), format_f(s.value)));
-            s.labels = labels_from(pairs);
+            s.labels = labels_from_pairs(pairs);
         }
         let id = ids.group_of(j, &s.labels);
         if id >= place.len() {
@@ -281,7 +282,7 @@ fn new_group(op: &str, s: &Sample, labels: LabelSet) -> Group {
 /// `__name__` and the `without` ones.
 fn group_labels(labels: &LabelSet, grouping: &[String], without: bool) -> LabelSet {
     if without {
-        labels_from(
+        labels_from_pairs(
             labels
                 .pairs()
                 .iter()
@@ -292,7 +293,7 @@ fn group_labels(labels: &LabelSet, grouping: &[String], without: bool) -> LabelS
     } else if grouping.is_empty() {
         LabelSet::empty()
     } else {
-        labels_from(
+        labels_from_pairs(
             labels
                 .pairs()
                 .iter()

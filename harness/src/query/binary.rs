@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::eval::{check_unique, wrong_type, Evaluator, Value};
-use super::{drop_name, labels_from, labels_string, QueryError, Sample, NAME_LABEL};
+use super::{drop_name, labels_string, QueryError, Sample, NAME_LABEL};
+use crate::scrape::labels_from_pairs;
 use promsdk::labels::{LabelPair, LabelSet};
 
 /// Evaluates `b` at `t`.
@@ -116,7 +117,7 @@ impl Matching {
 
     /// The labels the signature is made of, for error messages.
     fn match_labels(&self, labels: &LabelSet) -> LabelSet {
-        labels_from(
+        labels_from_pairs(
             labels
                 .pairs()
                 .iter()
@@ -270,7 +271,7 @@ fn result_metric(lhs: &LabelSet, rhs: &LabelSet, op: &str, m: &Matching) -> Labe
             pairs.push(LabelPair::new(name.as_str(), v));
         }
     }
-    labels_from(pairs)
+    labels_from_pairs(pairs)
 }
 
 /// A vector against a scalar (`swap`: the scalar is on the left).

@@ -13,7 +13,8 @@ use super::aggregate::go_sort;
 use super::eval::{check_unique, Evaluator, Value};
 use super::range_functions::{matrix_arg, range_function};
 use super::select::matchers;
-use super::{drop_name, labels_from, QueryError, Sample, NAME_LABEL};
+use super::{drop_name, QueryError, Sample, NAME_LABEL};
+use crate::scrape::labels_from_pairs;
 use crate::time::civil_from_days;
 use promql_parser::label::MatchOp;
 use promsdk::labels::{is_valid_label_name, LabelPair, LabelSet};
@@ -84,7 +85,7 @@ pub(super) fn absent_labels(expr: &Expr) -> LabelSet {
         }
         seen.push(&m.name);
     }
-    labels_from(pairs)
+    labels_from_pairs(pairs)
 }
 
 /// A function of instant vectors and scalars.
@@ -332,22 +333,27 @@ fn label_replace(input: Vec<Sample>, a: &[String]) -> Result<Vec<Sample>, QueryE
             };
             let mut res = String::new();
             caps.expand(repl, &mut res);
-            let mut pairs: Vec<LabelPair> = s
-                .labels
-                .pairs()
-                .iter()
-                .filter(|p| *p.name != **dst)
-                .cloned()
-                .collect();
-            if !res.is_empty() {
-                pairs.push(LabelPair::new(dst.as_str(), res));
-            }
             Sample {
-                labels: labels_from(pairs),
+                labels: set_label(&s.labels, dst, res),
                 value: s.value,
             }
         })
         .collect())
+}
+
+/// `labels` with `dst` set to `value`, or without `dst` when `value` is empty (as
+/// `label_replace` and `label_join` write their result).
+fn set_label(labels: &LabelSet, dst: &str, value: String) -> LabelSet {
+    let mut pairs: Vec<LabelPair> = labels
+        .pairs()
+        .iter()
+        .filter(|p| &*p.name != dst)
+        .cloned()
+        .collect();
+    if !value.is_empty() {
+        pairs.push(LabelPair::new(dst, value));
+    }
+    labels_from_pairs(pairs)
 }
 
 fn label_join(input: Vec<Sample>, a: &[String]) -> Result<Vec<Sample>, QueryError> {
@@ -373,19 +379,8 @@ fn label_join(input: Vec<Sample>, a: &[String]) -> Result<Vec<Sample>, QueryErro
         .into_iter()
         .map(|s| {
             let joined: Vec<&str> = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect();
-            let joined = joined.join(sep);
-            let mut pairs: Vec<LabelPair> = s
-                .labels
-                .pairs()
-                .iter()
-                .filter(|p| *p.name != **dst)
-                .cloned()
-                .collect();
-            if !joined.is_empty() {
-                pairs.push(LabelPair::new(dst.as_str(), joined));
-            }
             Sample {
-                labels: labels_from(pairs),
+                labels: set_label(&s.labels, dst, joined.join(sep)),
                 value: s.value,
             }
         })
@@ -402,7 +397,7 @@ fn histogram_quantile(q: f64, input: Vec<Sample>) -> Vec<Sample> {
         let Some(upper) = s.labels.get("le").and_then(|le| le.parse::<f64>().ok()) else {
             continue;
         };
-        let key = labels_from(
+        let key = labels_from_pairs(
             s.labels
                 .pairs()
                 .iter()

@@ -46,8 +46,8 @@ use std::time::{Duration, Instant};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self, Expr, Function};
 
-use crate::scrape::MemoryStore;
-use promsdk::labels::{LabelPair, LabelSet};
+use crate::scrape::{labels_from_pairs, MemoryStore};
+use promsdk::labels::LabelSet;
 
 pub use select::Selector;
 
@@ -485,20 +485,12 @@ fn go_exp(v: f64) -> String {
     format!("{mantissa}e{sign}{digits:0>2}")
 }
 
-/// A label set from pairs that came out of valid sets (sorted here; a repeated name
-/// keeps its first value).
-pub(crate) fn labels_from(mut pairs: Vec<LabelPair>) -> LabelSet {
-    pairs.sort_by(|a, b| a.name.cmp(&b.name));
-    pairs.dedup_by(|b, a| a.name == b.name);
-    LabelSet::from_vec("", pairs).unwrap_or_default()
-}
-
 /// `labels` without `__name__`.
 pub(crate) fn drop_name(labels: &LabelSet) -> LabelSet {
     if labels.get(NAME_LABEL).is_none() {
         return labels.clone();
     }
-    labels_from(
+    labels_from_pairs(
         labels
             .pairs()
             .iter()

@@ -10,6 +10,7 @@ use super::*;
 use crate::config::parse_duration;
 use crate::scrape::{Storage, STALE_NAN};
 use promql_parser::parser::Expr as PExpr;
+use promsdk::labels::LabelPair;
 
 /// Runs one script, failing with the script's name and line of every mismatch.
 pub(super) fn run_script(name: &str, script: &str) {
@@ -111,7 +112,7 @@ fn series_of(desc: &str, at: &str) -> LabelSet {
     if let Some(n) = vs.name {
         pairs.push(LabelPair::new(NAME_LABEL, n));
     }
-    labels_from(pairs)
+    labels_from_pairs(pairs)
 }
 
 fn number(s: &str) -> Option<f64> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::select::{seek, sort_key};
 use super::*;
 use crate::scrape::{series_labels, Storage, STALE_NAN};
+use promsdk::labels::LabelPair;
 
 #[test]
 fn seek_finds_what_a_binary_search_finds() {
