@@ -6,14 +6,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use promsdk::{Gauge, Opts, Registry};
 
 use crate::config::{Config, ConfigError};
 use crate::discovery::Manager;
-use crate::scrape::ScrapeManager;
+use crate::scrape::{ScrapeManager, WallClock};
 
 /// Applies configurations; cheap to clone (shared).
 #[derive(Clone, Debug)]
@@ -68,7 +67,8 @@ impl Reloader {
         self.scrape.apply_config(config.scrape_configs());
         self.discovery.apply_config(config.discovery());
         self.successful.set(1.0);
-        self.success_time.set(now_seconds());
+        self.success_time
+            .set(WallClock::system().now_ms() as f64 / 1000.0);
     }
 
     /// Re-reads the configuration file and applies it; on error nothing changes.
@@ -92,10 +92,4 @@ impl Reloader {
             }
         }
     }
-}
-
-fn now_seconds() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }

@@ -137,17 +137,7 @@ impl TargetGroup {
         self
     }
 
-    /// The labels of each target: the group's labels, overridden by the target's.
-    pub fn target_labels(&self) -> impl Iterator<Item = LabelSet> + '_ {
-        self.targets.iter().map(|t| Self::merge(t, &self.labels))
-    }
-
-    /// `target`'s labels over `group`'s (the text shared, not copied).
-    pub fn merge(target: &LabelSet, group: &LabelSet) -> LabelSet {
-        LabelSet::from_vec("", Self::merged_pairs(target, group)).unwrap_or_default()
-    }
-
-    /// The pairs of [`TargetGroup::merge`], unsorted.
+    /// A target's labels over its group's, unsorted (the text shared, not copied).
     pub fn merged_pairs(target: &LabelSet, group: &LabelSet) -> Vec<LabelPair> {
         let mut pairs: Vec<LabelPair> = target.pairs().to_vec();
         pairs.extend(
@@ -251,9 +241,10 @@ mod tests {
             .unwrap()],
             labels: LabelSet::from_pairs("", &[("env", "g"), ("dc", "x")]).unwrap(),
         };
-        let t: Vec<LabelSet> = g.target_labels().collect();
+        let t =
+            LabelSet::from_vec("", TargetGroup::merged_pairs(&g.targets[0], &g.labels)).unwrap();
         assert_eq!(
-            format!("{:?}", t[0]),
+            format!("{t:?}"),
             r#"{__address__="127.0.10.1:1", dc="x", env="t"}"#
         );
     }

@@ -91,8 +91,12 @@ impl ScrapeManager {
                     // settings.
                     let (targets, groups): (Vec<Target>, Vec<TargetGroup>) = previous
                         .map(|mut p| {
-                            let t = p.targets().into_iter().map(|s| s.target).collect();
                             let g = p.groups();
+                            let t = if g.is_empty() {
+                                p.targets().into_iter().map(|s| s.target).collect()
+                            } else {
+                                Vec::new()
+                            };
                             p.signal_stop(true);
                             retired.push(p);
                             (t, g)

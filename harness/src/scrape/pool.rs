@@ -135,7 +135,7 @@ impl std::fmt::Debug for ScrapePool {
 impl ScrapePool {
     /// An empty pool for job `cfg`.
     pub fn new(cfg: ScrapeConfig, scraper: Arc<dyn Scraper>, storage: Arc<dyn Storage>) -> Self {
-        let cfg_for_labels = cfg.clone();
+        let job_labels = Arc::new(JobLabels::of(&cfg));
         ScrapePool {
             cfg: Arc::new(cfg),
             scraper,
@@ -146,7 +146,7 @@ impl ScrapePool {
             dropped: Vec::new(),
             populated: HashMap::new(),
             by_groups: false,
-            job_labels: Arc::new(JobLabels::of(&cfg_for_labels)),
+            job_labels,
         }
     }
 
