@@ -236,6 +236,40 @@ fn ttl_hides_idle_series_at_gather() {
     assert_eq!(exported(&v), vec![(labels(&[("k", "b")]), 2.0)]);
 }
 
+/// Whole increments leave no mark (the sweep sees the total move instead); adding zero,
+/// which moves nothing, marks: every kind of counter update keeps its series alive.
+#[test]
+fn every_kind_of_counter_update_keeps_its_series() {
+    let clock = ManualClock::new();
+    let v = ttl_vec(&clock);
+    let updates: [(&str, fn(&Counter)); 4] = [
+        ("inc", |c| c.inc()),
+        ("inc_by_0", |c| c.inc_by(0)),
+        ("add", |c| c.add(0.5).unwrap()),
+        ("idle", |_| {}),
+    ];
+    for (k, _) in &updates {
+        v.with_label_values(&[k]).inc();
+    }
+    assert_eq!(exported(&v).len(), 4);
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(50));
+        for (k, update) in &updates {
+            update(&v.with_label_values(&[k]));
+        }
+    }
+    let kept: Vec<Vec<String>> = exported(&v).into_iter().map(|(l, _)| l).collect();
+    assert_eq!(
+        kept,
+        [
+            labels(&[("k", "add")]),
+            labels(&[("k", "inc")]),
+            labels(&[("k", "inc_by_0")])
+        ]
+    );
+    assert_eq!(v.expire_idle(), 1, "only the idle child is freed");
+}
+
 #[test]
 fn a_held_handle_restores_its_series_with_the_full_value() {
     let clock = ManualClock::new();

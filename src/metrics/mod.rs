@@ -52,6 +52,18 @@ pub trait Metric: Clone + Send + Sync + 'static {
     /// How many handles share this metric (the vec's own included); a vec frees an
     /// expired child only when it holds the last one.
     fn handle_count(&self) -> usize;
+
+    /// A number that changes with every update that does not call
+    /// [`Lifecycle::touch`]: TTL expiry counts a change of it since its previous look as
+    /// an update. `0` (the default) for metric types whose updates all touch.
+    ///
+    /// A [`Counter`](crate::Counter) returns its integer total, so its `inc` is a single
+    /// atomic add: a mark on the counter's cache line would make threads sharing a
+    /// counter move that line between cores twice per increment, once to read the mark
+    /// and once to add.
+    fn untouched_progress(&self) -> u64 {
+        0
+    }
 }
 
 /// Per-metric state that vecs use: the child's identity in its vec (the hash and label
@@ -111,7 +123,8 @@ impl Lifecycle {
         self.hash == hash && self.key.matches(values)
     }
 
-    /// Marks an update. Called with every update (before or after the value changes:
+    /// Marks an update. Called with every update that does not move the metric's
+    /// [`Metric::untouched_progress`] (before or after the value changes:
     /// TTL correctness rests on reference counts, see [`crate::vec::ttl`], and the mark only
     /// decides whether an idle child is exported), so kept to one relaxed load in the
     /// common case: the store only happens once per sweep period, which keeps the cache

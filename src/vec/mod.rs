@@ -51,6 +51,8 @@ pub(crate) struct Entry<M> {
     pub(crate) labels: LabelSet,
     /// When the child was last seen updated, in the vec clock's nanoseconds.
     pub(crate) last_seen: AtomicU64,
+    /// The metric's [`Metric::untouched_progress`] at that time.
+    pub(crate) last_progress: AtomicU64,
 }
 
 impl<M: Metric> Entry<M> {
@@ -483,6 +485,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             metric: M::from_config(&self.inner.config, Lifecycle::for_child(hash, values)),
             labels,
             last_seen: AtomicU64::new(self.inner.clock.monotonic_nanos()),
+            last_progress: AtomicU64::new(0),
         }
     }
 

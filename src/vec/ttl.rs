@@ -8,7 +8,9 @@
 //!
 //! # No update is ever lost
 //! Every update marks its metric ([`Lifecycle::touch`](crate::Lifecycle::touch)) after
-//! changing the value. A sweep, holding the vec's write lock (so no lookup can hand out a
+//! changing the value, or changes a number the sweep compares with the one it saw at its
+//! previous look ([`Metric::untouched_progress`](crate::Metric::untouched_progress): a
+//! counter's integer total, so `inc` stays one atomic add). A sweep, holding the vec's write lock (so no lookup can hand out a
 //! new handle meanwhile), treats a child as idle only if it was not marked since the
 //! previous look, and then:
 //! - **frees** it only if the vec holds the last reference to it (no handle you kept,
@@ -21,7 +23,7 @@
 //!   value** (nothing was reset), and a lookup of the same labels finds the same child.
 //!   Once you drop the handle, the next sweep frees the child if it is still idle.
 //!
-//! An update racing with a sweep therefore either marks the child before the sweep looks
+//! An update racing with a sweep therefore either marks (or moves) the child before the sweep looks
 //! (the child stays exported) or after it (the child is hidden for at most one gather and
 //! then exported again with every update included).
 //!
@@ -49,12 +51,18 @@ impl Ttl {
         }
     }
 
-    /// Folds the child's update mark into its last-seen time, then says whether it has
-    /// been idle for longer than the TTL.
+    /// Folds the child's update mark and progress into its last-seen time, then says
+    /// whether it has been idle for longer than the TTL.
     pub(crate) fn is_expired<M: Metric>(&self, e: &Entry<M>, now: u64) -> bool {
-        // Relaxed throughout: `last_seen` is only written by a gather or a sweep folding
-        // the mark, and a stale read merely delays expiry by one look.
-        if e.metric.lifecycle().take_touched() {
+        // Relaxed throughout: `last_seen` and `last_progress` are only accessed by a
+        // gather or a sweep (one at a time: both hold the vec's sorted-copy lock or its
+        // write lock), and a stale read of the mark or the progress merely delays expiry
+        // by one look.
+        let touched = e.metric.lifecycle().take_touched();
+        let progress = e.metric.untouched_progress();
+        let moved = e.last_progress.load(Ordering::Relaxed) != progress;
+        if touched || moved {
+            e.last_progress.store(progress, Ordering::Relaxed);
             e.last_seen.store(now, Ordering::Relaxed);
             return false;
         }
