@@ -91,6 +91,9 @@ struct DescInner {
     metric_type: MetricType,
     const_labels: Vec<LabelPair>,
     variable_labels: Arc<[Arc<str>]>,
+    /// Every label in name order, as its index in the constant labels followed by the
+    /// variable ones: a series' label set is built in this order, without sorting.
+    name_order: Box<[usize]>,
 }
 
 /// A validated metric descriptor, cheap to clone.
@@ -163,13 +166,24 @@ impl Desc {
             .map(|(n, v)| LabelPair::new(n.as_str(), v.as_str()))
             .collect();
         const_labels.sort();
+        let variable_labels: Arc<[Arc<str>]> =
+            variable_labels.iter().map(|&l| Arc::from(l)).collect();
+        let mut name_order: Vec<usize> = (0..const_labels.len() + variable_labels.len()).collect();
+        let label_name = |i: usize| match const_labels.get(i) {
+            Some(pair) => &*pair.name,
+            None => variable_labels
+                .get(i - const_labels.len())
+                .map_or("", |name| &**name),
+        };
+        name_order.sort_by(|&a, &b| label_name(a).cmp(label_name(b)));
         Ok(Desc(Arc::new(DescInner {
             name: name.into(),
             help: opts.help.into(),
             unit: opts.unit.map(Into::into),
             metric_type,
             const_labels,
-            variable_labels: variable_labels.iter().map(|&l| Arc::from(l)).collect(),
+            variable_labels,
+            name_order: name_order.into(),
         })))
     }
 
@@ -210,15 +224,24 @@ impl Desc {
         if values.is_empty() && self.0.const_labels.is_empty() {
             return Ok(LabelSet::empty());
         }
-        let mut pairs = self.0.const_labels.clone();
-        pairs.extend(
-            self.0
-                .variable_labels
-                .iter()
-                .zip(values)
-                .map(|(n, &v)| LabelPair::new(n.clone(), v)),
-        );
-        LabelSet::from_vec(&self.0.name, pairs)
+        // In name order straight away (names were checked distinct by `Desc::new`): one
+        // allocation for the pairs, no sort, no duplicate check.
+        let consts = &self.0.const_labels;
+        let mut pairs = Vec::with_capacity(self.0.name_order.len());
+        for &i in self.0.name_order.iter() {
+            match consts.get(i) {
+                Some(pair) => pairs.push(pair.clone()),
+                None => {
+                    let at = i - consts.len();
+                    if let (Some(name), Some(&value)) =
+                        (self.0.variable_labels.get(at), values.get(at))
+                    {
+                        pairs.push(LabelPair::new(name.clone(), value));
+                    }
+                }
+            }
+        }
+        Ok(LabelSet::from_sorted(pairs.into_boxed_slice()))
     }
 
     /// Fails with [`Error::LabelCount`] unless `got` values match the variable labels.
@@ -370,5 +393,23 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// Constant and variable labels interleave by name, whatever order they were given in.
+    #[test]
+    fn labels_come_out_in_name_order() {
+        let d = desc(
+            Opts::new("m", "h")
+                .const_label("z", "1")
+                .const_label("b", "2"),
+            MetricType::Gauge,
+            &["c", "a", "y"],
+        )
+        .unwrap();
+        let set = d.labels(&["3", "4", "5"]).unwrap();
+        let expected = [("a", "4"), ("b", "2"), ("c", "3"), ("y", "5"), ("z", "1")];
+        assert_eq!(set.iter().collect::<Vec<_>>(), expected);
+        let pairs: Vec<(&str, &str)> = expected.to_vec();
+        assert_eq!(set, LabelSet::from_pairs("m", &pairs).unwrap());
     }
 }

@@ -197,6 +197,15 @@ impl LabelSet {
         Ok(LabelSet(Arc::new(Inner::new(pairs.into()))))
     }
 
+    /// A set from pairs already sorted by name, with distinct names (a descriptor's
+    /// labels, put in order once when it was built).
+    pub(crate) fn from_sorted(pairs: Box<[LabelPair]>) -> Self {
+        if pairs.is_empty() {
+            return Self::empty();
+        }
+        LabelSet(Arc::new(Inner::new(pairs)))
+    }
+
     /// The pairs, sorted by name.
     pub fn pairs(&self) -> &[LabelPair] {
         &self.0.pairs
@@ -207,7 +216,8 @@ impl LabelSet {
     pub(crate) fn rendered(&self, render: impl FnOnce(&[LabelPair]) -> Vec<u8>) -> &[u8] {
         self.0
             .rendered
-            .get_or_init(|| SmallVec::from_slice(&render(&self.0.pairs)))
+            // `from_vec` keeps a long text in the vec's own allocation.
+            .get_or_init(|| SmallVec::from_vec(render(&self.0.pairs)))
     }
 
     /// An iterator over `(name, value)`.

@@ -2,13 +2,15 @@
 //! currying, TTL expiry with held handles, the series limit, and a concurrent stress test
 //! with exact totals.
 
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use promsdk::{
-    Collected, Collector, Counter, CounterVec, Error, GaugeVec, ManualClock, MetricVec, Opts, Value,
+    Collected, Collector, Counter, CounterVec, Error, GaugeVec, ManualClock, Metric, MetricVec,
+    Opts, Value,
 };
 
 /// A hasher that sends every key to the same bucket.
@@ -194,6 +196,57 @@ fn gathered_series_are_sorted_by_labels() {
         .map(|(l, _)| l[0].clone())
         .collect();
     assert_eq!(keys, ["k=a", "k=b", "k=m", "k=z"]);
+}
+
+/// Gathers between inserts and removals report exactly the live series, in label order:
+/// each gather sorts only the children new since the last one into the list it keeps.
+/// The labels are declared out of name order, with a constant label between them.
+#[test]
+fn gathers_between_inserts_and_removals_report_the_live_series_in_order() {
+    let v = CounterVec::new(Opts::new("c", "h").const_label("m", "1"), &["z", "a"]).unwrap();
+    let mut live: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    for round in 0..40 {
+        for _ in 0..next() % 40 {
+            let (z, a) = ((next() % 13).to_string(), format!("v{}", next() % 9));
+            v.with_label_values(&[&z, &a]).inc();
+            *live.entry((a, z)).or_default() += 1.0;
+        }
+        for _ in 0..next() % 30 {
+            let (z, a) = ((next() % 13).to_string(), format!("v{}", next() % 9));
+            assert_eq!(v.remove(&[&z, &a]), live.remove(&(a, z)).is_some());
+        }
+        if round % 3 == 2 {
+            continue; // some rounds change twice between gathers
+        }
+        let expected: Vec<_> = live
+            .iter()
+            .map(|((a, z), n)| (labels(&[("a", a), ("m", "1"), ("z", z)]), *n))
+            .collect();
+        assert_eq!(exported(&v), expected, "round {round}");
+    }
+}
+
+/// Removed children are freed even if nobody gathers again: the list a gather keeps
+/// holds them only until removals outnumber the live children (plus some slack).
+#[test]
+fn removed_children_are_freed_without_a_gather() {
+    let v = CounterVec::new(Opts::new("c", "h"), &["k"]).unwrap();
+    let held = v.with_label_values(&["x"]);
+    assert_eq!(exported(&v).len(), 1, "the gather's list now holds x");
+    assert!(v.remove(&["x"]));
+    for i in 0..3000 {
+        let k = i.to_string();
+        v.with_label_values(&[&k]).inc();
+        assert!(v.remove(&[&k]));
+    }
+    assert_eq!(held.handle_count(), 1, "only the held handle is left");
 }
 
 fn ttl_vec(clock: &ManualClock) -> CounterVec {

@@ -182,7 +182,9 @@ fn samples_prefetching(samples: &[Sample]) -> impl Iterator<Item = &Sample> {
 
 /// `a="x",b="y"`: label pairs as both formats write them inside `{…}`.
 fn render_pairs(pairs: &[LabelPair]) -> Vec<u8> {
-    let mut out = Vec::new();
+    // Sized for the unescaped text (`name="value"` and a comma each): one allocation.
+    let len: usize = pairs.iter().map(|p| p.name.len() + p.value.len() + 4).sum();
+    let mut out = Vec::with_capacity(len);
     for (i, p) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(b',');

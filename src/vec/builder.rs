@@ -8,7 +8,7 @@ use std::time::Duration;
 use hashbrown::HashTable;
 
 use super::ttl::Ttl;
-use super::{DefaultHasher, Inner, Map, MetricVec, Sorted, REJECTED_FAMILY};
+use super::{DefaultHasher, Inner, Map, MetricVec, REJECTED_FAMILY};
 use crate::clock::{system_clock, Clock};
 use crate::desc::{Desc, Opts};
 use crate::error::Result;
@@ -101,6 +101,11 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
             None => None,
         };
         let ttl = self.ttl.map(Ttl::new);
+        let mut key_order: Vec<usize> = (0..labels.len()).collect();
+        key_order.sort_by_key(|&i| labels.get(i));
+        if key_order.is_sorted() {
+            key_order.clear();
+        }
         let vec = MetricVec {
             inner: Arc::new(Inner {
                 desc,
@@ -108,12 +113,11 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
                 hasher: self.hasher,
                 map: RwLock::new(Map {
                     table: HashTable::new(),
-                    generation: 0,
                 }),
-                sorted: Mutex::new(Sorted {
-                    generation: u64::MAX,
-                    entries: Vec::new(),
-                }),
+                sorted: Mutex::new(Vec::new()),
+                fresh: Mutex::new(Vec::new()),
+                dead: AtomicU64::new(0),
+                key_order: key_order.into(),
                 max_series: self.max_series,
                 rejected_desc,
                 rejected: AtomicU64::new(0),

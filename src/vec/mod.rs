@@ -21,7 +21,7 @@ use crate::desc::Desc;
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::metrics::{Lifecycle, Metric};
-use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, RwLock};
 use ttl::Ttl;
 
 mod builder;
@@ -53,6 +53,9 @@ pub(crate) struct Entry<M> {
     pub(crate) last_seen: AtomicU64,
     /// The metric's [`Metric::untouched_progress`] at that time.
     pub(crate) last_progress: AtomicU64,
+    /// Set, under the map's write lock, when the child leaves the map: the gather's
+    /// sorted list drops it at its next pass (see [`Inner::removed`]).
+    pub(crate) removed: AtomicBool,
 }
 
 impl<M: Metric> Entry<M> {
@@ -70,23 +73,31 @@ impl<M: Metric> Entry<M> {
 
 pub(crate) struct Map<M> {
     pub(crate) table: HashTable<Arc<Entry<M>>>,
-    /// Bumped on every insert and removal, so gathers know when to re-sort.
-    generation: u64,
 }
 
-struct Sorted<M> {
-    generation: u64,
-    entries: Vec<Arc<Entry<M>>>,
-}
+/// Children in some order, shared with the map.
+type Entries<M> = Vec<Arc<Entry<M>>>;
+
+/// Removed children that the gather's lists may still hold, beyond the number of live
+/// ones, before a removal drops them from the lists itself (see [`Inner::removed`]).
+const DEAD_SLACK: u64 = 1024;
 
 pub(crate) struct Inner<M: Metric, S> {
     pub(crate) desc: Desc,
     config: M::Config,
     hasher: S,
     pub(crate) map: RwLock<Map<M>>,
-    /// Children in label order, rebuilt by a gather after the map changed; emptied on
-    /// every removal so removed children are freed at once.
-    sorted: Mutex<Sorted<M>>,
+    /// The children a gather has seen, in label order. A gather adds the children
+    /// inserted since (sorting only them) and drops removed ones as it reads the list;
+    /// a TTL sweep holds it while it looks at children, so the two never look at once.
+    pub(crate) sorted: Mutex<Entries<M>>,
+    /// Children inserted since the last gather, pushed under the map's write lock.
+    fresh: Mutex<Entries<M>>,
+    /// Removed children that `sorted` and `fresh` may still hold (an upper bound).
+    dead: AtomicU64,
+    /// The positions of the variable labels in name order, the order of exported
+    /// series; empty when that is the declaration order.
+    key_order: Box<[usize]>,
     max_series: Option<usize>,
     rejected_desc: Option<Desc>,
     rejected: AtomicU64,
@@ -102,12 +113,24 @@ pub(crate) struct Inner<M: Metric, S> {
 }
 
 impl<M: Metric, S> Inner<M, S> {
-    /// Bookkeeping after removals, with the map's write lock held: bump the generation
-    /// and drop the sorted cache so removed children are freed now, not at the next
-    /// gather.
-    pub(crate) fn removed(&self, map: &mut Map<M>) {
-        map.generation += 1;
-        self.sorted.lock().entries.clear();
+    /// Bookkeeping after `count` children left the map (each marked `removed`), with the
+    /// map's write lock held: thread caches must let go of them, and the gather's lists
+    /// drop them at the next gather. So that a vec nobody gathers does not keep removed
+    /// children forever, the lists are compacted here once they may hold more removed
+    /// children than live ones (plus [`DEAD_SLACK`]): linear work paid for by as many
+    /// removals.
+    pub(crate) fn removed(&self, map: &Map<M>, count: usize) {
+        // Release: pairs with the gather's Acquire swap, so a gather that takes this
+        // count also sees the marks set before it (see `collect`).
+        let dead = self.dead.fetch_add(count as u64, Ordering::Release) + count as u64;
+        if dead > map.table.len() as u64 + DEAD_SLACK {
+            let mut sorted = self.sorted.lock();
+            let mut fresh = self.fresh.lock();
+            // Relaxed: marks are only set under the write lock, which this thread holds.
+            self.dead.store(0, Ordering::Relaxed);
+            sorted.retain(|e| !e.removed.load(Ordering::Relaxed));
+            fresh.retain(|e| !e.removed.load(Ordering::Relaxed));
+        }
         self.forget_cached();
     }
 
@@ -123,14 +146,6 @@ impl<M: Metric, S> Inner<M, S> {
     /// Empties the calling thread's lookup cache for this vec.
     pub(crate) fn forget_own_cache(&self) {
         self.caches.clear_mine();
-    }
-
-    /// Drops the gather's sorted copy of the children (it holds references that would
-    /// keep idle children from being freed by a sweep).
-    pub(crate) fn drop_sorted(&self) {
-        let mut sorted = self.sorted.lock();
-        sorted.entries.clear();
-        sorted.generation = u64::MAX;
     }
 }
 
@@ -276,8 +291,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let found = map.table.find_entry(hash, |e| e.is_child(hash, &full));
         match found {
             Ok(entry) => {
-                entry.remove();
-                self.inner.removed(&mut map);
+                // Relaxed: see `Entry::removed`; the gather reads it under its own lock.
+                entry.remove().0.removed.store(true, Ordering::Relaxed);
+                self.inner.removed(&map, 1);
                 true
             }
             Err(_) => false,
@@ -476,16 +492,22 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let entry = Arc::new(self.new_entry(hash, values, labels));
         map.table
             .insert_unique(hash, entry.clone(), |e| e.metric.lifecycle().hash());
-        map.generation += 1;
+        inner.fresh.lock().push(entry.clone());
         Ok((entry, map.table.len()))
     }
 
     fn new_entry(&self, hash: u64, values: &[&str], labels: LabelSet) -> Entry<M> {
+        // Only TTL expiry reads the time a child was last seen.
+        let now = match self.inner.ttl {
+            Some(_) => self.inner.clock.monotonic_nanos(),
+            None => 0,
+        };
         Entry {
             metric: M::from_config(&self.inner.config, Lifecycle::for_child(hash, values)),
             labels,
-            last_seen: AtomicU64::new(self.inner.clock.monotonic_nanos()),
+            last_seen: AtomicU64::new(now),
             last_progress: AtomicU64::new(0),
+            removed: AtomicBool::new(false),
         }
     }
 
@@ -506,10 +528,17 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     fn retain_entries(&self, mut remove: impl FnMut(&Entry<M>) -> bool) -> usize {
         let mut map = self.inner.map.write();
         let before = map.table.len();
-        map.table.retain(|e| !remove(e));
+        map.table.retain(|e| {
+            let gone = remove(e);
+            if gone {
+                // Relaxed: see `Entry::removed`.
+                e.removed.store(true, Ordering::Relaxed);
+            }
+            !gone
+        });
         let removed = before - map.table.len();
         if removed > 0 {
-            self.inner.removed(&mut map);
+            self.inner.removed(&map, removed);
         }
         removed
     }

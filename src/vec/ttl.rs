@@ -55,7 +55,7 @@ impl Ttl {
     /// whether it has been idle for longer than the TTL.
     pub(crate) fn is_expired<M: Metric>(&self, e: &Entry<M>, now: u64) -> bool {
         // Relaxed throughout: `last_seen` and `last_progress` are only accessed by a
-        // gather or a sweep (one at a time: both hold the vec's sorted-copy lock or its
+        // gather or a sweep (one at a time: both hold the lock of the vec's sorted list; a sweep also its
         // write lock), and a stale read of the mark or the progress merely delays expiry
         // by one look.
         let touched = e.metric.lifecycle().take_touched();
@@ -82,24 +82,31 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
         .store(now.saturating_add(ttl.nanos / 4), Ordering::Relaxed);
     inner.forget_own_cache();
     let mut map = inner.map.write();
-    // The gather's sorted copy holds references to every child; drop it so the counts
-    // below see only the map's own reference and those of thread caches.
-    inner.drop_sorted();
     let before = map.table.len();
     let mut kept_for_handles = false;
-    // With the write lock held no lookup can hand out a handle or fill a thread cache,
-    // so a child that only the vec references stays that way until it is gone.
-    map.table.retain(|e| {
-        if !ttl.is_expired(e, now) {
-            return true;
-        }
-        let held = e.metric.handle_count() > 1;
-        kept_for_handles |= held;
-        held
-    });
+    {
+        // Not while a gather looks at the children: both fold update marks into the
+        // time a child was last seen.
+        let _gather = inner.sorted.lock();
+        // With the write lock held no lookup can hand out a handle or fill a thread
+        // cache, so a child that only the vec references stays that way until it is
+        // gone. (The gather's lists hold entries, not metric handles.)
+        map.table.retain(|e| {
+            if !ttl.is_expired(e, now) {
+                return true;
+            }
+            let held = e.metric.handle_count() > 1;
+            kept_for_handles |= held;
+            if !held {
+                // Relaxed: see `Entry::removed`.
+                e.removed.store(true, Ordering::Relaxed);
+            }
+            held
+        });
+    }
     let removed = before - map.table.len();
     if removed > 0 {
-        inner.removed(&mut map);
+        inner.removed(&map, removed);
     } else if kept_for_handles {
         // Idle children kept alive by handles, some of which may be thread caches':
         // make the caches let go so the next sweep can free what only they held.
