@@ -295,7 +295,8 @@ fn ttl_hides_idle_series_at_gather() {
 fn every_kind_of_counter_update_keeps_its_series() {
     let clock = ManualClock::new();
     let v = ttl_vec(&clock);
-    let updates: [(&str, fn(&Counter)); 4] = [
+    type Update = fn(&Counter);
+    let updates: [(&str, Update); 4] = [
         ("inc", |c| c.inc()),
         ("inc_by_0", |c| c.inc_by(0)),
         ("add", |c| c.add(0.5).unwrap()),
