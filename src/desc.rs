@@ -224,24 +224,22 @@ impl Desc {
         if values.is_empty() && self.0.const_labels.is_empty() {
             return Ok(LabelSet::empty());
         }
-        // In name order straight away (names were checked distinct by `Desc::new`): one
-        // allocation for the pairs, no sort, no duplicate check.
+        // In name order straight away (names were checked distinct by `Desc::new`): no
+        // sort, no duplicate check.
         let consts = &self.0.const_labels;
-        let mut pairs = Vec::with_capacity(self.0.name_order.len());
-        for &i in self.0.name_order.iter() {
-            match consts.get(i) {
-                Some(pair) => pairs.push(pair.clone()),
+        let pairs = self
+            .0
+            .name_order
+            .iter()
+            .filter_map(|&i| match consts.get(i) {
+                Some(pair) => Some(pair.clone()),
                 None => {
                     let at = i - consts.len();
-                    if let (Some(name), Some(&value)) =
-                        (self.0.variable_labels.get(at), values.get(at))
-                    {
-                        pairs.push(LabelPair::new(name.clone(), value));
-                    }
+                    let name = self.0.variable_labels.get(at)?;
+                    Some(LabelPair::new(name.clone(), *values.get(at)?))
                 }
-            }
-        }
-        Ok(LabelSet::from_sorted(pairs.into_boxed_slice()))
+            });
+        Ok(LabelSet::from_sorted(pairs))
     }
 
     /// Fails with [`Error::LabelCount`] unless `got` values match the variable labels.

@@ -102,11 +102,15 @@ impl fmt::Debug for LabelPair {
     }
 }
 
-static EMPTY: Lazy<Arc<Inner>> = Lazy::new(|| Arc::new(Inner::new(Box::new([]))));
+static EMPTY: Lazy<Arc<Inner>> = Lazy::new(|| Arc::new(Inner::new(Pairs::new())));
+
+/// Pairs inline up to four: a set of a few labels (the usual series) takes one
+/// allocation, shared by its clones.
+type Pairs = SmallVec<[LabelPair; 4]>;
 
 /// What a [`LabelSet`] shares between its clones.
 struct Inner {
-    pairs: Box<[LabelPair]>,
+    pairs: Pairs,
     /// The pairs as an exposition writes them, `a="x",b="y"` with values escaped:
     /// built by the first encode of a sample carrying this set, then copied as is by
     /// every later one (text 0.0.4 and OpenMetrics escape label values alike).
@@ -115,7 +119,7 @@ struct Inner {
 }
 
 impl Inner {
-    fn new(pairs: Box<[LabelPair]>) -> Self {
+    fn new(pairs: Pairs) -> Self {
         Inner {
             pairs,
             rendered: OnceLock::new(),
@@ -194,12 +198,13 @@ impl LabelSet {
                 label: w[0].name.to_string(),
             });
         }
-        Ok(LabelSet(Arc::new(Inner::new(pairs.into()))))
+        Ok(LabelSet(Arc::new(Inner::new(Pairs::from_vec(pairs)))))
     }
 
     /// A set from pairs already sorted by name, with distinct names (a descriptor's
     /// labels, put in order once when it was built).
-    pub(crate) fn from_sorted(pairs: Box<[LabelPair]>) -> Self {
+    pub(crate) fn from_sorted(pairs: impl IntoIterator<Item = LabelPair>) -> Self {
+        let pairs: Pairs = pairs.into_iter().collect();
         if pairs.is_empty() {
             return Self::empty();
         }

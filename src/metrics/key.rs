@@ -109,11 +109,37 @@ fn cmp_in_turn(mut a: &[u8], mut b: &[u8]) -> Ordering {
         else {
             return Ordering::Equal;
         };
-        match va.cmp(vb) {
+        match bytes_cmp(va, vb) {
             Ordering::Equal => (a, b) = (ra, rb),
             unequal => return unequal,
         }
     }
+}
+
+/// `a.cmp(b)` for the short strings label values usually are, without a call into
+/// libc's `memcmp`: the common prefix compares as big-endian words, so the first
+/// differing byte decides as in a byte-by-byte compare; the last word of the prefix
+/// overlaps the one before it (where the bytes are equal) when the prefix is not a
+/// multiple of a word long.
+#[inline]
+fn bytes_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let be64 = |bytes: &[u8], at: usize| u64::from_be_bytes(u64_at(bytes, at).to_ne_bytes());
+    let be32 = |bytes: &[u8], at: usize| u32::from_be_bytes(u32_at(bytes, at).to_ne_bytes());
+    let prefix = if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n && be64(a, at) == be64(b, at) {
+            at += 8;
+        }
+        be64(a, at.min(n - 8)).cmp(&be64(b, at.min(n - 8)))
+    } else if n >= 4 {
+        be32(a, 0)
+            .cmp(&be32(b, 0))
+            .then_with(|| be32(a, n - 4).cmp(&be32(b, n - 4)))
+    } else {
+        a.iter().take(n).cmp(b.iter().take(n))
+    };
+    prefix.then(a.len().cmp(&b.len()))
 }
 
 /// A length written by `Key::new` and what follows it.
@@ -228,6 +254,27 @@ mod tests {
                         "{names:?}: {a:?} vs {b:?}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_cmp_orders_as_slices_do() {
+        let mut values: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0, 0], vec![255]];
+        for n in 1..40u8 {
+            let base: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            for at in [0, n / 2, n - 1] {
+                for delta in [1u8, 128] {
+                    let mut v = base.clone();
+                    v[usize::from(at)] = v[usize::from(at)].wrapping_add(delta);
+                    values.push(v);
+                }
+            }
+            values.push(base);
+        }
+        for a in &values {
+            for b in &values {
+                assert_eq!(bytes_cmp(a, b), a.cmp(b), "{a:?} vs {b:?}");
             }
         }
     }

@@ -9,9 +9,9 @@
 //! # No update is ever lost
 //! Every update marks its metric ([`Lifecycle::touch`](crate::Lifecycle::touch)) after
 //! changing the value, or changes a number the sweep compares with the one it saw at its
-//! previous look ([`Metric::untouched_progress`](crate::Metric::untouched_progress): a
-//! counter's integer total, so `inc` stays one atomic add). A sweep, holding the vec's write lock (so no lookup can hand out a
-//! new handle meanwhile), treats a child as idle only if it was not marked since the
+//! previous look ([`Metric::untouched_progress`]: a counter's integer total, so `inc`
+//! stays one atomic add). A sweep, holding the vec's write lock (so no lookup can hand
+//! out a new handle meanwhile), treats a child as idle only if it was not marked since the
 //! previous look, and then:
 //! - **frees** it only if the vec holds the last reference to it (no handle you kept,
 //!   no thread's lookup cache). Nobody else can update a freed child, so no update can go
