@@ -348,6 +348,38 @@ fn a_held_handle_restores_its_series_with_the_full_value() {
     assert!(v.is_empty());
 }
 
+/// Threads creating series at once (in different shards of the map) never take a vec
+/// past `max_series`: exactly the limit is created, every other label set is rejected
+/// once and counted into the overflow series, and no increment is lost.
+#[test]
+fn concurrent_creation_stops_exactly_at_the_series_limit() {
+    const THREADS: usize = 4;
+    const EACH: usize = 250;
+    let v = CounterVec::builder(Opts::new("c_total", "h"), &["k"])
+        .max_series(300)
+        .build()
+        .unwrap();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let v = &v;
+            s.spawn(move || {
+                for i in 0..EACH {
+                    v.update(&[&format!("{t}-{i}")], |c| c.inc());
+                }
+            });
+        }
+    });
+    assert_eq!(v.len(), 300);
+    assert_eq!(v.rejected_label_sets(), (THREADS * EACH - 300) as u64);
+    let series = exported(&v);
+    assert_eq!(series.len(), 301, "the children and the overflow series");
+    let overflow = labels(&[("k", "__overflow__")]);
+    let (overflowed, created): (Vec<_>, Vec<_>) =
+        series.into_iter().partition(|(l, _)| *l == overflow);
+    assert!(created.iter().all(|(_, n)| *n == 1.0));
+    assert_eq!(overflowed[0].1, (THREADS * EACH - 300) as f64);
+}
+
 #[test]
 fn series_limit_is_explicit() {
     let v = CounterVec::builder(Opts::new("c_total", "h"), &["k"])

@@ -5,16 +5,14 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hashbrown::HashTable;
-
 use super::ttl::Ttl;
-use super::{DefaultHasher, Inner, Map, MetricVec, REJECTED_FAMILY};
+use super::{DefaultHasher, Inner, MetricVec, Shard, REJECTED_FAMILY, SHARDS};
 use crate::clock::{system_clock, Clock};
 use crate::desc::{Desc, Opts};
 use crate::error::Result;
 use crate::family::MetricType;
 use crate::metrics::Metric;
-use crate::sync::{AtomicU64, Mutex, RwLock};
+use crate::sync::{AtomicU64, Mutex};
 
 /// Options for building a [`MetricVec`] beyond name and labels.
 ///
@@ -111,11 +109,9 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
                 desc,
                 config: self.config,
                 hasher: self.hasher,
-                map: RwLock::new(Map {
-                    table: HashTable::new(),
-                }),
+                shards: (0..SHARDS).map(|_| Shard::new()).collect(),
+                children: AtomicU64::new(0),
                 sorted: Mutex::new(Vec::new()),
-                fresh: Mutex::new(Vec::new()),
                 dead: AtomicU64::new(0),
                 key_order: key_order.into(),
                 max_series: self.max_series,

@@ -21,9 +21,9 @@
 //!
 //! # Staying correct
 //! - Every removal (explicit, partial-match, `clear`, `retain`, TTL) bumps the vec's
-//!   removal epoch while holding the map's write lock. A cache whose epoch is older
-//!   empties itself before its next lookup, so a thread never reaches a removed child
-//!   after it could have learnt of the removal (an update racing with a removal may land
+//!   removal epoch while holding the write lock of the child's shard of the map. A cache
+//!   whose epoch is older empties itself before its next lookup, so a thread never
+//!   reaches a removed child after it could have learnt of the removal (an update racing with a removal may land
 //!   just before it, as with a handle taken before the removal).
 //! - A cached slot holds a handle to the child's metric, which a TTL sweep sees as any
 //!   other handle (see `ttl.rs`, `sweep`): a cached child is hidden when idle but never freed,

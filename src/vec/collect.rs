@@ -32,11 +32,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
         let mut family = out.family_reusing(&inner.desc);
         {
             let mut sorted = inner.sorted.lock();
-            // Acquire: pairs with the Release in `Inner::removed`, so every child
-            // counted in what this takes is seen marked below and dropped. Children
-            // removed meanwhile are dropped now or at the next gather.
-            inner.dead.swap(0, Ordering::Acquire);
-            let fresh = std::mem::take(&mut *inner.fresh.lock());
+            // Every removed child counted in `seen` is seen marked below and dropped;
+            // children removed meanwhile are dropped now or at the next gather.
+            let (fresh, seen) = inner.take_fresh();
             if !fresh.is_empty() {
                 add_in_order(&mut sorted, fresh, &inner.key_order);
             }
@@ -81,6 +79,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 n += 1;
             }
             sorted.truncate(kept);
+            inner.dropped(seen);
             samples.truncate(n);
         }
         match inner.overflow.get() {

@@ -53,7 +53,7 @@ pub(crate) struct Entry<M> {
     pub(crate) last_seen: AtomicU64,
     /// The metric's [`Metric::untouched_progress`] at that time.
     pub(crate) last_progress: AtomicU64,
-    /// Set, under the map's write lock, when the child leaves the map: the gather's
+    /// Set, under its shard's write lock, when the child leaves the map: the gather's
     /// sorted list drops it at its next pass (see [`Inner::removed`]).
     pub(crate) removed: AtomicBool,
 }
@@ -71,29 +71,57 @@ impl<M: Metric> Entry<M> {
     }
 }
 
+/// One shard of the map of children: those whose hash picks it.
 pub(crate) struct Map<M> {
     pub(crate) table: HashTable<Arc<Entry<M>>>,
+    /// The shard's children inserted since the last gather took them.
+    fresh: Entries<M>,
 }
 
 /// Children in some order, shared with the map.
 type Entries<M> = Vec<Arc<Entry<M>>>;
 
+/// Shards of the map, each with its own lock: threads creating (or removing) different
+/// series at once mostly take different locks, instead of taking turns at one lock whose
+/// cache line moves between their cores on every insert.
+///
+/// One under `cfg(promsdk_loom)`: a vec's hash keys are random, and loom replays each
+/// execution expecting the same locks to be taken.
+const SHARDS: usize = if cfg!(promsdk_loom) { 1 } else { 16 };
+
+/// A shard's lock and table, on cache lines of their own (two lines: some CPUs fetch
+/// lines in pairs), so that threads working in different shards share no line.
+#[repr(align(128))]
+pub(crate) struct Shard<M>(pub(crate) RwLock<Map<M>>);
+
+impl<M> Shard<M> {
+    pub(crate) fn new() -> Self {
+        Shard(RwLock::new(Map {
+            table: HashTable::new(),
+            fresh: Vec::new(),
+        }))
+    }
+}
+
 /// Removed children that the gather's lists may still hold, beyond the number of live
-/// ones, before a removal drops them from the lists itself (see [`Inner::removed`]).
+/// ones, before a removal drops them from the lists itself (see
+/// [`Inner::compact_if_due`]).
 const DEAD_SLACK: u64 = 1024;
 
 pub(crate) struct Inner<M: Metric, S> {
     pub(crate) desc: Desc,
     config: M::Config,
     hasher: S,
-    pub(crate) map: RwLock<Map<M>>,
+    /// The children, in [`SHARDS`] shards picked by their hash.
+    pub(crate) shards: Box<[Shard<M>]>,
+    /// How many children the shards hold together (changed under a shard's write lock).
+    children: AtomicU64,
     /// The children a gather has seen, in label order. A gather adds the children
     /// inserted since (sorting only them) and drops removed ones as it reads the list;
     /// a TTL sweep holds it while it looks at children, so the two never look at once.
+    /// Taken before any shard's lock, never after.
     pub(crate) sorted: Mutex<Entries<M>>,
-    /// Children inserted since the last gather, pushed under the map's write lock.
-    fresh: Mutex<Entries<M>>,
-    /// Removed children that `sorted` and `fresh` may still hold (an upper bound).
+    /// Removed children that `sorted` and the shards' `fresh` lists may still hold.
     dead: AtomicU64,
     /// The positions of the variable labels in name order, the order of exported
     /// series; empty when that is the declaration order.
@@ -106,40 +134,96 @@ pub(crate) struct Inner<M: Metric, S> {
     invalid_lookups: AtomicU64,
     pub(crate) ttl: Option<Ttl>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Bumped (under the map's write lock) whenever children are removed, or kept only
-    /// because a thread cache holds them; thread caches older than it empty themselves.
+    /// Bumped (under the write lock of the shard they leave) whenever children are
+    /// removed, or kept only because a thread cache holds them; thread caches older than
+    /// it empty themselves.
     removals: AtomicU64,
     caches: ThreadCaches<M>,
 }
 
 impl<M: Metric, S> Inner<M, S> {
-    /// Bookkeeping after `count` children left the map (each marked `removed`), with the
-    /// map's write lock held: thread caches must let go of them, and the gather's lists
-    /// drop them at the next gather. So that a vec nobody gathers does not keep removed
-    /// children forever, the lists are compacted here once they may hold more removed
-    /// children than live ones (plus [`DEAD_SLACK`]): linear work paid for by as many
-    /// removals.
-    pub(crate) fn removed(&self, map: &Map<M>, count: usize) {
-        // Release: pairs with the gather's Acquire swap, so a gather that takes this
-        // count also sees the marks set before it (see `collect`).
-        let dead = self.dead.fetch_add(count as u64, Ordering::Release) + count as u64;
-        if dead > map.table.len() as u64 + DEAD_SLACK {
-            let mut sorted = self.sorted.lock();
-            let mut fresh = self.fresh.lock();
-            // Relaxed: marks are only set under the write lock, which this thread holds.
-            self.dead.store(0, Ordering::Relaxed);
-            sorted.retain(|e| !e.removed.load(Ordering::Relaxed));
-            fresh.retain(|e| !e.removed.load(Ordering::Relaxed));
-        }
+    /// The shard of the children whose hash is `hash`.
+    #[inline]
+    fn shard(&self, hash: u64) -> &RwLock<Map<M>> {
+        // Bits that neither the thread caches (from bit 32 up, at most 12 of them) nor
+        // hashbrown (the lowest and the top seven) pick by, so none of them sees a
+        // shard's children share bits.
+        &self.shards[(hash >> 52) as usize % SHARDS].0
+    }
+
+    /// Bookkeeping after `count` children left a shard (each marked `removed`), with
+    /// that shard's write lock held: thread caches must let go of them, and the gather's
+    /// lists drop them at the next gather (or [`Inner::compact_if_due`] does).
+    pub(crate) fn removed(&self, count: usize) {
+        // Relaxed: a count; `insert` reserves under `max_series` with a read-modify-write.
+        self.children.fetch_sub(count as u64, Ordering::Relaxed);
+        // Release: pairs with the Acquire load of the gather or of `compact`, so the
+        // marks counted in what they load are seen set.
+        self.dead.fetch_add(count as u64, Ordering::Release);
         self.forget_cached();
     }
 
+    /// So that a vec nobody gathers does not keep removed children forever, drops them
+    /// from the gather's lists once they may outnumber live ones (plus [`DEAD_SLACK`]):
+    /// linear work paid for by as many removals. Called with no shard lock held.
+    pub(crate) fn compact_if_due(&self) {
+        if self.compaction_due() {
+            self.compact(&mut self.sorted.lock());
+        }
+    }
+
+    /// Whether the gather's lists may hold more removed children than live ones (plus
+    /// [`DEAD_SLACK`]).
+    pub(crate) fn compaction_due(&self) -> bool {
+        // Relaxed: only decides whether to compact.
+        let dead = self.dead.load(Ordering::Relaxed);
+        dead > self.children.load(Ordering::Relaxed) + DEAD_SLACK
+    }
+
+    /// Drops removed children from `sorted` (the locked list) and from the shards'
+    /// `fresh` lists.
+    pub(crate) fn compact(&self, sorted: &mut Entries<M>) {
+        // Acquire: see `removed`; every child counted here is seen marked and dropped.
+        let seen = self.dead.load(Ordering::Acquire);
+        // Relaxed: see `Entry::removed`.
+        sorted.retain(|e| !e.removed.load(Ordering::Relaxed));
+        for shard in self.shards.iter() {
+            shard
+                .0
+                .write()
+                .fresh
+                .retain(|e| !e.removed.load(Ordering::Relaxed));
+        }
+        // Relaxed: only those holding `sorted` take from the count, one at a time, and
+        // never more than they loaded.
+        self.dead.fetch_sub(seen, Ordering::Relaxed);
+    }
+
+    /// The children inserted since the last call, and how many removed children the
+    /// caller (holding `sorted`) must drop from its lists before it returns that count
+    /// with [`Inner::dropped`].
+    pub(crate) fn take_fresh(&self) -> (Entries<M>, u64) {
+        // Acquire: see `removed`.
+        let seen = self.dead.load(Ordering::Acquire);
+        let mut fresh = Vec::new();
+        for shard in self.shards.iter() {
+            fresh.append(&mut shard.0.write().fresh);
+        }
+        (fresh, seen)
+    }
+
+    /// Takes `seen` removed children, now dropped from the lists, off the count.
+    pub(crate) fn dropped(&self, seen: u64) {
+        // Relaxed: as in `compact`.
+        self.dead.fetch_sub(seen, Ordering::Relaxed);
+    }
+
     /// Makes every thread cache empty itself before its next lookup. Called with the
-    /// map's write lock held.
+    /// write lock held of the shard children left.
     pub(crate) fn forget_cached(&self) {
-        // Relaxed: the write lock orders bumps; a reader that must see the bump (one that
-        // learnt of the removal) is ordered after it by that very synchronisation, and
-        // coherence then forbids it from reading an older epoch.
+        // Relaxed: a reader that must see the bump (one that learnt of the removal, by
+        // that shard's lock or otherwise) is ordered after it by that very
+        // synchronisation, and coherence then forbids it from reading an older epoch.
         self.removals.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -287,17 +371,18 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             return false;
         };
         let hash = hash_values(&self.inner.hasher, &full);
-        let mut map = self.inner.map.write();
-        let found = map.table.find_entry(hash, |e| e.is_child(hash, &full));
-        match found {
-            Ok(entry) => {
-                // Relaxed: see `Entry::removed`; the gather reads it under its own lock.
-                entry.remove().0.removed.store(true, Ordering::Relaxed);
-                self.inner.removed(&map, 1);
-                true
-            }
-            Err(_) => false,
+        {
+            let mut map = self.inner.shard(hash).write();
+            let found = map.table.find_entry(hash, |e| e.is_child(hash, &full));
+            let Ok(entry) = found else {
+                return false;
+            };
+            // Relaxed: see `Entry::removed`; the gather reads it under its own lock.
+            entry.remove().0.removed.store(true, Ordering::Relaxed);
+            self.inner.removed(1);
         }
+        self.inner.compact_if_due();
+        true
     }
 
     /// Removes the child with exactly these `(name, value)` pairs.
@@ -373,7 +458,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
 
     /// The number of children (exported or idle).
     pub fn len(&self) -> usize {
-        self.inner.map.read().table.len()
+        // Relaxed: a count.
+        self.inner.children.load(Ordering::Relaxed) as usize
     }
 
     /// Whether the vec has no children.
@@ -456,9 +542,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// children.
     fn find_or_insert(&self, hash: u64, values: &[&str]) -> Result<(Arc<Entry<M>>, usize)> {
         {
-            let map = self.inner.map.read();
+            let map = self.inner.shard(hash).read();
             if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
-                return Ok((e.clone(), map.table.len()));
+                return Ok((e.clone(), self.len()));
             }
         }
         self.insert(hash, values)
@@ -473,27 +559,36 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                 limit: inner.max_series.unwrap_or_default(),
             });
         }
-        // Build the label set before taking the lock: it allocates.
-        let labels = inner.desc.labels(values)?;
-        let mut map = inner.map.write();
+        // Build the child before taking the lock (it allocates), so the lock is held
+        // only to look again and insert; if another thread inserted it meanwhile, this
+        // one is dropped unused.
+        let entry = Arc::new(self.new_entry(hash, values, inner.desc.labels(values)?));
+        let mut map = inner.shard(hash).write();
         if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
-            return Ok((e.clone(), map.table.len()));
+            return Ok((e.clone(), self.len()));
         }
-        if let Some(limit) = inner.max_series {
-            if map.table.len() >= limit {
-                // Relaxed: a statistic.
-                inner.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(Error::SeriesLimit {
-                    metric: inner.desc.name().to_owned(),
-                    limit,
-                });
-            }
-        }
-        let entry = Arc::new(self.new_entry(hash, values, labels));
+        // Relaxed: a count, and under `max_series` a reservation: the read-modify-write
+        // alone makes sure no more than `limit` are ever taken.
+        let reserved = match inner.max_series {
+            Some(limit) => inner
+                .children
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < limit as u64).then_some(n + 1)
+                }),
+            None => Ok(inner.children.fetch_add(1, Ordering::Relaxed)),
+        };
+        let Ok(before) = reserved else {
+            // Relaxed: a statistic.
+            inner.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::SeriesLimit {
+                metric: inner.desc.name().to_owned(),
+                limit: inner.max_series.unwrap_or_default(),
+            });
+        };
         map.table
             .insert_unique(hash, entry.clone(), |e| e.metric.lifecycle().hash());
-        inner.fresh.lock().push(entry.clone());
-        Ok((entry, map.table.len()))
+        map.fresh.push(entry.clone());
+        Ok((entry, before as usize + 1))
     }
 
     fn new_entry(&self, hash: u64, values: &[&str], labels: LabelSet) -> Entry<M> {
@@ -526,20 +621,25 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
 
     /// Removes the entries for which `remove` is true; returns how many.
     fn retain_entries(&self, mut remove: impl FnMut(&Entry<M>) -> bool) -> usize {
-        let mut map = self.inner.map.write();
-        let before = map.table.len();
-        map.table.retain(|e| {
-            let gone = remove(e);
-            if gone {
-                // Relaxed: see `Entry::removed`.
-                e.removed.store(true, Ordering::Relaxed);
+        let mut removed = 0;
+        for shard in self.inner.shards.iter() {
+            let mut map = shard.0.write();
+            let before = map.table.len();
+            map.table.retain(|e| {
+                let gone = remove(e);
+                if gone {
+                    // Relaxed: see `Entry::removed`.
+                    e.removed.store(true, Ordering::Relaxed);
+                }
+                !gone
+            });
+            let gone = before - map.table.len();
+            if gone > 0 {
+                self.inner.removed(gone);
             }
-            !gone
-        });
-        let removed = before - map.table.len();
-        if removed > 0 {
-            self.inner.removed(&map, removed);
+            removed += gone;
         }
+        self.inner.compact_if_due();
         removed
     }
 

@@ -10,14 +10,17 @@
 //! Every update marks its metric ([`Lifecycle::touch`](crate::Lifecycle::touch)) after
 //! changing the value, or changes a number the sweep compares with the one it saw at its
 //! previous look ([`Metric::untouched_progress`]: a counter's integer total, so `inc`
-//! stays one atomic add). A sweep, holding the vec's write lock (so no lookup can hand
-//! out a new handle meanwhile), treats a child as idle only if it was not marked since the
-//! previous look, and then:
+//! stays one atomic add). A sweep, holding the write lock of the child's shard of the
+//! vec's map (so no lookup can hand out a new handle to it meanwhile), treats a child as
+//! idle only if it was not marked since the previous look, and then:
 //! - **frees** it only if the vec holds the last reference to it (no handle you kept,
 //!   no thread's lookup cache). Nobody else can update a freed child, so no update can go
 //!   to it; the next lookup of those labels starts a fresh series (a counter restarts at
 //!   zero, as after a restart). A child kept only by lookup caches is released by each
-//!   thread at its next lookup of the vec and freed by the following sweep.
+//!   thread at its next lookup of the vec and freed by the following sweep. (A freed
+//!   child's memory goes back at the next gather, which drops it from the list of
+//!   children it keeps in label order, or once freed and removed children outnumber the
+//!   live ones.)
 //! - otherwise **keeps** it, unexported. A handle you cached keeps its child alive: when
 //!   you update it again, the series comes back at the next gather **with its full
 //!   value** (nothing was reset), and a lookup of the same labels finds the same child.
@@ -55,8 +58,8 @@ impl Ttl {
     /// whether it has been idle for longer than the TTL.
     pub(crate) fn is_expired<M: Metric>(&self, e: &Entry<M>, now: u64) -> bool {
         // Relaxed throughout: `last_seen` and `last_progress` are only accessed by a
-        // gather or a sweep (one at a time: both hold the lock of the vec's sorted list; a sweep also its
-        // write lock), and a stale read of the mark or the progress merely delays expiry
+        // gather or a sweep (one at a time: both hold the lock of the vec's sorted list),
+        // and a stale read of the mark or the progress merely delays expiry
         // by one look.
         let touched = e.metric.lifecycle().take_touched();
         let progress = e.metric.untouched_progress();
@@ -81,16 +84,18 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     ttl.next_sweep
         .store(now.saturating_add(ttl.nanos / 4), Ordering::Relaxed);
     inner.forget_own_cache();
-    let mut map = inner.map.write();
-    let before = map.table.len();
+    // Not while a gather looks at the children: both fold update marks into the time a
+    // child was last seen. Taken before the shards' locks, as everywhere.
+    let mut sorted = inner.sorted.lock();
+    let mut removed = 0;
     let mut kept_for_handles = false;
-    {
-        // Not while a gather looks at the children: both fold update marks into the
-        // time a child was last seen.
-        let _gather = inner.sorted.lock();
-        // With the write lock held no lookup can hand out a handle or fill a thread
-        // cache, so a child that only the vec references stays that way until it is
-        // gone. (The gather's lists hold entries, not metric handles.)
+    for shard in inner.shards.iter() {
+        let mut map = shard.0.write();
+        let before = map.table.len();
+        // With the shard's write lock held no lookup can hand out a handle to one of its
+        // children or fill a thread cache with one, so a child that only the vec
+        // references stays that way until it is gone. (The gather's lists hold entries,
+        // not metric handles.)
         map.table.retain(|e| {
             if !ttl.is_expired(e, now) {
                 return true;
@@ -103,10 +108,16 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
             }
             held
         });
+        let gone = before - map.table.len();
+        if gone > 0 {
+            inner.removed(gone);
+        }
+        removed += gone;
     }
-    let removed = before - map.table.len();
     if removed > 0 {
-        inner.removed(&map, removed);
+        if inner.compaction_due() {
+            inner.compact(&mut sorted);
+        }
     } else if kept_for_handles {
         // Idle children kept alive by handles, some of which may be thread caches':
         // make the caches let go so the next sweep can free what only they held.
