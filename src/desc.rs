@@ -220,6 +220,16 @@ impl Desc {
     /// The label set of the series with these variable label `values` (in declaration
     /// order), constant labels included.
     pub fn labels(&self, values: &[&str]) -> Result<LabelSet> {
+        self.labels_with(values, |_, name, value| LabelPair::new(name.clone(), value))
+    }
+
+    /// As [`Desc::labels`], with the pair of each variable label made by
+    /// `pair(position, name, value)` (a vec reuses strings it already holds).
+    pub(crate) fn labels_with(
+        &self,
+        values: &[&str],
+        mut pair: impl FnMut(usize, &Arc<str>, &str) -> LabelPair,
+    ) -> Result<LabelSet> {
         self.check_label_count(values.len())?;
         if values.is_empty() && self.0.const_labels.is_empty() {
             return Ok(LabelSet::empty());
@@ -235,8 +245,7 @@ impl Desc {
                 Some(pair) => Some(pair.clone()),
                 None => {
                     let at = i - consts.len();
-                    let name = self.0.variable_labels.get(at)?;
-                    Some(LabelPair::new(name.clone(), *values.get(at)?))
+                    Some(pair(at, self.0.variable_labels.get(at)?, values.get(at)?))
                 }
             });
         Ok(LabelSet::from_sorted(pairs))

@@ -35,8 +35,11 @@
 //!   and update mark live in its [`Lifecycle`](crate::Lifecycle), next to the value.
 
 use std::cell::RefCell;
+use std::sync::Arc;
+
 use thread_local::ThreadLocal;
 
+use crate::labels::LabelPair;
 use crate::metrics::Metric;
 
 /// Slots a cache starts with, and the most it grows to.
@@ -63,6 +66,8 @@ struct Slot<M> {
 }
 
 pub(super) struct Cache<M> {
+    /// Strings this thread made the label sets of new children from.
+    strings: Option<Strings>,
     epoch: u64,
     /// Sets of `WAYS` slots.
     slots: Box<[Slot<M>]>,
@@ -76,6 +81,7 @@ pub(super) struct Cache<M> {
 impl<M: Metric> Cache<M> {
     fn new(epoch: u64) -> Self {
         Cache {
+            strings: None,
             epoch,
             slots: empty_slots(MIN_SLOTS),
             by_address: empty_by_address(MIN_SLOTS),
@@ -126,6 +132,12 @@ impl<M: Metric> Cache<M> {
             }
             m
         })
+    }
+
+    /// The strings this thread builds new children's label sets from, for a vec with
+    /// these variable label names.
+    pub(super) fn strings(&mut self, names: &[Arc<str>]) -> &mut Strings {
+        self.strings.get_or_insert_with(|| Strings::new(names))
     }
 
     /// Empties the cache: children were removed since it was filled.
@@ -180,6 +192,65 @@ impl<M: Metric> Cache<M> {
             }
         }
     }
+}
+
+/// Label values kept per label position, so that a thread creating children that share
+/// values (a route, a status code) gives them one shared string instead of a copy each.
+const RECENT_VALUES: usize = 64;
+
+/// The strings a thread builds new children's label sets from: its own copies of the
+/// label names (cloning the descriptor's would have every thread that creates children
+/// change the same reference counts, a cache line moving between their cores), and
+/// values it used, up to [`RECENT_VALUES`] per label position, each in a slot picked by
+/// a hash of the value and compared in full.
+pub(super) struct Strings {
+    names: Box<[Arc<str>]>,
+    recent: Box<[Option<Arc<str>>]>,
+}
+
+impl Strings {
+    fn new(names: &[Arc<str>]) -> Self {
+        Strings {
+            names: names.iter().map(|n| Arc::from(&**n)).collect(),
+            recent: vec![None; names.len() * RECENT_VALUES].into_boxed_slice(),
+        }
+    }
+
+    /// The pair for `value` of the variable label at `position`, named `name`: from
+    /// this thread's strings when it has them.
+    pub(super) fn pair(&mut self, position: usize, name: &Arc<str>, value: &str) -> LabelPair {
+        let name = self.names.get(position).unwrap_or(name).clone();
+        // A slot keeps the first value put in it: replacing it would cost reference
+        // count changes on every child of a label whose values are all different (a
+        // user or request id), for no sharing.
+        let value = match self
+            .recent
+            .get_mut(position * RECENT_VALUES + recent_slot(value))
+        {
+            Some(Some(recent)) if **recent == *value => recent.clone(),
+            Some(slot @ None) => slot.insert(Arc::from(value)).clone(),
+            _ => Arc::from(value),
+        };
+        LabelPair { name, value }
+    }
+}
+
+/// Where a value goes among its label's recent values: a hash of its length and of up
+/// to 16 of its bytes (the first and the last 8).
+fn recent_slot(value: &str) -> usize {
+    let bytes = value.as_bytes();
+    let n = bytes.len();
+    let word = |at: usize| {
+        let mut w = [0; 8];
+        let end = n.min(at + 8);
+        if let Some(part) = bytes.get(at..end) {
+            w[..part.len()].copy_from_slice(part);
+        }
+        u64::from_ne_bytes(w)
+    };
+    let mixed = (word(0) ^ word(n.saturating_sub(8)).rotate_left(29) ^ n as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 58) as usize % RECENT_VALUES
 }
 
 fn empty_by_address(n: usize) -> Box<[(u16, u16)]> {
@@ -332,6 +403,31 @@ mod tests {
             .build()
             .unwrap();
         (vec, calls)
+    }
+
+    /// Children a thread creates with a value in common share one string for it; their
+    /// label names are the thread's own copies of the descriptor's.
+    #[test]
+    fn children_created_by_one_thread_share_their_common_values() {
+        let vec = CounterVec::new(Opts::new("c", "h"), &["route", "user"]).unwrap();
+        for user in ["u1", "u2", "u3"] {
+            vec.update(&["/api", user], |c| c.inc());
+        }
+        let mut out = crate::Collected::default();
+        crate::Collector::collect(&vec, &mut out);
+        let samples = &out.families()[0].samples;
+        let users: Vec<&str> = samples
+            .iter()
+            .map(|s| s.labels.get("user").unwrap())
+            .collect();
+        assert_eq!(users, ["u1", "u2", "u3"]);
+        let route = |i: usize| samples[i].labels.pairs()[0].clone();
+        assert_eq!(&*route(0).value, "/api");
+        assert!(Arc::ptr_eq(&route(0).value, &route(1).value));
+        assert!(Arc::ptr_eq(&route(1).value, &route(2).value));
+        let declared = &vec.desc().variable_labels()[0];
+        assert_eq!(route(0).name, *declared);
+        assert!(!Arc::ptr_eq(&route(0).name, declared));
     }
 
     /// Passing the same strings again finds the child by their addresses, without hashing

@@ -30,7 +30,7 @@ mod collect;
 mod hash;
 pub mod ttl;
 pub use builder::VecBuilder;
-use cache::{Cache, ThreadCaches};
+use cache::{Cache, Strings, ThreadCaches};
 use hash::hash_values;
 pub use hash::{LabelHasher, LabelValuesHasher};
 
@@ -531,27 +531,43 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     where
         F: FnOnce(&M) -> R,
     {
-        match (self.find_or_insert(hash, values), cache) {
-            (Ok((entry, children)), Some(cache)) => Ok(f(cache.put(&entry.metric, children))),
-            (Ok((entry, _)), None) => Ok(f(&entry.metric)),
-            (Err(e), _) => Err((e, f)),
+        let Some(cache) = cache else {
+            return match self.find_or_insert(hash, values, None) {
+                Ok((entry, _)) => Ok(f(&entry.metric)),
+                Err(e) => Err((e, f)),
+            };
+        };
+        let strings = cache.strings(self.inner.desc.variable_labels());
+        match self.find_or_insert(hash, values, Some(strings)) {
+            Ok((entry, children)) => Ok(f(cache.put(&entry.metric, children))),
+            Err(e) => Err((e, f)),
         }
     }
 
-    /// The entry for these values from the map, inserted if missing, and the number of
-    /// children.
-    fn find_or_insert(&self, hash: u64, values: &[&str]) -> Result<(Arc<Entry<M>>, usize)> {
+    /// The entry for these values from the map, inserted if missing (with its label set
+    /// made from this thread's `strings` if given), and the number of children.
+    fn find_or_insert(
+        &self,
+        hash: u64,
+        values: &[&str],
+        strings: Option<&mut Strings>,
+    ) -> Result<(Arc<Entry<M>>, usize)> {
         {
             let map = self.inner.shard(hash).read();
             if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
                 return Ok((e.clone(), self.len()));
             }
         }
-        self.insert(hash, values)
+        self.insert(hash, values, strings)
     }
 
     #[cold]
-    fn insert(&self, hash: u64, values: &[&str]) -> Result<(Arc<Entry<M>>, usize)> {
+    fn insert(
+        &self,
+        hash: u64,
+        values: &[&str],
+        strings: Option<&mut Strings>,
+    ) -> Result<(Arc<Entry<M>>, usize)> {
         let inner = &*self.inner;
         if values.iter().all(|v| *v == OVERFLOW_LABEL_VALUE) && inner.max_series.is_some() {
             return Err(Error::SeriesLimit {
@@ -562,7 +578,13 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         // Build the child before taking the lock (it allocates), so the lock is held
         // only to look again and insert; if another thread inserted it meanwhile, this
         // one is dropped unused.
-        let entry = Arc::new(self.new_entry(hash, values, inner.desc.labels(values)?));
+        let labels = match strings {
+            Some(strings) => inner
+                .desc
+                .labels_with(values, |at, name, value| strings.pair(at, name, value))?,
+            None => inner.desc.labels(values)?,
+        };
+        let entry = Arc::new(self.new_entry(hash, values, labels));
         let mut map = inner.shard(hash).write();
         if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
             return Ok((e.clone(), self.len()));
