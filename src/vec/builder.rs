@@ -110,7 +110,7 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
                 config: self.config,
                 hasher: self.hasher,
                 shards: (0..SHARDS).map(|_| Shard::new()).collect(),
-                children: AtomicU64::new(0),
+                limited: AtomicU64::new(0),
                 sorted: Mutex::new(Vec::new()),
                 dead: AtomicU64::new(0),
                 key_order: key_order.into(),

@@ -105,7 +105,7 @@ impl<M> Shard<M> {
 
 /// Removed children that the gather's lists may still hold, beyond the number of live
 /// ones, before a removal drops them from the lists itself (see
-/// [`Inner::compact_if_due`]).
+/// [`Inner::compaction_due`]).
 const DEAD_SLACK: u64 = 1024;
 
 pub(crate) struct Inner<M: Metric, S> {
@@ -114,8 +114,10 @@ pub(crate) struct Inner<M: Metric, S> {
     hasher: S,
     /// The children, in [`SHARDS`] shards picked by their hash.
     pub(crate) shards: Box<[Shard<M>]>,
-    /// How many children the shards hold together (changed under a shard's write lock).
-    children: AtomicU64,
+    /// How many children the shards hold together, counted only under `max_series`
+    /// (inserts reserve from it): a count every insert changed would be a cache line
+    /// moving between the cores of threads that create series at once.
+    limited: AtomicU64,
     /// The children a gather has seen, in label order. A gather adds the children
     /// inserted since (sorting only them) and drops removed ones as it reads the list;
     /// a TTL sweep holds it while it looks at children, so the two never look at once.
@@ -153,31 +155,25 @@ impl<M: Metric, S> Inner<M, S> {
 
     /// Bookkeeping after `count` children left a shard (each marked `removed`), with
     /// that shard's write lock held: thread caches must let go of them, and the gather's
-    /// lists drop them at the next gather (or [`Inner::compact_if_due`] does).
+    /// lists drop them at the next gather (or [`Inner::compact`] does).
     pub(crate) fn removed(&self, count: usize) {
-        // Relaxed: a count; `insert` reserves under `max_series` with a read-modify-write.
-        self.children.fetch_sub(count as u64, Ordering::Relaxed);
+        if self.max_series.is_some() {
+            // Relaxed: a count; `insert` reserves with a read-modify-write.
+            self.limited.fetch_sub(count as u64, Ordering::Relaxed);
+        }
         // Release: pairs with the Acquire load of the gather or of `compact`, so the
         // marks counted in what they load are seen set.
         self.dead.fetch_add(count as u64, Ordering::Release);
         self.forget_cached();
     }
 
-    /// So that a vec nobody gathers does not keep removed children forever, drops them
-    /// from the gather's lists once they may outnumber live ones (plus [`DEAD_SLACK`]):
-    /// linear work paid for by as many removals. Called with no shard lock held.
-    pub(crate) fn compact_if_due(&self) {
-        if self.compaction_due() {
-            self.compact(&mut self.sorted.lock());
-        }
-    }
-
-    /// Whether the gather's lists may hold more removed children than live ones (plus
-    /// [`DEAD_SLACK`]).
-    pub(crate) fn compaction_due(&self) -> bool {
+    /// Whether the gather's lists may hold more removed children than the `live` ones
+    /// (plus [`DEAD_SLACK`]): then they should be compacted, so that a vec nobody
+    /// gathers does not keep removed children forever (linear work paid for by as many
+    /// removals). `live` may be an estimate.
+    pub(crate) fn compaction_due(&self, live: usize) -> bool {
         // Relaxed: only decides whether to compact.
-        let dead = self.dead.load(Ordering::Relaxed);
-        dead > self.children.load(Ordering::Relaxed) + DEAD_SLACK
+        self.dead.load(Ordering::Relaxed) > live as u64 + DEAD_SLACK
     }
 
     /// Drops removed children from `sorted` (the locked list) and from the shards'
@@ -371,17 +367,22 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             return false;
         };
         let hash = hash_values(&self.inner.hasher, &full);
-        {
+        let live = {
             let mut map = self.inner.shard(hash).write();
             let found = map.table.find_entry(hash, |e| e.is_child(hash, &full));
             let Ok(entry) = found else {
                 return false;
             };
             // Relaxed: see `Entry::removed`; the gather reads it under its own lock.
-            entry.remove().0.removed.store(true, Ordering::Relaxed);
+            let (entry, rest) = entry.remove();
+            entry.removed.store(true, Ordering::Relaxed);
             self.inner.removed(1);
+            // This shard's children stand for all: shards are filled alike.
+            rest.into_table().len() * SHARDS
+        };
+        if self.inner.compaction_due(live) {
+            self.inner.compact(&mut self.inner.sorted.lock());
         }
-        self.inner.compact_if_due();
         true
     }
 
@@ -458,8 +459,11 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
 
     /// The number of children (exported or idle).
     pub fn len(&self) -> usize {
-        // Relaxed: a count.
-        self.inner.children.load(Ordering::Relaxed) as usize
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.0.read().table.len())
+            .sum()
     }
 
     /// Whether the vec has no children.
@@ -545,7 +549,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     }
 
     /// The entry for these values from the map, inserted if missing (with its label set
-    /// made from this thread's `strings` if given), and the number of children.
+    /// made from this thread's `strings` if given), and about how many children the vec
+    /// has (its shard's times the number of shards, which are filled alike).
     fn find_or_insert(
         &self,
         hash: u64,
@@ -555,7 +560,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         {
             let map = self.inner.shard(hash).read();
             if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
-                return Ok((e.clone(), self.len()));
+                return Ok((e.clone(), map.table.len() * SHARDS));
             }
         }
         self.insert(hash, values, strings)
@@ -587,30 +592,29 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let entry = Arc::new(self.new_entry(hash, values, labels));
         let mut map = inner.shard(hash).write();
         if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
-            return Ok((e.clone(), self.len()));
+            return Ok((e.clone(), map.table.len() * SHARDS));
         }
-        // Relaxed: a count, and under `max_series` a reservation: the read-modify-write
-        // alone makes sure no more than `limit` are ever taken.
-        let reserved = match inner.max_series {
-            Some(limit) => inner
-                .children
+        if let Some(limit) = inner.max_series {
+            // Relaxed: a reservation; the read-modify-write alone makes sure no more
+            // than `limit` are ever taken.
+            let reserved = inner
+                .limited
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                     (n < limit as u64).then_some(n + 1)
-                }),
-            None => Ok(inner.children.fetch_add(1, Ordering::Relaxed)),
-        };
-        let Ok(before) = reserved else {
-            // Relaxed: a statistic.
-            inner.rejected.fetch_add(1, Ordering::Relaxed);
-            return Err(Error::SeriesLimit {
-                metric: inner.desc.name().to_owned(),
-                limit: inner.max_series.unwrap_or_default(),
-            });
-        };
+                });
+            if reserved.is_err() {
+                // Relaxed: a statistic.
+                inner.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(Error::SeriesLimit {
+                    metric: inner.desc.name().to_owned(),
+                    limit,
+                });
+            }
+        }
         map.table
             .insert_unique(hash, entry.clone(), |e| e.metric.lifecycle().hash());
         map.fresh.push(entry.clone());
-        Ok((entry, before as usize + 1))
+        Ok((entry, map.table.len() * SHARDS))
     }
 
     fn new_entry(&self, hash: u64, values: &[&str], labels: LabelSet) -> Entry<M> {
@@ -644,6 +648,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// Removes the entries for which `remove` is true; returns how many.
     fn retain_entries(&self, mut remove: impl FnMut(&Entry<M>) -> bool) -> usize {
         let mut removed = 0;
+        let mut live = 0;
         for shard in self.inner.shards.iter() {
             let mut map = shard.0.write();
             let before = map.table.len();
@@ -660,8 +665,11 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                 self.inner.removed(gone);
             }
             removed += gone;
+            live += map.table.len();
         }
-        self.inner.compact_if_due();
+        if self.inner.compaction_due(live) {
+            self.inner.compact(&mut self.inner.sorted.lock());
+        }
         removed
     }
 

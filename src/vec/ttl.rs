@@ -88,6 +88,7 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     // child was last seen. Taken before the shards' locks, as everywhere.
     let mut sorted = inner.sorted.lock();
     let mut removed = 0;
+    let mut live = 0;
     let mut kept_for_handles = false;
     for shard in inner.shards.iter() {
         let mut map = shard.0.write();
@@ -113,9 +114,10 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
             inner.removed(gone);
         }
         removed += gone;
+        live += map.table.len();
     }
     if removed > 0 {
-        if inner.compaction_due() {
+        if inner.compaction_due(live) {
             inner.compact(&mut sorted);
         }
     } else if kept_for_handles {
