@@ -4,11 +4,18 @@
 //! [`retain`](MetricVec::retain), TTL expiry of idle children (see [`crate::vec::ttl`]) and a
 //! `max_series` cardinality limit.
 //!
-//! Children live in a hash table keyed by their label values. The hash only finds
-//! candidates: every lookup compares the full values, so two label sets with equal hashes
-//! never share a child (tests prove it with a hasher that sends everything to one
-//! bucket). A lookup of an existing child takes the read lock, hashes, compares and
-//! clones the child's handle: no allocation.
+//! Children live in a hash table keyed by their label values, split into shards by hash,
+//! each with its own lock. The hash only finds candidates: every lookup compares the full
+//! values, so two label sets with equal hashes never share a child (tests prove it with a
+//! hasher that sends everything to one bucket). A lookup of an existing child that misses
+//! the thread's cache takes its shard's read lock, hashes, compares and clones the
+//! child's handle: no allocation.
+//!
+//! Creating and removing children is kept cheap, since series that come and go are what
+//! a vec is for: a child is built before its shard's lock is taken, from label names and
+//! values the creating thread already holds where it can; a gather sorts only the
+//! children created since the last one into the list it keeps in label order; a removal
+//! only marks the child, which the next gather drops from that list as it reads it.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
