@@ -137,7 +137,7 @@ fn unchanged(
         && before
             .iter()
             .zip(targets)
-            .all(|(t, a)| t.len() == 1 && t.get("__address__") == Some(a))
+            .all(|(t, a)| only_address(t) == Some(a))
         && previous.labels.len() == labels.len()
         && previous
             .labels
@@ -169,8 +169,11 @@ impl<'a> Reuse<'a> {
 
     /// The previous target that was exactly `{__address__="<address>"}`.
     fn get(&mut self, position: usize, address: &str) -> Option<LabelSet> {
-        let only_address = |t: &&LabelSet| t.len() == 1 && t.get("__address__") == Some(address);
-        if let Some(t) = self.targets.get(position).filter(only_address) {
+        if let Some(t) = self
+            .targets
+            .get(position)
+            .filter(|t| only_address(t) == Some(address))
+        {
             return Some(t.clone());
         }
         if !self.shifted {
@@ -180,11 +183,18 @@ impl<'a> Reuse<'a> {
         let index = self.by_address.get_or_insert_with(|| {
             targets
                 .iter()
-                .filter(|t| t.len() == 1)
-                .filter_map(|t| Some((t.get("__address__")?, t)))
+                .filter_map(|t| Some((only_address(t)?, t)))
                 .collect()
         });
         index.get(address).map(|&t| t.clone())
+    }
+}
+
+/// The address of a target that is `{__address__="…"}` and nothing else.
+fn only_address(target: &LabelSet) -> Option<&str> {
+    match target.pairs() {
+        [p] if &*p.name == "__address__" => Some(&p.value),
+        _ => None,
     }
 }
 
