@@ -1,6 +1,8 @@
 //! The labels of `measured`'s own multi-threaded benchmarks: an error kind (an enum of
 //! 3) and an API route (one of 6 strings known up front), 18 combinations.
 
+use crate::peers::{fixed_values, FixedValues};
+
 /// The error kind, one type for every library that takes typed label values.
 #[derive(
     Clone,
@@ -54,9 +56,6 @@ pub fn combination(i: usize) -> (Kind, &'static str) {
 }
 
 /// `measured`'s read-only interner of the routes, for a `fixed_with` route label.
-pub fn route_reader() -> measured::lasso::RodeoReader {
-    ROUTES
-        .iter()
-        .collect::<measured::lasso::Rodeo>()
-        .into_reader()
+pub fn route_reader() -> FixedValues {
+    fixed_values(ROUTES)
 }

@@ -22,7 +22,7 @@ use metrics::{Key, Label, Recorder};
 use prometheus::Encoder;
 
 use crate::errors::{combination, route_reader, Kind, COMBINATIONS};
-use crate::peers::{assert_samples, recorder, Utf8Buf, METADATA};
+use crate::peers::{assert_samples, recorder, FixedValues, Utf8Buf, METADATA};
 use crate::threads::rounds;
 
 /// Increments each thread makes per iteration.
@@ -36,7 +36,7 @@ const LABELS: [&str; 2] = ["kind", "route"];
 #[label(set = MeasuredErrorSet)]
 struct MeasuredError<'a> {
     kind: Kind,
-    #[label(fixed_with = measured::lasso::RodeoReader)]
+    #[label(fixed_with = FixedValues)]
     route: &'a str,
 }
 

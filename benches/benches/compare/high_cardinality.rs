@@ -22,7 +22,7 @@ use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use prometheus::Encoder;
 
 use crate::errors::{combination, route_reader, Kind};
-use crate::peers::{assert_samples, recorder, Utf8Buf, METADATA};
+use crate::peers::{assert_samples, recorder, FixedValues, Utf8Buf, METADATA};
 use crate::threads::{both, rounds};
 
 /// New series each thread creates per iteration.
@@ -36,7 +36,7 @@ const LABELS: [&str; 3] = ["kind", "route", "user_name"];
 #[label(set = MeasuredErrorSet)]
 struct MeasuredError<'a> {
     kind: Kind,
-    #[label(fixed_with = measured::lasso::RodeoReader)]
+    #[label(fixed_with = FixedValues)]
     route: &'a str,
     #[label(dynamic_with = paracord::ParaCord, default)]
     user_name: &'a str,

@@ -18,14 +18,13 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
-use measured::lasso::Rodeo;
 use metrics::Recorder;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
 use crate::peers::{
-    key, label_sets, recorder, FastLabels, Labels, MeasuredFixedLabels, MeasuredFixedLabelsSet,
-    MeasuredLabels, MeasuredLabelsSet, LABEL_NAMES, METADATA,
+    fixed_values, key, label_sets, recorder, FastLabels, Labels, MeasuredFixedLabels,
+    MeasuredFixedLabelsSet, MeasuredLabels, MeasuredLabelsSet, LABEL_NAMES, METADATA,
 };
 
 pub fn labeled_inc(c: &mut Criterion, name: &str, series: usize) {
@@ -74,11 +73,9 @@ pub fn labeled_inc(c: &mut Criterion, name: &str, series: usize) {
         vec.inc(MeasuredLabels { service, endpoint })
     });
 
-    let services: Rodeo = sets.iter().map(|(a, _)| a.as_str()).collect();
-    let endpoints: Rodeo = sets.iter().map(|(_, b)| b.as_str()).collect();
     let vec = measured::CounterVec::with_label_set(MeasuredFixedLabelsSet::new(
-        services.into_reader(),
-        endpoints.into_reader(),
+        fixed_values(sets.iter().map(|(a, _)| a.as_str())),
+        fixed_values(sets.iter().map(|(_, b)| b.as_str())),
     ));
     bench(
         &mut group,

@@ -42,15 +42,29 @@ pub struct MeasuredLabels<'a> {
     pub endpoint: &'a str,
 }
 
+/// `measured`'s read-only interner for string values all known when the vec is built,
+/// with a fast hasher, as in `measured`'s own benchmarks (lasso's default is SipHash):
+/// the same family of hasher as `ParaCord`'s.
+pub type FixedValues =
+    measured::lasso::RodeoReader<measured::lasso::Spur, foldhash::fast::RandomState>;
+
+/// Builds a [`FixedValues`] interner of `values` (repeated values are interned once).
+pub fn fixed_values<'a>(values: impl IntoIterator<Item = &'a str>) -> FixedValues {
+    values
+        .into_iter()
+        .collect::<measured::lasso::Rodeo<_, _>>()
+        .into_reader()
+}
+
 /// `measured`'s label group for string values all known when the vec is built: each
-/// value's index in a read-only interner (`RodeoReader`), and the pair of indexes picks
-/// the counter in a dense array (no map) when there are at most 1024 pairs.
+/// value's index in a [`FixedValues`] interner, and the pair of indexes picks the
+/// counter in a dense array (no map) when there are at most 1024 pairs.
 #[derive(Clone, Copy, measured::LabelGroup)]
 #[label(set = MeasuredFixedLabelsSet)]
 pub struct MeasuredFixedLabels<'a> {
-    #[label(fixed_with = measured::lasso::RodeoReader)]
+    #[label(fixed_with = FixedValues)]
     pub service: &'a str,
-    #[label(fixed_with = measured::lasso::RodeoReader)]
+    #[label(fixed_with = FixedValues)]
     pub endpoint: &'a str,
 }
 
