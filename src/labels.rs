@@ -108,14 +108,18 @@ static EMPTY: Lazy<Arc<Inner>> = Lazy::new(|| Arc::new(Inner::new(Pairs::new()))
 /// allocation, shared by its clones.
 type Pairs = SmallVec<[LabelPair; 4]>;
 
-/// What a [`LabelSet`] shares between its clones.
+/// What a [`LabelSet`] shares between its clones. `repr(C)`, the rendered text first:
+/// an encode then reads the two cache lines after the reference counts, not lines
+/// further on behind the pairs.
+#[repr(C)]
 struct Inner {
-    pairs: Pairs,
     /// The pairs as an exposition writes them, `a="x",b="y"` with values escaped:
     /// built by the first encode of a sample carrying this set, then copied as is by
     /// every later one (text 0.0.4 and OpenMetrics escape label values alike).
-    /// Inline up to 48 bytes, so encoding a short set reads no other allocation.
-    rendered: OnceLock<SmallVec<[u8; 48]>>,
+    /// Inline up to 64 bytes (two or three short labels), so encoding such a set reads
+    /// no other allocation.
+    rendered: OnceLock<SmallVec<[u8; 64]>>,
+    pairs: Pairs,
 }
 
 impl Inner {
@@ -255,9 +259,9 @@ impl LabelSet {
     }
 
     /// Starts loading the set's rendered text into the cache ahead of an encode (see
-    /// `crate::prefetch`). The text and the state saying it is rendered lie a line away
-    /// from the set's start, so the set's first line alone would leave the encode
-    /// waiting on the next one.
+    /// `crate::prefetch`). The text and the state saying it is rendered span up to two
+    /// lines after the reference counts, so the set's first line alone would leave the
+    /// encode waiting on the next one.
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
         crate::prefetch::prefetch_ends(&self.0.rendered);

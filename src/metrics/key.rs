@@ -82,12 +82,20 @@ impl Key {
         if order.is_empty() {
             return cmp_in_turn(&self.0, &other.0);
         }
-        let a: SmallVec<[&[u8]; 8]> = self.byte_values().collect();
-        let b: SmallVec<[&[u8]; 8]> = other.byte_values().collect();
-        order
-            .iter()
-            .map(|&i| a.get(i))
-            .cmp(order.iter().map(|&i| b.get(i)))
+        // Value by value in `order`, each found by hopping over the lengths before it
+        // (vecs have few labels): no allocation, no call into `memcmp`.
+        for &i in order {
+            let a = self.byte_values().nth(i);
+            let b = other.byte_values().nth(i);
+            let unequal = match (a, b) {
+                (Some(a), Some(b)) => bytes_cmp(a, b),
+                (a, b) => a.is_some().cmp(&b.is_some()),
+            };
+            if unequal.is_ne() {
+                return unequal;
+            }
+        }
+        Ordering::Equal
     }
 
     /// The value at `index`, if there is one.
