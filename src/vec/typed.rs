@@ -105,17 +105,21 @@ impl<L: Labels<Static = L>, M: Metric> TypedVec<L, M>
 where
     M::Config: Default,
 {
-    /// A vec for metric `opts` labelled by `L`'s fields, default child config.
+    /// A vec for metric `opts` labelled by `L`'s fields, default child config. For a
+    /// TTL, a series limit or a config, start from a [`VecBuilder`] with `L::NAMES` and
+    /// finish with [`VecBuilder::build_typed`].
     pub fn new(opts: Opts) -> Result<Self> {
-        Self::builder(opts).build_typed()
+        MetricVec::builder(opts, L::NAMES).build_typed()
     }
+}
 
-    /// A builder (TTL, series limit, config, clock, hasher) for a vec labelled by `L`'s
-    /// fields; finish it with [`VecBuilder::build_typed`].
+impl<M: Metric, S: BuildHasher + Send + Sync + 'static> VecBuilder<M, S> {
+    /// Builds a [`TypedVec`] labelled by `L`'s fields. The builder's label names must be
+    /// `L::NAMES`, in order: [`Error::LabelCount`] or [`Error::UnknownLabel`] otherwise.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use promsdk::{Gauge, LabelValue, Labels, Opts, TypedVec};
+    /// use promsdk::{GaugeVec, LabelValue, Labels, Opts, TypedVec, Gauge};
     ///
     /// #[derive(LabelValue)]
     /// enum Step { Clone, Build, Test }
@@ -123,22 +127,13 @@ where
     /// struct Labelled { step: Step }
     ///
     /// let steps: TypedVec<Labelled, Gauge> =
-    ///     TypedVec::builder(Opts::new("step_seconds", "Step time."))
+    ///     GaugeVec::builder(Opts::new("step_seconds", "Step time."), Labelled::NAMES)
     ///         .ttl(Duration::from_secs(300))
     ///         .max_series(100)
     ///         .build_typed()?;
     /// steps.update(&Labelled { step: Step::Build }, |g| g.set(4.5));
     /// # Ok::<(), promsdk::Error>(())
     /// ```
-    pub fn builder(opts: Opts) -> VecBuilder<M> {
-        MetricVec::builder(opts, L::NAMES)
-    }
-}
-
-impl<M: Metric, S: BuildHasher + Send + Sync + 'static> VecBuilder<M, S> {
-    /// Builds a [`TypedVec`] labelled by `L`'s fields. The builder's label names must be
-    /// `L::NAMES` ([`TypedVec::builder`] and [`VecBuilder::new`] with `L::NAMES` give
-    /// them): [`Error::LabelCount`] or [`Error::UnknownLabel`] otherwise.
     pub fn build_typed<L: Labels<Static = L>>(self) -> Result<TypedVec<L, M, S>> {
         const {
             assert!(
