@@ -24,7 +24,7 @@
 //! Label structs with a hashed field (a string) are looked up by their values through
 //! [`MetricVec::update`], whose thread cache finds them by the values' addresses or hash.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -40,8 +40,12 @@ use crate::metrics::Metric;
 use crate::sync::Ordering;
 use crate::typed_labels::{Labels, MAX_DENSE};
 
-/// Slots per page of a dense table: tables are allocated a page at a time, as threads
-/// use the combinations in it, so a `u16` label costs memory only for values in use.
+/// Slots at the start of a dense table that lie in one array, reached with one load
+/// from the table: all of them for most label structs (8 KiB of handles per thread).
+const FLAT: usize = 1024;
+
+/// Slots per page past the first `FLAT`: pages are allocated as threads use the
+/// combinations in them, so a `u16` label costs memory only for values in use.
 const PAGE: usize = 256;
 
 /// A [`MetricVec`] whose children are named by a label struct `L` (see
@@ -75,8 +79,32 @@ const PAGE: usize = 256;
 /// ```
 pub struct TypedVec<L: Labels, M: Metric, S = DefaultHasher> {
     vec: MetricVec<M, S>,
-    tables: Arc<ThreadLocal<RefCell<Table<M>>>>,
+    tables: Arc<Tables<M>>,
+    /// Names `tables` in each thread's `RECENT` shortcut. Unique among all typed vecs
+    /// ever built (clones share it): never reused, so an entry of `RECENT` with this id
+    /// can only have been written for these tables.
+    id: u64,
     labels: PhantomData<fn(&L)>,
+}
+
+/// The per-thread tables of one typed vec, shared by its clones.
+struct Tables<M: Metric> {
+    by_thread: ThreadLocal<RefCell<Table<M>>>,
+}
+
+/// The next id of a typed vec's tables: 2^64 vecs would take centuries to build.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Entries in each thread's shortcut to its recently used tables.
+const RECENT_WAYS: usize = 8;
+
+thread_local! {
+    /// This thread's recently used tables, by vec id modulo `RECENT_WAYS`: the id and the
+    /// address of this thread's table in that vec's `Tables::by_thread`. Finding a table
+    /// here is one load from thread-local storage, where `ThreadLocal::get` takes three
+    /// dependent loads; every load saved shortens the chain a dense update waits on.
+    static RECENT: [Cell<(u64, *const ())>; RECENT_WAYS] =
+        const { [const { Cell::new((0, std::ptr::null())) }; RECENT_WAYS] };
 }
 
 impl<L: Labels, M: Metric, S> Clone for TypedVec<L, M, S> {
@@ -84,6 +112,7 @@ impl<L: Labels, M: Metric, S> Clone for TypedVec<L, M, S> {
         TypedVec {
             vec: self.vec.clone(),
             tables: self.tables.clone(),
+            id: self.id,
             labels: PhantomData,
         }
     }
@@ -159,9 +188,14 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> VecBuilder<M, S> {
                 names: desc.variable_label_names(),
             });
         }
+        // Relaxed: only uniqueness matters, which the read-modify-write gives.
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(TypedVec {
             vec,
-            tables: Arc::new(ThreadLocal::new()),
+            tables: Arc::new(Tables {
+                by_thread: ThreadLocal::new(),
+            }),
+            id,
             labels: PhantomData,
         })
     }
@@ -178,7 +212,7 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
     {
         if !T::HASHED && !cfg!(promsdk_loom) {
             if let Some(index) = labels.dense_index() {
-                if let Some(table) = self.tables.get() {
+                if let Some(table) = self.my_table() {
                     if let Ok(mut table) = table.try_borrow_mut() {
                         // Relaxed: as the vec's thread caches (see `Inner::forget_cached`).
                         let epoch = self.vec.inner.removals.load(Ordering::Relaxed);
@@ -229,7 +263,7 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
     /// table lets go of its children first, so they do not hold them back; see
     /// [`MetricVec::expire_idle`].
     pub fn expire_idle(&self) -> usize {
-        if let Some(table) = self.tables.get() {
+        if let Some(table) = self.tables.by_thread.get() {
             if let Ok(mut table) = table.try_borrow_mut() {
                 table.clear();
             }
@@ -263,6 +297,42 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
         &self.vec
     }
 
+    /// This thread's table, if it has one: from its `RECENT` shortcut, else from
+    /// `by_thread` (and then remembered in the shortcut).
+    #[inline(always)]
+    fn my_table(&self) -> Option<&RefCell<Table<M>>> {
+        let id = self.id;
+        let (owner, table) = RECENT.with(|recent| recent[id as usize % RECENT_WAYS].get());
+        if owner == id {
+            // SAFETY: this thread wrote the entry (thread-local storage), in `remember`,
+            // with the address of its own table in the `by_thread` of the tables whose id
+            // is `id`; ids are never reused, so those are `self.tables`, which `self`
+            // keeps alive for the returned lifetime. `ThreadLocal` never moves or drops
+            // a thread's value before it is dropped itself (we never call its `&mut`
+            // methods), and the value is a `RefCell<Table<M>>` of this `M`. Only this
+            // thread reaches it, as through `ThreadLocal::get`.
+            return Some(unsafe { &*table.cast::<RefCell<Table<M>>>() });
+        }
+        self.my_table_slowly()
+    }
+
+    /// `my_table` past the shortcut.
+    #[cold]
+    #[inline(never)]
+    fn my_table_slowly(&self) -> Option<&RefCell<Table<M>>> {
+        let table = self.tables.by_thread.get()?;
+        self.remember(table);
+        Some(table)
+    }
+
+    /// Puts this thread's `table` in its `RECENT` shortcut, in place of whichever vec
+    /// had the entry.
+    fn remember(&self, table: &RefCell<Table<M>>) {
+        let id = self.id;
+        let address = std::ptr::from_ref(table).cast::<()>();
+        RECENT.with(|recent| recent[id as usize % RECENT_WAYS].set((id, address)));
+    }
+
     /// The first lookup on this thread: creates its table.
     #[cold]
     #[inline(never)]
@@ -275,7 +345,9 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
         let epoch = self.vec.inner.removals.load(Ordering::Relaxed);
         let table = self
             .tables
+            .by_thread
             .get_or(|| RefCell::new(Table::new(epoch, L::DENSE_SIZE)));
+        self.remember(table);
         match table.try_borrow_mut() {
             Ok(mut table) => self.fill(&mut table, epoch, index, labels, f),
             Err(_) => labels.with_values(|values| self.vec.update(values, f)),
@@ -330,19 +402,23 @@ impl<L: Labels + 'static, M: Metric, S: BuildHasher + Send + Sync + 'static> Col
     }
 }
 
-/// One thread's handles to the children of one typed vec, by dense index, in pages
-/// allocated as they are used.
+/// One thread's handles to the children of one typed vec, by dense index: the first
+/// `FLAT` slots in one array allocated with the table, the others in pages allocated as
+/// they are used.
 struct Table<M> {
     /// The vec's removal epoch when the table was last emptied.
     epoch: u64,
+    flat: Box<[Option<M>]>,
     pages: Box<[Option<Box<[Option<M>; PAGE]>>]>,
 }
 
 impl<M: Metric> Table<M> {
     fn new(epoch: u64, size: usize) -> Self {
+        let flat = size.min(FLAT);
         Table {
             epoch,
-            pages: (0..size.div_ceil(PAGE)).map(|_| None).collect(),
+            flat: (0..flat).map(|_| None).collect(),
+            pages: (0..(size - flat).div_ceil(PAGE)).map(|_| None).collect(),
         }
     }
 
@@ -352,17 +428,34 @@ impl<M: Metric> Table<M> {
         if self.epoch != epoch {
             return None;
         }
-        let page = self.pages.get(index / PAGE)?.as_deref()?;
-        page[index % PAGE].as_ref()
+        match self.flat.get(index) {
+            Some(slot) => slot.as_ref(),
+            None => self.get_paged(index - self.flat.len()),
+        }
+    }
+
+    /// Slot `FLAT + rest`.
+    #[inline(never)]
+    fn get_paged(&self, rest: usize) -> Option<&M> {
+        let page = self.pages.get(rest / PAGE)?.as_deref()?;
+        page[rest % PAGE].as_ref()
     }
 
     /// Remembers `child` in slot `index` (ignored past the table: a hand-written
     /// [`Labels`] impl may give a larger index than its `DENSE_SIZE`).
     fn put(&mut self, index: usize, child: &M) {
-        if let Some(page) = self.pages.get_mut(index / PAGE) {
-            let page = page.get_or_insert_with(|| Box::new(std::array::from_fn(|_| None)));
-            page[index % PAGE] = Some(child.clone());
-        }
+        let slot = match self.flat.get_mut(index) {
+            Some(slot) => slot,
+            None => {
+                let rest = index - self.flat.len();
+                let Some(page) = self.pages.get_mut(rest / PAGE) else {
+                    return;
+                };
+                let page = page.get_or_insert_with(|| Box::new(std::array::from_fn(|_| None)));
+                &mut page[rest % PAGE]
+            }
+        };
+        *slot = Some(child.clone());
     }
 
     /// Empties the table: children were removed since it was filled.
@@ -374,6 +467,7 @@ impl<M: Metric> Table<M> {
 
     /// Lets go of every child.
     fn clear(&mut self) {
+        self.flat.iter_mut().for_each(|s| *s = None);
         self.pages.iter_mut().for_each(|p| *p = None);
     }
 }
