@@ -327,8 +327,8 @@ mod tests {
     fn every_dense_combination_has_its_own_index() {
         assert_eq!(Dense::NAMES, ["kind", "ok", "shard_id"]);
         assert_eq!(Dense::DENSE_SIZE, 3 * 2 * 10);
-        assert!(!Dense::HASHED);
-        let mut seen = vec![false; Dense::DENSE_SIZE];
+        const { assert!(!Dense::HASHED) };
+        let mut seen = [false; Dense::DENSE_SIZE];
         for kind in [Kind::Read, Kind::WriteBack, Kind::Delete] {
             for ok in [false, true] {
                 for shard in 0..10 {
@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn strings_and_wide_integers_are_hashed_fields() {
-        assert!(Mixed::HASHED);
+        const { assert!(Mixed::HASHED) };
         assert_eq!(Mixed::NAMES, ["type", "path", "user", "code", "delta"]);
         // Only `r#type` and `code` are dense.
         assert_eq!(Mixed::DENSE_SIZE, 3 * 65536);

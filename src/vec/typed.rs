@@ -402,6 +402,9 @@ impl<L: Labels + 'static, M: Metric, S: BuildHasher + Send + Sync + 'static> Col
     }
 }
 
+/// `PAGE` slots past the first `FLAT`.
+type Page<M> = [Option<M>; PAGE];
+
 /// One thread's handles to the children of one typed vec, by dense index: the first
 /// `FLAT` slots in one array allocated with the table, the others in pages allocated as
 /// they are used.
@@ -409,7 +412,7 @@ struct Table<M> {
     /// The vec's removal epoch when the table was last emptied.
     epoch: u64,
     flat: Box<[Option<M>]>,
-    pages: Box<[Option<Box<[Option<M>; PAGE]>>]>,
+    pages: Box<[Option<Box<Page<M>>>]>,
 }
 
 impl<M: Metric> Table<M> {
