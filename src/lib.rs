@@ -9,7 +9,7 @@
 //! - [`labels`], [`desc`], [`clock`], [`family`], [`collector`]: names, descriptors,
 //!   time, the gathered data model and the `Collector` trait.
 //! - [`metrics`]: the live metric types.
-//! - [`vec`], [`typed_labels`]: labelled vecs of metrics, looked up by label values or by
+//! - [`vec`](mod@vec), [`typed_labels`]: labelled vecs of metrics, looked up by label values or by
 //!   a typed label struct (`#[derive(Labels)]`, [`TypedVec`]).
 //! - [`registry`]: registering collectors with checks, gathering, prefix and
 //!   constant-label views, the default registry.
