@@ -40,8 +40,14 @@ use crate::metrics::Metric;
 use crate::sync::Ordering;
 use crate::typed_labels::{Labels, MAX_DENSE};
 
-/// Slots at the start of a dense table that lie in one array, reached with one load
-/// from the table: all of them for most label structs (8 KiB of handles per thread).
+/// Slots at the start of a dense table that lie inside the table itself, with its epoch
+/// and borrow flag: a lookup there waits on no load between the table and the child.
+/// All of them for label structs of up to 64 combinations (512 bytes per thread).
+const INLINE: usize = 64;
+
+/// Slots of a dense table, counted from its start, that lie in the table or in one
+/// array allocated with it (one load further): all of them for most label structs
+/// (8 KiB of handles per thread).
 const FLAT: usize = 1024;
 
 /// Slots per page past the first `FLAT`: pages are allocated as threads use the
@@ -406,22 +412,25 @@ impl<L: Labels + 'static, M: Metric, S: BuildHasher + Send + Sync + 'static> Col
 type Page<M> = [Option<M>; PAGE];
 
 /// One thread's handles to the children of one typed vec, by dense index: the first
-/// `FLAT` slots in one array allocated with the table, the others in pages allocated as
-/// they are used.
+/// `INLINE` slots in the table, the next up to `FLAT` in one array allocated with it, the
+/// others in pages allocated as they are used.
 struct Table<M> {
     /// The vec's removal epoch when the table was last emptied.
     epoch: u64,
+    inline: [Option<M>; INLINE],
     flat: Box<[Option<M>]>,
     pages: Box<[Option<Box<Page<M>>>]>,
 }
 
 impl<M: Metric> Table<M> {
     fn new(epoch: u64, size: usize) -> Self {
-        let flat = size.min(FLAT);
+        let flat = size.clamp(INLINE, FLAT) - INLINE;
+        let paged = size.saturating_sub(FLAT);
         Table {
             epoch,
+            inline: std::array::from_fn(|_| None),
             flat: (0..flat).map(|_| None).collect(),
-            pages: (0..(size - flat).div_ceil(PAGE)).map(|_| None).collect(),
+            pages: (0..paged.div_ceil(PAGE)).map(|_| None).collect(),
         }
     }
 
@@ -431,9 +440,12 @@ impl<M: Metric> Table<M> {
         if self.epoch != epoch {
             return None;
         }
-        match self.flat.get(index) {
+        if let Some(slot) = self.inline.get(index) {
+            return slot.as_ref();
+        }
+        match self.flat.get(index - INLINE) {
             Some(slot) => slot.as_ref(),
-            None => self.get_paged(index - self.flat.len()),
+            None => self.get_paged(index.saturating_sub(FLAT)),
         }
     }
 
@@ -447,16 +459,18 @@ impl<M: Metric> Table<M> {
     /// Remembers `child` in slot `index` (ignored past the table: a hand-written
     /// [`Labels`] impl may give a larger index than its `DENSE_SIZE`).
     fn put(&mut self, index: usize, child: &M) {
-        let slot = match self.flat.get_mut(index) {
-            Some(slot) => slot,
-            None => {
-                let rest = index - self.flat.len();
-                let Some(page) = self.pages.get_mut(rest / PAGE) else {
-                    return;
-                };
-                let page = page.get_or_insert_with(|| Box::new(std::array::from_fn(|_| None)));
-                &mut page[rest % PAGE]
-            }
+        let slot = if index < INLINE {
+            &mut self.inline[index]
+        } else if let Some(slot) = self.flat.get_mut(index - INLINE) {
+            slot
+        } else {
+            // Past `inline` and `flat` only when they are full: `index` is `FLAT` or more.
+            let rest = index.saturating_sub(FLAT);
+            let Some(page) = self.pages.get_mut(rest / PAGE) else {
+                return;
+            };
+            let page = page.get_or_insert_with(|| Box::new(std::array::from_fn(|_| None)));
+            &mut page[rest % PAGE]
         };
         *slot = Some(child.clone());
     }
@@ -470,6 +484,7 @@ impl<M: Metric> Table<M> {
 
     /// Lets go of every child.
     fn clear(&mut self) {
+        self.inline.iter_mut().for_each(|s| *s = None);
         self.flat.iter_mut().for_each(|s| *s = None);
         self.pages.iter_mut().for_each(|p| *p = None);
     }
@@ -517,6 +532,8 @@ mod tests {
         }
     }
 
+    /// Slots in the table, in its flat array and in pages all find their child again
+    /// without hashing.
     #[test]
     fn dense_lookups_after_the_first_do_not_hash() {
         let hasher = Counting::default();
@@ -526,23 +543,32 @@ mod tests {
                 .hasher(hasher)
                 .build_typed()
                 .unwrap();
-        let get = Dense {
-            method: Method::Get,
-            code: 200,
-        };
-        vec.update(&get, |c| c.inc());
+        // Indexes 0, 63 (inline), 64, 1023 (flat), 1024, 65535, 65536 + … (paged).
+        let sets: Vec<Dense> = [Method::Get, Method::Post]
+            .into_iter()
+            .flat_map(|method| [0, 63, 64, 1023, 1024, 65535].map(|code| Dense { method, code }))
+            .collect();
+        for labels in &sets {
+            vec.update(labels, |c| c.inc());
+        }
         let before = calls.load(Ordering::Relaxed);
-        for code in [200, 200, 200] {
-            vec.update(
-                &Dense {
-                    method: Method::Get,
-                    code,
-                },
-                |c| c.inc(),
-            );
+        for _ in 0..3 {
+            for labels in &sets {
+                vec.update(labels, |c| c.inc());
+            }
         }
         assert_eq!(calls.load(Ordering::Relaxed), before);
-        assert_eq!(vec.vec().with_label_values(&["get", "200"]).get(), 4.0);
+        assert_eq!(vec.len(), sets.len());
+        for labels in &sets {
+            let values =
+                labels.with_values(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            assert_eq!(
+                vec.vec().with_label_values(&values).get(),
+                4.0,
+                "{values:?}"
+            );
+        }
     }
 
     #[test]
