@@ -72,8 +72,8 @@ use std::sync::Arc;
 
 /// The most combinations the dense fields of one label struct may have (an enum of 16
 /// variants and a `u16`): each thread that updates a [`TypedVec`](crate::TypedVec) keeps
-/// a table of that many slots, allocated in pages of 256 as they are used, behind an
-/// index of one pointer per page (32 KiB at this limit).
+/// a table of that many slots of 8 bytes, the first 1024 allocated with the table and
+/// the others in pages of 256 as they are used (behind an index of 32 KiB at this limit).
 pub const MAX_DENSE: usize = 1 << 20;
 
 /// A struct of labels, one per field; derive it with `#[derive(promsdk::Labels)]` (see
