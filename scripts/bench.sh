@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmarks (package promsdk-bench in benches/, a release build)
-# and prints the median time per group and library, then the ratio of the fastest peer's
-# median to promsdk's (above 1: promsdk is faster). Extra arguments go to criterion,
-# e.g. `scripts/bench.sh counter_inc` runs one group.
+# and prints, per comparison, the median time of promsdk and of each peer, the fastest
+# peer, and promsdk's median divided by the fastest peer's (below 1: promsdk is faster).
+# Extra arguments go to criterion, e.g. `scripts/bench.sh counter_inc` runs one group.
 #
-# BENCH_RUNS=N (default 1) runs the whole set N times and reports, per group and library,
-# the lowest of the N medians. On a shared or virtual machine other load only ever adds
-# time, and it comes and goes during a run: a library measured while the machine was busy
-# gets its ratio distorted, and taking each one's best run keeps that out of the table.
+# BENCH_RUNS=N (default 1) runs the whole set N times and reports, per comparison and
+# library, the lowest of the N medians. On a shared or virtual machine other load only ever
+# adds time, and it comes and goes during a run: a library measured while the machine was
+# busy gets its ratio distorted, and taking each one's best run keeps that out of the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,13 +17,37 @@ results=$(mktemp)
 trap 'rm -f "$stamp" "$results"' EXIT
 
 dir="${CARGO_TARGET_DIR:-target}/criterion"
-groups="counter_inc gauge_set histogram_observe labeled_inc_2 labeled_inc_1000 contended_inc_2threads encode_text_10k parse_text"
-libraries="promsdk prometheus prometheus-client metrics prometheus-parse"
+peers="prometheus prometheus-client metrics measured fastmetrics prometheus-parse"
+
+# One comparison per line: its name, the criterion group, promsdk's function id in it,
+# and the variant of the peers compared with it: a peer's function id is the peer's
+# name, or NAME/VARIANT unless VARIANT is "-". A peer without that function shows "-".
+comparisons="
+counter_inc                      counter_inc             promsdk                 -
+gauge_set                        gauge_set               promsdk                 -
+histogram_observe                histogram_observe       promsdk                 -
+labeled_inc_2                    labeled_inc_2           promsdk                 -
+labeled_inc_2/reused-buffers     labeled_inc_2           promsdk/reused-buffers  reused-buffers
+labeled_inc_2/fixed-values       labeled_inc_2           promsdk                 fixed-values
+labeled_inc_1000                 labeled_inc_1000        promsdk                 -
+labeled_inc_1000/reused-buffers  labeled_inc_1000        promsdk/reused-buffers  reused-buffers
+labeled_inc_1000/fixed-values    labeled_inc_1000        promsdk                 fixed-values
+labeled_typed                    labeled_typed           promsdk                 -
+contended_inc_2threads           contended_inc_2threads  promsdk                 -
+contended_inc_2threads/sharded   contended_inc_2threads  promsdk/sharded         -
+encode_text_10k                  encode_text_10k         promsdk                 -
+mt_high_cardinality              mt_high_cardinality     promsdk                 -
+mt_fixed_cardinality             mt_fixed_cardinality    promsdk                 -
+churn                            churn                   promsdk                 -
+churn/ttl                        churn                   promsdk/ttl             -
+parse_text                       parse_text              promsdk                 -
+"
 
 # Median in nanoseconds from criterion's estimates.json, or "-" when this run did not
-# measure it (results older than the run are ignored).
+# measure it (results older than the run are ignored). Criterion names a function's
+# directory after its id with "/" replaced by "_".
 median() {
-    local file="$dir/$1/$2/new/estimates.json"
+    local file="$dir/$1/${2//\//_}/new/estimates.json"
     if [[ -f "$file" && "$file" -nt "$stamp" ]]; then
         sed -E 's/.*"median":\{"confidence_interval":\{[^}]*\},"point_estimate":([^,]*),.*/\1/' "$file"
     else
@@ -34,17 +58,20 @@ median() {
 for _ in $(seq "$runs"); do
     touch "$stamp"
     cargo bench -p promsdk-bench --bench compare -- "$@"
-    for group in $groups; do
-        row="$group"
-        for library in $libraries; do
-            row="$row $(median "$group" "$library")"
+    while read -r name group ours variant; do
+        [[ -z "$name" ]] && continue
+        row="$name $(median "$group" "$ours")"
+        for peer in $peers; do
+            id="$peer"
+            [[ "$variant" != "-" ]] && id="$peer/$variant"
+            row="$row $(median "$group" "$id")"
         done
         echo "$row"
-    done >> "$results"
+    done <<< "$comparisons" >> "$results"
 done
 
 echo
-# Per group and library, the lowest median of the runs ("-" if never measured).
+# Per comparison and library, the lowest median of the runs ("-" if never measured).
 awk '
     !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
     {
@@ -60,7 +87,7 @@ awk '
             for (i = 2; i <= width; i++) row = row " " best[order[g] SUBSEP i]
             print row
         }
-    }' "$results" | awk -v libs="$libraries" '
+    }' "$results" | awk -v peers="$peers" '
     function human(ns) {
         if (ns == "-") return "-"
         if (ns >= 1e6) return sprintf("%.2f ms", ns / 1e6)
@@ -68,18 +95,22 @@ awk '
         return sprintf("%.2f ns", ns)
     }
     BEGIN {
-        n = split(libs, lib, " ")
-        printf "%-24s", "median"
-        for (i = 1; i <= n; i++) printf " %18s", lib[i]
-        printf " %18s\n", "fastest peer/ours"
+        n = split(peers, peer, " ")
+        printf "%-32s %10s", "median", "promsdk"
+        for (i = 1; i <= n; i++) printf " %17s", peer[i]
+        printf " %17s %10s\n", "fastest peer", "ours/peer"
     }
     {
-        printf "%-24s", $1
+        measured = 0
+        for (i = 2; i <= n + 2; i++) if ($i != "-") measured = 1
+        if (!measured) next
+        printf "%-32s %10s", $1, human($2)
         best = ""
-        for (i = 2; i <= n + 1; i++) {
-            printf " %18s", human($i)
-            if (i > 2 && $i != "-" && (best == "" || $i + 0 < best + 0)) best = $i
+        for (i = 3; i <= n + 2; i++) {
+            printf " %17s", human($i)
+            if ($i != "-" && (best == "" || $i + 0 < best + 0)) { best = $i; fastest = peer[i - 2] }
         }
-        if ($2 == "-" || best == "") printf " %18s\n", "-"
-        else printf " %17.2fx\n", best / $2
+        if (best == "") printf " %17s %10s\n", "-", "-"
+        else if ($2 == "-") printf " %17s %10s\n", fastest, "-"
+        else printf " %17s %9.2fx\n", fastest, $2 / best
     }'

@@ -1,7 +1,8 @@
 //! Discovery at fleet scale: an http_sd answer of 20,000 targets in 200 groups.
 //!
 //! - `discovery/full_sync`: from the provider's answer (the JSON body) to every pool in
-//!   sync: the body decoded into groups as the http_sd provider does, then the scrape
+//!   sync: the body decoded into groups by the http_sd provider's decoder (which, on
+//!   later answers, shares what did not change), then the scrape
 //!   manager syncing a fresh pool: every target relabeled (labelmap, replace, drop)
 //!   and 20,000 scrape loops started. The discovery
 //!   manager's throttle (5 s by default) is a deliberate wait and is not counted; its
@@ -10,40 +11,43 @@
 //!   targets changed, every tenth one, so every group changed: only those targets stop
 //!   and start. `discovery/churn_10pct_groups`: 10% of the groups changed whole.
 //! - Memory per idle target is printed once (allocated bytes after a full sync, over
-//!   the target count), counted by this binary's allocator.
+//!   the target count, the provider's decoder included), counted by this binary's
+//!   allocator, which is the harness binary's: mimalloc.
 //!
 //! Targets are `127.0.x.y` loopback addresses, and the scraper is a fake: nothing is
 //! sent anywhere. Scrape loops wait for their first scrape (interval 1 h), as idle
 //! targets do. Run: `cargo bench -p promsdk-bench --bench discovery`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use promsdk_harness::config::Config;
-use promsdk_harness::discovery::{TargetGroup, TargetSets};
+use promsdk_harness::discovery::json_decoder::JsonDecoder;
+use promsdk_harness::discovery::TargetSets;
 use promsdk_harness::scrape::{FakeScraper, MemoryStore, ScrapeManager};
 
-/// Counts the bytes currently allocated, for the memory-per-target figure.
+/// Counts the bytes currently allocated, for the memory-per-target figure, over
+/// mimalloc: the allocator of the `promsdk-harness` binary.
 struct Counting;
 
 static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
 
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is
+// SAFETY: every call is forwarded to mimalloc unchanged; only a counter is
 // updated beside it.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATED.fetch_add(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         ALLOCATED.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -52,7 +56,7 @@ unsafe impl GlobalAlloc for Counting {
             Ordering::Relaxed,
         );
         // SAFETY: the caller's contract is passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -108,13 +112,12 @@ fn answer(generation: usize, churn: Churn) -> String {
     format!("[{}]", groups.join(","))
 }
 
-/// What the http_sd provider makes of a body.
-fn decode(body: &str) -> TargetSets {
-    let groups = TargetGroup::from_json(body.as_bytes(), URL)
-        .expect("valid answer")
-        .into_iter()
-        .map(|g| g.with_label("__meta_url", URL))
-        .collect();
+/// What the http_sd provider makes of a body: its decoder, which remembers the
+/// previous answer, then one update for the job.
+fn decode(decoder: &mut JsonDecoder, body: &str) -> TargetSets {
+    let groups = decoder
+        .decode(body.as_bytes(), |g| g.with_label("__meta_url", URL))
+        .expect("valid answer");
     TargetSets::from([(JOB.to_owned(), groups)])
 }
 
@@ -163,7 +166,9 @@ fn main() {
 
     let before = ALLOCATED.load(Ordering::Relaxed);
     let m = manager();
-    m.sync_groups(decode(&first));
+    // The provider's decoder stays alive: what it remembers counts too.
+    let mut decoder = JsonDecoder::new(URL);
+    m.sync_groups(decode(&mut decoder, &first));
     assert_eq!(m.targets().len(), TARGETS);
     let per_target = (ALLOCATED.load(Ordering::Relaxed) - before) as f64 / TARGETS as f64;
     println!(
@@ -171,6 +176,7 @@ fn main() {
         per_target / 1024.0
     );
     runtime.block_on(m.stop(false));
+    drop(decoder);
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("discovery");
@@ -183,8 +189,9 @@ fn main() {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let m = manager();
+                let mut decoder = JsonDecoder::new(URL);
                 let start = Instant::now();
-                m.sync_groups(decode(&first));
+                m.sync_groups(decode(&mut decoder, &first));
                 total += start.elapsed();
                 runtime.block_on(m.stop(false));
             }
@@ -197,7 +204,8 @@ fn main() {
     ] {
         group.bench_function(name, |b| {
             let m = manager();
-            m.sync_groups(decode(&first));
+            let mut decoder = JsonDecoder::new(URL);
+            m.sync_groups(decode(&mut decoder, &first));
             let mut generation = 0;
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -205,7 +213,7 @@ fn main() {
                     generation += 1;
                     let body = answer(generation, churn);
                     let start = Instant::now();
-                    m.sync_groups(decode(&body));
+                    m.sync_groups(decode(&mut decoder, &body));
                     total += start.elapsed();
                 }
                 total

@@ -130,7 +130,7 @@ pub fn groups(hosts: &[Host]) -> Vec<TargetGroup> {
         .into_iter()
         .map(|(role, targets)| TargetGroup {
             source: format!("cmdb:{role}"),
-            targets,
+            targets: targets.into(),
             labels: LabelSet::from_vec("", vec![LabelPair::new("__meta_cmdb_role", role)])
                 .unwrap_or_default(),
         })

@@ -510,11 +510,9 @@ impl RawConfig {
                     }
                     pairs.push(LabelPair::new(name.as_str(), value.as_str()));
                 }
-                let mut group = TargetGroup {
-                    labels: LabelSet::from_vec("", pairs)
-                        .map_err(|e| err("labels", e.to_string()))?,
-                    ..TargetGroup::default()
-                };
+                let labels =
+                    LabelSet::from_vec("", pairs).map_err(|e| err("labels", e.to_string()))?;
+                let mut group_targets = Vec::with_capacity(sc.targets.len());
                 for t in &sc.targets {
                     // Without relabeling, Prometheus rejects a URL at load time.
                     let path = t.contains('/') && cfg.relabel_configs.is_empty();
@@ -532,12 +530,16 @@ impl RawConfig {
                         Ok(Populated::Dropped(_)) => {}
                         Err(e) => return Err(err("targets", format!("{t:?}: {e}"))),
                     }
-                    group.targets.push(
+                    group_targets.push(
                         LabelSet::from_vec("", vec![LabelPair::new("__address__", t.as_str())])
                             .map_err(|e| err("targets", e.to_string()))?,
                     );
                 }
-                groups.push(group);
+                groups.push(TargetGroup {
+                    targets: group_targets.into(),
+                    labels,
+                    ..TargetGroup::default()
+                });
             }
             let mut discovery: SdConfigs = Vec::new();
             if !groups.is_empty() {

@@ -29,6 +29,13 @@ use promsdk_harness::config::Config;
 use promsdk_harness::query::EngineOpts;
 use promsdk_harness::{Harness, HarnessOpts};
 
+/// mimalloc rather than the system allocator: a discovery update allocates and frees
+/// label sets and scrape loops by the thousand, and glibc's allocator spends a third of
+/// a churn sync consolidating and unlinking chunks (see the `discovery` benchmark,
+/// which uses the same allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(clap::Parser)]
 #[command(
     name = "promsdk-harness",

@@ -1,6 +1,7 @@
-//! promsdk side by side with `prometheus`, `prometheus-client` and `metrics` (with
-//! `metrics-exporter-prometheus`'s recorder): one criterion group per operation, one
-//! function per library, so every result is a ratio taken in the same run.
+//! promsdk side by side with `prometheus`, `prometheus-client`, `metrics` (with
+//! `metrics-exporter-prometheus`'s recorder), `measured` and `fastmetrics`: one criterion
+//! group per operation, one function per library (and per variant, named
+//! `LIBRARY/VARIANT`), so every result is a ratio taken in the same run.
 //!
 //! Each library is used the cheapest way that is still correct for it:
 //! - handles are looked up once and kept, except in the `labeled_*` groups, which look
@@ -19,11 +20,17 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 
+mod churn;
 mod contended;
 mod encode;
+mod errors;
+mod fixed_cardinality;
+mod high_cardinality;
 mod labeled;
 mod parse;
 mod peers;
+mod threads;
+mod typed;
 mod updates;
 
 /// A group with short measurement times, so the whole run takes a few minutes.
@@ -42,8 +49,12 @@ fn main() {
     updates::histogram_observe(&mut c);
     labeled::labeled_inc(&mut c, "labeled_inc_2", 1);
     labeled::labeled_inc(&mut c, "labeled_inc_1000", 1000);
+    typed::labeled_typed(&mut c);
     contended::contended_inc_2threads(&mut c);
     encode::encode_text_10k(&mut c);
+    high_cardinality::mt_high_cardinality(&mut c);
+    fixed_cardinality::mt_fixed_cardinality(&mut c);
+    churn::churn(&mut c);
     parse::parse_text(&mut c);
     c.final_summary();
 }

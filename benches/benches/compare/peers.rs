@@ -1,4 +1,5 @@
-//! Shared set-up: the `metrics` recorder, the label sets and the observed values.
+//! Shared set-up: the `metrics` recorder, each library's 2-label label set, the label
+//! values and the observed values.
 
 use metrics::{Key, Label, Level, Metadata};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
@@ -25,6 +26,52 @@ pub const LABEL_NAMES: [&str; 2] = ["service", "endpoint"];
 /// the string label values on every lookup.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Labels {
+    pub service: String,
+    pub endpoint: String,
+}
+
+/// `measured`'s label group for open-ended string values (its own high-cardinality
+/// benchmark's choice): each value is interned in a concurrent interner (`ParaCord`),
+/// and the pair of interned ids keys a sharded map of counters.
+#[derive(Clone, Copy, measured::LabelGroup)]
+#[label(set = MeasuredLabelsSet)]
+pub struct MeasuredLabels<'a> {
+    #[label(dynamic_with = paracord::ParaCord, default)]
+    pub service: &'a str,
+    #[label(dynamic_with = paracord::ParaCord, default)]
+    pub endpoint: &'a str,
+}
+
+/// `measured`'s read-only interner for string values all known when the vec is built,
+/// with a fast hasher, as in `measured`'s own benchmarks (lasso's default is SipHash):
+/// the same family of hasher as `ParaCord`'s.
+pub type FixedValues =
+    measured::lasso::RodeoReader<measured::lasso::Spur, foldhash::fast::RandomState>;
+
+/// Builds a [`FixedValues`] interner of `values` (repeated values are interned once).
+pub fn fixed_values<'a>(values: impl IntoIterator<Item = &'a str>) -> FixedValues {
+    values
+        .into_iter()
+        .collect::<measured::lasso::Rodeo<_, _>>()
+        .into_reader()
+}
+
+/// `measured`'s label group for string values all known when the vec is built: each
+/// value's index in a [`FixedValues`] interner, and the pair of indexes picks the
+/// counter in a dense array (no map) when there are at most 1024 pairs.
+#[derive(Clone, Copy, measured::LabelGroup)]
+#[label(set = MeasuredFixedLabelsSet)]
+pub struct MeasuredFixedLabels<'a> {
+    #[label(fixed_with = FixedValues)]
+    pub service: &'a str,
+    #[label(fixed_with = FixedValues)]
+    pub endpoint: &'a str,
+}
+
+/// `fastmetrics`'s label set: a derived struct of two owned strings, built from the
+/// string label values on every lookup, as for `prometheus-client`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, fastmetrics::derive::LabelSet)]
+pub struct FastLabels {
     pub service: String,
     pub endpoint: String,
 }
@@ -59,4 +106,28 @@ pub fn label_sets(n: usize) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Guards against measuring an incomplete exposition: `text` must hold `expected`
+/// sample lines starting with `prefix` (the metric name and `{`).
+pub fn assert_samples(library: &str, text: &[u8], prefix: &str, expected: usize) {
+    let samples = text
+        .split(|&byte| byte == b'\n')
+        .filter(|line| line.starts_with(prefix.as_bytes()))
+        .count();
+    assert_eq!(
+        samples, expected,
+        "{library}: sample lines in the exposition"
+    );
+}
+
+/// A `fmt::Write` appending to a byte buffer, for the libraries that encode into a
+/// `fmt::Write`: the same appends as into a `String`.
+pub struct Utf8Buf<'a>(pub &'a mut Vec<u8>);
+
+impl std::fmt::Write for Utf8Buf<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use criterion::Criterion;
+use measured::metric::histogram::Thresholds;
 use metrics::{Key, Recorder};
 
 use crate::peers::{recorder, BUCKETS, METADATA, OBSERVED};
@@ -25,6 +26,12 @@ pub fn counter_inc(c: &mut Criterion) {
     let recorder = recorder();
     let counter = recorder.register_counter(&Key::from_static_name("requests_total"), &METADATA);
     group.bench_function("metrics", |b| b.iter(|| counter.increment(1)));
+
+    let counter = measured::Counter::new();
+    group.bench_function("measured", |b| b.iter(|| counter.inc()));
+
+    let counter = fastmetrics::metrics::counter::Counter::<u64>::default();
+    group.bench_function("fastmetrics", |b| b.iter(|| counter.inc()));
 
     group.finish();
 }
@@ -46,6 +53,12 @@ pub fn gauge_set(c: &mut Criterion) {
     let recorder = recorder();
     let gauge = recorder.register_gauge(&Key::from_static_name("temperature"), &METADATA);
     group.bench_function("metrics", |b| b.iter(|| gauge.set(black_box(42.5))));
+
+    let gauge = measured::FloatGauge::new();
+    group.bench_function("measured", |b| b.iter(|| gauge.set(black_box(42.5))));
+
+    let gauge = fastmetrics::metrics::gauge::Gauge::<f64>::default();
+    group.bench_function("fastmetrics", |b| b.iter(|| gauge.set(black_box(42.5))));
 
     group.finish();
 }
@@ -92,6 +105,18 @@ pub fn histogram_observe(c: &mut Criterion) {
             handle.run_upkeep();
             start.elapsed()
         })
+    });
+
+    let histogram = measured::Histogram::with_metadata(Thresholds::with_buckets(BUCKETS));
+    group.bench_function("measured", |b| {
+        let mut i = 0;
+        b.iter(|| histogram.observe(next(&mut i)))
+    });
+
+    let histogram = fastmetrics::metrics::histogram::Histogram::new(BUCKETS);
+    group.bench_function("fastmetrics", |b| {
+        let mut i = 0;
+        b.iter(|| histogram.observe(next(&mut i)))
     });
 
     group.finish();

@@ -2,7 +2,8 @@
 //! `refresh_interval` (default 60s) with Prometheus's request headers (`Accept:
 //! application/json`, `X-Prometheus-Refresh-Interval-Seconds`); an answer counts only
 //! with status 200, a JSON content type and a JSON list of groups. Group `i` has source
-//! `"{url}:{i}"` and label `__meta_url`. A failing endpoint (connection error,
+//! `"{url}:{i}"` and label `__meta_url`; groups unchanged since the previous answer are
+//! shared with it (see [`JsonDecoder`]). A failing endpoint (connection error,
 //! timeout, error status, other content type, bad JSON) keeps the last good targets,
 //! is logged and counted in `prometheus_sd_http_failures_total`.
 
@@ -15,6 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use super::json_decoder::JsonDecoder;
 use super::refresh::{RefreshDiscoverer, RefreshFuture, Refresher};
 use super::{
     Discoverer, DiscovererOptions, DiscoveryError, DiscoveryMetrics, SdConfig, TargetGroup,
@@ -96,6 +98,7 @@ impl SdConfig for HttpSdConfig {
             "http",
             self.refresh_interval,
             HttpRefresher {
+                decoder: JsonDecoder::new(self.url.clone()),
                 cfg: self.clone(),
                 client,
                 metrics: opts.metrics.clone(),
@@ -106,12 +109,14 @@ impl SdConfig for HttpSdConfig {
 
 struct HttpRefresher {
     cfg: HttpSdConfig,
+    /// Unchanged groups of an answer are shared with the previous one, not decoded.
+    decoder: JsonDecoder,
     client: HttpsClient,
     metrics: DiscoveryMetrics,
 }
 
 impl HttpRefresher {
-    async fn fetch(&self) -> Result<Vec<TargetGroup>, String> {
+    async fn fetch(&mut self) -> Result<Vec<TargetGroup>, String> {
         let request = http::Request::get(self.cfg.url.as_str())
             .header(http::header::ACCEPT, "application/json")
             .header(http::header::USER_AGENT, "promsdk-harness")
@@ -144,11 +149,8 @@ impl HttpRefresher {
             .await
             .map_err(|e| e.to_string())?
             .to_bytes();
-        let groups = TargetGroup::from_json(&body, &self.cfg.url)?;
-        Ok(groups
-            .into_iter()
-            .map(|g| g.with_label(URL_LABEL, &self.cfg.url))
-            .collect())
+        let url = &self.cfg.url;
+        self.decoder.decode(&body, |g| g.with_label(URL_LABEL, url))
     }
 }
 

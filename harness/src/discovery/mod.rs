@@ -53,6 +53,7 @@
 
 pub mod file_sd;
 pub mod http_sd;
+pub mod json_decoder;
 pub mod manager;
 pub mod metrics;
 pub mod refresh;

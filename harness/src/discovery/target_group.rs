@@ -29,8 +29,10 @@ pub struct TargetGroup {
     /// Identifies the group within its provider: a later group with the same source
     /// replaces it.
     pub source: String,
-    /// One label set per target, each with at least `__address__`.
-    pub targets: Vec<LabelSet>,
+    /// One label set per target, each with at least `__address__`; shared, so a group
+    /// handed from a provider through the discovery manager to the scrape pools is one
+    /// list, and a pool sees an unchanged group as the same list.
+    pub targets: Arc<[LabelSet]>,
     /// Labels of every target of the group (a target's own labels win).
     pub labels: LabelSet,
 }
@@ -103,22 +105,33 @@ impl TargetGroup {
         targets: Option<Vec<Arc<str>>>,
         labels: Option<BTreeMap<String, String>>,
     ) -> Result<TargetGroup, String> {
-        let mut pairs = Vec::new();
-        for (name, value) in labels.unwrap_or_default() {
-            if !is_valid_label_name(&name) {
-                return Err(format!("{name:?} is not a valid label name"));
+        Self::assemble(
+            source,
+            index,
+            targets.unwrap_or_default().into_iter().map(address),
+            labels.unwrap_or_default(),
+        )
+    }
+
+    /// Group `index` of `source`, with its targets and its labels (names checked as
+    /// Prometheus does).
+    pub(crate) fn assemble<N: Into<Arc<str>> + AsRef<str>, V: Into<Arc<str>>>(
+        source: &str,
+        index: usize,
+        targets: impl Iterator<Item = LabelSet>,
+        labels: BTreeMap<N, V>,
+    ) -> Result<TargetGroup, String> {
+        let mut pairs = Vec::with_capacity(labels.len());
+        for (name, value) in labels {
+            if !is_valid_label_name(name.as_ref()) {
+                return Err(format!("{:?} is not a valid label name", name.as_ref()));
             }
             pairs.push(LabelPair::new(name, value));
         }
         let labels = LabelSet::from_vec("", pairs).map_err(|e| e.to_string())?;
-        let targets = targets
-            .unwrap_or_default()
-            .into_iter()
-            .map(address)
-            .collect();
         Ok(TargetGroup {
             source: format!("{source}:{index}"),
-            targets,
+            targets: targets.collect(),
             labels,
         })
     }
@@ -155,7 +168,7 @@ impl TargetGroup {
 static ADDRESS_NAME: OnceLock<Arc<str>> = OnceLock::new();
 
 /// The label set `{__address__="…"}`.
-fn address(address: Arc<str>) -> LabelSet {
+pub(crate) fn address(address: Arc<str>) -> LabelSet {
     let name = ADDRESS_NAME.get_or_init(|| "__address__".into());
     LabelSet::from_vec("", vec![LabelPair::new(Arc::clone(name), address)])
         .unwrap_or_else(|_| unreachable!("one label cannot repeat"))
@@ -231,14 +244,15 @@ mod tests {
     fn target_labels_override_group_labels() {
         let g = TargetGroup {
             source: "s".into(),
-            targets: vec![LabelSet::from_vec(
+            targets: [LabelSet::from_vec(
                 "",
                 vec![
                     LabelPair::new("__address__", "127.0.10.1:1"),
                     LabelPair::new("env", "t"),
                 ],
             )
-            .unwrap()],
+            .unwrap()]
+            .into(),
             labels: LabelSet::from_pairs("", &[("env", "g"), ("dc", "x")]).unwrap(),
         };
         let t =

@@ -96,28 +96,26 @@ pub struct ScrapePool {
 /// fixed for the pool's life.
 struct Group {
     labels: LabelSet,
-    /// The targets as the group listed them, to see an unchanged group at once.
-    order: Vec<LabelSet>,
+    /// The targets as the group listed them, to see an unchanged group at once (the
+    /// same list, shared, when discovery handed the group on unchanged).
+    order: Arc<[LabelSet]>,
     targets: HashMap<LabelSet, Entry, FastHash>,
-    /// Flipped by each sync; entries the sync sees take it.
-    mark: bool,
 }
 
 impl Group {
     fn new(labels: LabelSet) -> Self {
         Group {
             labels,
-            order: Vec::new(),
+            order: Arc::new([]),
             targets: HashMap::default(),
-            mark: false,
         }
     }
 }
 
-/// What one discovered target became.
+/// What one discovered target became, and how many times its group lists it.
 struct Entry {
     result: Option<Populated>,
-    mark: bool,
+    count: usize,
 }
 
 /// The hasher of the per-group maps, keyed by label sets from discovery.
@@ -186,49 +184,16 @@ impl ScrapePool {
                 }
                 None => Group::new(group.labels.clone()),
             };
-            if g.order == group.targets {
-                // The same targets in the same order: nothing of the group changed.
-                dropped.extend(g.targets.values().filter_map(|e| match &e.result {
-                    Some(Populated::Dropped(labels)) => Some(labels.clone()),
-                    _ => None,
-                }));
-                self.populated.insert(group.source.clone(), g);
-                continue;
+            // The same targets in the same order (at once when discovery handed the
+            // group on unchanged: `Arc` compares the pointers first) means nothing of
+            // the group changed.
+            if g.order != group.targets {
+                self.diff_group(&mut g, group, &mut started, &mut gone);
             }
-            g.order.clone_from(&group.targets);
-            // Entries this sync sees again get this mark; the unmarked ones went.
-            g.mark = !g.mark;
-            let mark = g.mark;
-            for target in &group.targets {
-                if let Some(entry) = g.targets.get_mut(target) {
-                    if entry.mark != mark {
-                        entry.mark = mark;
-                        if let Some(Populated::Dropped(labels)) = &entry.result {
-                            dropped.push(labels.clone());
-                        }
-                    }
-                    continue;
-                }
-                let cfg = &self.cfg;
-                let result = populate_with(target, &group.labels, cfg, &cfg.relabel_configs, &self.job_labels)
-                    .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
-                    .ok();
-                match &result {
-                    Some(Populated::Active(t)) => started.push(t.clone()),
-                    Some(Populated::Dropped(labels)) => dropped.push(labels.clone()),
-                    None => {}
-                }
-                g.targets.insert(target.clone(), Entry { result, mark });
-            }
-            g.targets.retain(|_, e| {
-                let keep = e.mark == mark;
-                if !keep {
-                    if let Some(Populated::Active(t)) = e.result.take() {
-                        gone.push(t);
-                    }
-                }
-                keep
-            });
+            dropped.extend(g.targets.values().filter_map(|e| match &e.result {
+                Some(Populated::Dropped(labels)) => Some(labels.clone()),
+                _ => None,
+            }));
             self.populated.insert(group.source.clone(), g);
         }
         for (_, group) in before {
@@ -255,6 +220,55 @@ impl ScrapePool {
                 .collect();
             self.sync(all);
             self.by_groups = true;
+        }
+    }
+
+    /// Applies the difference between group `g` as last synced and `group`: loops to
+    /// start go to `started`, those to stop to `gone`.
+    ///
+    /// Only the positions where the list changed cost a lookup: the targets new there
+    /// are counted in (or populated) first, then those that left are counted out, so a
+    /// target that only moved within the group never reaches zero.
+    fn diff_group(
+        &self,
+        g: &mut Group,
+        group: &TargetGroup,
+        started: &mut Vec<Target>,
+        gone: &mut Vec<Target>,
+    ) {
+        let old = std::mem::replace(&mut g.order, Arc::clone(&group.targets));
+        let kept = |j: usize, a: &[LabelSet], b: &[LabelSet]| j < b.len() && a[j] == b[j];
+        for (j, target) in group.targets.iter().enumerate() {
+            if kept(j, &group.targets, &old) {
+                continue;
+            }
+            if let Some(entry) = g.targets.get_mut(target) {
+                entry.count += 1;
+                continue;
+            }
+            let cfg = &self.cfg;
+            let result = populate_with(target, &group.labels, cfg, &cfg.relabel_configs, &self.job_labels)
+                .map_err(|e| tracing::warn!(job = %cfg.job_name, source = %group.source, error = %e, "skipping target"))
+                .ok();
+            if let Some(Populated::Active(t)) = &result {
+                started.push(t.clone());
+            }
+            g.targets.insert(target.clone(), Entry { result, count: 1 });
+        }
+        for (j, target) in old.iter().enumerate() {
+            if kept(j, &old, &group.targets) {
+                continue;
+            }
+            let Some(entry) = g.targets.get_mut(target) else {
+                continue;
+            };
+            entry.count -= 1;
+            if entry.count == 0 {
+                if let Some(Populated::Active(t)) = g.targets.remove(target).and_then(|e| e.result)
+                {
+                    gone.push(t);
+                }
+            }
         }
     }
 
@@ -289,7 +303,7 @@ impl ScrapePool {
             .iter()
             .map(|(source, g)| TargetGroup {
                 source: source.clone(),
-                targets: g.targets.keys().cloned().collect(),
+                targets: Arc::clone(&g.order),
                 labels: g.labels.clone(),
             })
             .collect()
@@ -631,6 +645,51 @@ mod tests {
         assert!(!Arc::ptr_eq(&third[0].1, &fourth[0].1));
         assert_eq!(third[0].1.get(), Command::Stop);
         assert_eq!(p.targets()[0].target.labels().get("env"), Some("prod"));
+    }
+
+    /// Targets listed twice in a group, moved, swapped and shifted within it: each
+    /// keeps its loop while the group lists it at least once, and stops when the
+    /// group no longer does.
+    async fn moves_within_a_group(collide: bool) {
+        let (mut p, _, _, _) = pool(collide);
+        let at = |n: u8| format!("127.0.10.{n}:9100");
+        let (a, b, c, d) = (at(1), at(2), at(3), at(4));
+        p.sync_groups(&[group("x", &[&a, &a, &b, &c], &[])]);
+        let first = loops(&p);
+        assert_eq!(first.len(), 3, "collide={collide}");
+        let same = |before: &[(String, Arc<Control>)], after: &[(String, Arc<Control>)]| {
+            before.len() == after.len()
+                && before
+                    .iter()
+                    .zip(after)
+                    .all(|(x, y)| x.0 == y.0 && Arc::ptr_eq(&x.1, &y.1))
+        };
+        // Swapped, one copy of `a` gone, `d` shifted in front: only `d` starts.
+        p.sync_groups(&[group("x", &[&d, &c, &a, &b], &[])]);
+        let second = loops(&p);
+        assert_eq!(second.len(), 4, "collide={collide}");
+        assert!(
+            same(&first, &second[..3]),
+            "a, b, c kept their loops (collide={collide})"
+        );
+        // `a` listed twice again, then once, then not at all.
+        p.sync_groups(&[group("x", &[&a, &b, &a, &c, &d], &[])]);
+        p.sync_groups(&[group("x", &[&b, &c, &d, &a], &[])]);
+        assert!(same(&second, &loops(&p)), "collide={collide}");
+        p.sync_groups(&[group("x", &[&b, &c, &d], &[])]);
+        assert_eq!(loops(&p).len(), 3, "collide={collide}");
+        assert_eq!(
+            second[0].1.get(),
+            Command::Stop,
+            "a stopped (collide={collide})"
+        );
+        assert!(same(&second[1..], &loops(&p)), "collide={collide}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn targets_moving_within_a_group_keep_their_loops() {
+        moves_within_a_group(false).await;
+        moves_within_a_group(true).await;
     }
 
     #[tokio::test(start_paused = true)]
