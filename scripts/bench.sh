@@ -33,6 +33,7 @@ labeled_inc_1000                 labeled_inc_1000        promsdk                
 labeled_inc_1000/reused-buffers  labeled_inc_1000        promsdk/reused-buffers  reused-buffers
 labeled_inc_1000/fixed-values    labeled_inc_1000        promsdk                 fixed-values
 labeled_typed                    labeled_typed           promsdk                 -
+labeled_typed/strings            labeled_typed           promsdk/strings         -
 contended_inc_2threads           contended_inc_2threads  promsdk                 -
 contended_inc_2threads/sharded   contended_inc_2threads  promsdk/sharded         -
 encode_text_10k                  encode_text_10k         promsdk                 -

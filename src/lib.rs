@@ -9,6 +9,8 @@
 //! - [`labels`], [`desc`], [`clock`], [`family`], [`collector`]: names, descriptors,
 //!   time, the gathered data model and the `Collector` trait.
 //! - [`metrics`]: the live metric types.
+//! - [`vec`](mod@vec), [`typed_labels`]: labelled vecs of metrics, looked up by label values or by
+//!   a typed label struct (`#[derive(Labels)]`, [`TypedVec`]).
 //! - [`registry`]: registering collectors with checks, gathering, prefix and
 //!   constant-label views, the default registry.
 //! - `testutil` (feature `test-util`): `to_f64`, `collect_and_count`, `lint`.
@@ -24,6 +26,9 @@
 //! query API and `promsdk-harness`) is the separate `promsdk-harness` crate, so an
 //! instrumented service never compiles a scraper.
 #![deny(missing_docs)]
+
+// The derives name `::promsdk`; this lets the crate's own tests use them.
+extern crate self as promsdk;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
@@ -48,6 +53,7 @@ pub mod registry;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testutil;
+pub mod typed_labels;
 pub mod vec;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -71,10 +77,16 @@ pub use metrics::stateset::{StateSet, StateSetConfig};
 pub use metrics::summary::{Summary, SummaryConfig};
 pub use metrics::timer::{Observe, Timer};
 pub use metrics::{Lifecycle, Metric};
+/// Derives [`LabelValue`](trait@LabelValue) for an enum of unit variants (see [`typed_labels`]).
+pub use promsdk_derive::LabelValue;
+/// Derives [`Labels`](trait@Labels) for a struct whose fields are labels (see [`typed_labels`]).
+pub use promsdk_derive::Labels;
 pub use registry::{
     default_registry, gather_all, gather_all_into, CollectorId, Gathered, MetricCollector,
     Registry, RegistryView,
 };
+pub use typed_labels::{LabelValue, Labels};
 pub use vec::{
-    CounterVec, GaugeVec, HistogramVec, InfoVec, MetricVec, StateSetVec, SummaryVec, VecBuilder,
+    CounterVec, GaugeVec, HistogramVec, InfoVec, MetricVec, StateSetVec, SummaryVec, TypedVec,
+    VecBuilder,
 };

@@ -36,10 +36,12 @@ mod cache;
 mod collect;
 mod hash;
 pub mod ttl;
+mod typed;
 pub use builder::VecBuilder;
 use cache::{Cache, Strings, ThreadCaches};
 use hash::hash_values;
 pub use hash::{LabelHasher, LabelValuesHasher};
+pub use typed::TypedVec;
 
 /// The hasher vecs use unless told otherwise: [`LabelHasher`], keyed per vec.
 pub type DefaultHasher = LabelHasher;

@@ -7,9 +7,11 @@
 //!   index a dense array of counters, with no hashing;
 //! - `prometheus-client`, `fastmetrics`: a derived label-set struct holding the enum and
 //!   the integer, hashed as the key of the family's map;
-//! - `promsdk`: no typed label sets yet, so its best current path: the enum's and the
-//!   integer's names as `&'static str` from tables, passed as string label values
-//!   (see [`promsdk_strings`], the one function to replace when promsdk has its own).
+//! - `promsdk`: a `TypedVec` of a derived `Labels` struct holding the enum and the
+//!   integer (`#[label(max = 7)]`, as `measured`'s 8 shards): the values index this
+//!   thread's table of children, with no hashing;
+//! - `promsdk/strings`: the same labels through the string API, the enum's and the
+//!   integer's names as `&'static str` from tables (see [`promsdk_strings`]).
 
 use criterion::Criterion;
 use measured::label::{FixedCardinalityLabel, LabelValue, LabelVisitor};
@@ -25,6 +27,7 @@ use measured::label::{FixedCardinalityLabel, LabelValue, LabelVisitor};
     measured::FixedCardinalityLabel,
     prometheus_client::encoding::EncodeLabelValue,
     fastmetrics::derive::EncodeLabelValue,
+    promsdk::LabelValue,
 )]
 pub enum Operation {
     Read,
@@ -90,6 +93,13 @@ struct MeasuredTyped {
     shard: Shard,
 }
 
+#[derive(promsdk::Labels)]
+struct PromsdkTyped {
+    operation: Operation,
+    #[label(max = 7)]
+    shard: u8,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
 struct ClientTyped {
     operation: Operation,
@@ -109,8 +119,14 @@ pub fn labeled_typed(c: &mut Criterion) {
         .collect();
     let mut group = crate::group(c, "labeled_typed");
 
+    let vec: promsdk::TypedVec<PromsdkTyped, promsdk::Counter> =
+        promsdk::TypedVec::new(promsdk::Opts::new("operations", "Operations.")).unwrap();
+    bench(&mut group, "promsdk", &sets, |operation, shard| {
+        vec.update(&PromsdkTyped { operation, shard }, |c| c.inc())
+    });
+
     let inc = promsdk_strings();
-    bench(&mut group, "promsdk", &sets, inc);
+    bench(&mut group, "promsdk/strings", &sets, inc);
 
     let vec = measured::CounterVec::<MeasuredTypedSet>::new();
     bench(&mut group, "measured", &sets, |operation, shard| {
@@ -145,8 +161,8 @@ pub fn labeled_typed(c: &mut Criterion) {
     group.finish();
 }
 
-/// promsdk's increment for typed label values, until it has typed label sets: the
-/// values' names as `&'static str` (their addresses never change, so its thread cache
+/// promsdk's increment for typed label values through the string API: the values'
+/// names as `&'static str` (their addresses never change, so its thread cache
 /// finds the child by address and compares the values without hashing them).
 fn promsdk_strings() -> impl Fn(Operation, u8) {
     let vec = promsdk::CounterVec::new(

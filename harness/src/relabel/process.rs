@@ -93,7 +93,9 @@ impl RelabelConfig {
             }
             Action::LabelMap => {
                 let mut mapped: Vec<(String, Arc<str>)> = Vec::new();
-                for pair in work.pairs() {
+                // Most names do not match: `is_match` tells without building the
+                // groups (which allocates), so only the names that do pay for them.
+                for pair in work.pairs().iter().filter(|p| self.regex.is_match(&p.name)) {
                     if let Some(groups) = self.regex.captures(&pair.name) {
                         s.result.clear();
                         self.replacement_t.expand_into(&groups, &mut s.result);
