@@ -13,7 +13,7 @@
 //!
 //! The tables stay correct the way the vec's own thread caches do (see `cache.rs`):
 //! - every removal (explicit, partial-match, `clear`, `retain`, TTL) bumps the vec's
-//!   removal epoch under its write lock, and a table older than the epoch empties itself
+//!   removal epoch under the write lock of the shard it removes from, and a table older than the epoch empties itself
 //!   before its next lookup, so a thread never reaches a removed child after it could
 //!   have learnt of the removal;
 //! - a slot holds a handle, which a TTL sweep counts like any other: a child in a table
