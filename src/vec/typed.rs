@@ -13,9 +13,9 @@
 //!
 //! The tables stay correct the way the vec's own thread caches do (see `cache.rs`):
 //! - every removal (explicit, partial-match, `clear`, `retain`, TTL) bumps the vec's
-//!   removal epoch under the write lock of the shard it removes from, and a table older than the epoch empties itself
-//!   before its next lookup, so a thread never reaches a removed child after it could
-//!   have learnt of the removal;
+//!   removal epoch under the write lock of the shard it removes from, and a table
+//!   older than the epoch empties itself before its next lookup, so a thread never
+//!   reaches a removed child after it could have learnt of the removal;
 //! - a slot holds a handle, which a TTL sweep counts like any other: a child in a table
 //!   is hidden when idle but never freed, so no update is lost to expiry. A sweep that
 //!   keeps idle children because of handles bumps the epoch, so tables let go of them at
