@@ -373,27 +373,11 @@ impl<M: Metric> ThreadCaches<M> {
 
 #[cfg(test)]
 mod tests {
-    use std::hash::BuildHasher;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use crate::vec::LabelHasher;
+    use crate::vec::hash::Counting;
     use crate::{Counter, CounterVec, MetricVec, Opts};
-
-    /// The default hasher, counting the values it hashes.
-    #[derive(Clone, Default)]
-    struct Counting {
-        hasher: LabelHasher,
-        calls: Arc<AtomicUsize>,
-    }
-
-    impl BuildHasher for Counting {
-        type Hasher = <LabelHasher as BuildHasher>::Hasher;
-        fn build_hasher(&self) -> Self::Hasher {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            self.hasher.build_hasher()
-        }
-    }
 
     fn counting_vec() -> (MetricVec<Counter, Counting>, Arc<AtomicUsize>) {
         let hasher = Counting::default();

@@ -154,6 +154,25 @@ impl Hasher for LabelValuesHasher {
     }
 }
 
+/// The default hasher, counting the values it hashes: tests of the paths that must
+/// not hash (thread caches, typed tables) count with it.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Counting {
+    hasher: LabelHasher,
+    pub(crate) calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[cfg(test)]
+impl BuildHasher for Counting {
+    type Hasher = <LabelHasher as BuildHasher>::Hasher;
+    fn build_hasher(&self) -> Self::Hasher {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.hasher.build_hasher()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -397,11 +397,9 @@ impl<L: Labels + 'static, M: Metric, S: BuildHasher + Send + Sync + 'static> Col
 
 #[cfg(test)]
 mod tests {
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
-    use crate::vec::LabelHasher;
+    use crate::vec::hash::Counting;
     use crate::{Counter, LabelValue, Labels, Opts, TypedVec, VecBuilder};
 
     #[derive(LabelValue, Clone, Copy, PartialEq, Debug)]
@@ -420,21 +418,6 @@ mod tests {
     struct WithPath<'a> {
         method: Method,
         path: &'a str,
-    }
-
-    /// The default hasher, counting the values it hashes.
-    #[derive(Clone, Default)]
-    struct Counting {
-        hasher: LabelHasher,
-        calls: Arc<AtomicUsize>,
-    }
-
-    impl BuildHasher for Counting {
-        type Hasher = <LabelHasher as BuildHasher>::Hasher;
-        fn build_hasher(&self) -> Self::Hasher {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            self.hasher.build_hasher()
-        }
     }
 
     /// Slots in the table, in its flat array and in pages all find their child again
