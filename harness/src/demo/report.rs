@@ -206,6 +206,21 @@ struct StrategyLog {
     frozen: bool,
 }
 
+/// Records in `unexpected` that `step` of strategy `name` did what no strategy should
+/// (`what`), and returns the event saying so. (Fields, not the log: the caller is
+/// iterating over the log's sets.)
+fn unexpected(name: &str, unexpected: &mut Vec<String>, step: &str, what: &str) -> PendingEvent {
+    let message = format!("{name:<9}  {step} {what}");
+    unexpected.push(message.clone());
+    (
+        EventKind::Unexpected,
+        name.to_owned(),
+        vec![step.to_owned()],
+        None,
+        message,
+    )
+}
+
 #[derive(Debug)]
 struct Removal {
     strategy: String,
@@ -339,17 +354,11 @@ impl Recorder {
                     .iter()
                     .any(|v| &v.step == step && v.gone_at.is_some());
                 if back {
-                    let message = format!(
-                        "{:<9}  {step} is returned again after it had gone",
-                        log.name
-                    );
-                    log.unexpected.push(message.clone());
-                    lines.push((
-                        EventKind::Unexpected,
-                        log.name.clone(),
-                        vec![step.clone()],
-                        None,
-                        message,
+                    lines.push(unexpected(
+                        &log.name,
+                        &mut log.unexpected,
+                        step,
+                        "is returned again after it had gone",
                     ));
                 }
             }
@@ -374,17 +383,11 @@ impl Recorder {
                         message,
                     ));
                 } else if log.current.contains(step) {
-                    let message = format!(
-                        "{:<9}  {step} is no longer returned although the latest run has it",
-                        log.name
-                    );
-                    log.unexpected.push(message.clone());
-                    lines.push((
-                        EventKind::Unexpected,
-                        log.name.clone(),
-                        vec![step.clone()],
-                        None,
-                        message,
+                    lines.push(unexpected(
+                        &log.name,
+                        &mut log.unexpected,
+                        step,
+                        "is no longer returned although the latest run has it",
                     ));
                 }
             }
