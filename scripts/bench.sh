@@ -38,6 +38,10 @@ contended_inc_2threads           contended_inc_2threads  promsdk                
 contended_inc_2threads/sharded   contended_inc_2threads  promsdk/sharded         -
 encode_text_10k                  encode_text_10k         promsdk                 -
 mt_high_cardinality              mt_high_cardinality     promsdk                 -
+split/inserts                    high_cardinality_split  promsdk/inserts         inserts
+split/first-gather               high_cardinality_split  promsdk/first-gather    first-gather
+split/second-gather              high_cardinality_split  promsdk/second-gather   second-gather
+split/drop                       high_cardinality_split  promsdk/drop            drop
 mt_fixed_cardinality             mt_fixed_cardinality    promsdk                 -
 churn                            churn                   promsdk                 -
 churn/ttl                        churn                   promsdk/ttl             -

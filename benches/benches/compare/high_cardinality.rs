@@ -5,6 +5,11 @@
 //! thread gathers and encodes all 4,000 as text. Building the vec and dropping it
 //! afterwards are not timed; the user names are built once, before measuring.
 //!
+//! `high_cardinality_split` runs the same scenario on one thread (4,000 series) and
+//! times its phases apart, one function per library and phase: `LIBRARY/inserts`,
+//! `LIBRARY/first-gather` and `LIBRARY/second-gather` (each with the text encode) and
+//! `LIBRARY/drop` (dropping the state with its 4,000 series).
+//!
 //! Each library takes the label values as it best can: promsdk and `prometheus` as
 //! strings; `prometheus-client` and `fastmetrics` as a derived struct of the enum, the
 //! route and an owned copy of the user name; `metrics` as a key of owned labels;
@@ -12,6 +17,8 @@
 //! name in a concurrent interner).
 
 use criterion::measurement::WallTime;
+use std::time::{Duration, Instant};
+
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 use fastmetrics::format::text::TextProfile;
 use measured::metric::name::MetricName;
@@ -63,21 +70,41 @@ type ClientFamily = prometheus_client::metrics::family::Family<
 type FastFamily =
     fastmetrics::metrics::family::Family<FastError, fastmetrics::metrics::counter::Counter<u64>>;
 
+/// How the scenario runs: on two threads, timed as a whole, or on one thread with its
+/// phases timed apart.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Mode {
+    TwoThreads,
+    Split,
+}
+
 pub fn mt_high_cardinality(c: &mut Criterion) {
+    scenario(c, "mt_high_cardinality", Mode::TwoThreads);
+}
+
+pub fn high_cardinality_split(c: &mut Criterion) {
+    scenario(c, "high_cardinality_split", Mode::Split);
+}
+
+fn scenario(c: &mut Criterion, name: &str, mode: Mode) {
     let users: [Vec<String>; 2] = [0, 1].map(|t| {
         (0..SERIES_PER_THREAD)
             .map(|i| format!("user-{t}-{i:04}"))
             .collect()
     });
-    let mut group = crate::group(c, "mt_high_cardinality");
+    let mut group = crate::group(c, name);
     // Milliseconds per iteration: fewer, flat samples keep the group to seconds.
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
+    let mut group = Scenario {
+        group,
+        mode,
+        users: &users,
+    };
 
     let mut sink = promsdk::Collected::default();
     bench(
         &mut group,
         "promsdk",
-        &users,
         || {
             let registry = promsdk::Registry::default();
             let vec =
@@ -98,7 +125,6 @@ pub fn mt_high_cardinality(c: &mut Criterion) {
     bench(
         &mut group,
         "prometheus",
-        &users,
         || {
             let registry = prometheus::Registry::new();
             let vec =
@@ -116,7 +142,6 @@ pub fn mt_high_cardinality(c: &mut Criterion) {
     bench(
         &mut group,
         "prometheus-client",
-        &users,
         || {
             let mut registry = prometheus_client::registry::Registry::default();
             let family = ClientFamily::default();
@@ -140,7 +165,6 @@ pub fn mt_high_cardinality(c: &mut Criterion) {
     bench(
         &mut group,
         "metrics",
-        &users,
         || {
             let recorder = recorder();
             let handle = recorder.handle();
@@ -162,7 +186,6 @@ pub fn mt_high_cardinality(c: &mut Criterion) {
     bench(
         &mut group,
         "measured",
-        &users,
         || measured::CounterVec::with_label_set(MeasuredErrorSet::new(route_reader())),
         |vec: &measured::CounterVec<MeasuredErrorSet>, kind, route, user_name| {
             vec.inc(MeasuredError {
@@ -180,7 +203,6 @@ pub fn mt_high_cardinality(c: &mut Criterion) {
     bench(
         &mut group,
         "fastmetrics",
-        &users,
         || {
             let mut registry = fastmetrics::registry::Registry::default();
             let family = FastFamily::new(Default::default);
@@ -205,20 +227,28 @@ pub fn mt_high_cardinality(c: &mut Criterion) {
         },
     );
 
-    group.finish();
+    group.group.finish();
+}
+
+/// A criterion group running the scenario in one mode, over the users of each thread.
+struct Scenario<'a, 'c> {
+    group: BenchmarkGroup<'c, WallTime>,
+    mode: Mode,
+    users: &'a [Vec<String>; 2],
 }
 
 /// Measures rounds of: a fresh state from `setup` (not timed), each thread's new series
 /// created with `insert`, then `encode` of the state into a buffer reused across
-/// rounds. One round runs first to check the exposition holds every series.
+/// rounds (in `Mode::Split`, all on this thread, each phase its own function). One
+/// round runs first to check the exposition holds every series.
 fn bench<S: Sync>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
+    scenario: &mut Scenario<'_, '_>,
     library: &str,
-    users: &[Vec<String>; 2],
     mut setup: impl FnMut() -> S,
     insert: impl Fn(&S, Kind, &'static str, &str) + Sync,
     mut encode: impl FnMut(&S, &mut Vec<u8>),
 ) {
+    let users = scenario.users;
     let work = |state: &S, thread: usize| {
         for (i, user) in users[thread].iter().enumerate() {
             let (kind, route) = combination(i);
@@ -237,12 +267,62 @@ fn bench<S: Sync>(
         2 * SERIES_PER_THREAD,
     );
 
-    group.bench_function(library, |b| {
-        b.iter_custom(|iters| {
-            rounds(iters, &mut setup, work, |state| {
-                buf.clear();
-                encode(state, &mut buf)
+    let group = &mut scenario.group;
+    if scenario.mode == Mode::TwoThreads {
+        group.bench_function(library, |b| {
+            b.iter_custom(|iters| {
+                rounds(iters, &mut setup, work, |state| {
+                    buf.clear();
+                    encode(state, &mut buf)
+                })
             })
-        })
-    });
+        });
+        return;
+    }
+    // One thread: the phases in turn, timing one of them per function.
+    let mut phases = |iters: u64, timed: Phase| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let state = setup();
+            let began = Instant::now();
+            work(&state, 0);
+            work(&state, 1);
+            let mut took = [began.elapsed(), Duration::ZERO, Duration::ZERO];
+            for gather in &mut took[1..] {
+                let began = Instant::now();
+                buf.clear();
+                encode(&state, &mut buf);
+                *gather = began.elapsed();
+            }
+            let began = Instant::now();
+            drop(state);
+            let dropped = began.elapsed();
+            total += match timed {
+                Phase::Inserts => took[0],
+                Phase::FirstGather => took[1],
+                Phase::SecondGather => took[2],
+                Phase::Drop => dropped,
+            };
+        }
+        total
+    };
+    for (phase, id) in [
+        (Phase::Inserts, "inserts"),
+        (Phase::FirstGather, "first-gather"),
+        (Phase::SecondGather, "second-gather"),
+        (Phase::Drop, "drop"),
+    ] {
+        group.bench_function(format!("{library}/{id}"), |b| {
+            b.iter_custom(|iters| phases(iters, phase))
+        });
+    }
+}
+
+/// The phases `Mode::Split` times apart.
+#[derive(Clone, Copy)]
+enum Phase {
+    Inserts,
+    FirstGather,
+    SecondGather,
+    Drop,
 }

@@ -53,6 +53,7 @@ fn main() {
     contended::contended_inc_2threads(&mut c);
     encode::encode_text_10k(&mut c);
     high_cardinality::mt_high_cardinality(&mut c);
+    high_cardinality::high_cardinality_split(&mut c);
     fixed_cardinality::mt_fixed_cardinality(&mut c);
     churn::churn(&mut c);
     parse::parse_text(&mut c);
