@@ -200,7 +200,9 @@ fn gathered_series_are_sorted_by_labels() {
 
 /// Gathers between inserts and removals report exactly the live series, in label order:
 /// each gather sorts only the children new since the last one into the list it keeps.
-/// The labels are declared out of name order, with a constant label between them.
+/// The labels are declared out of name order, with a constant label between them; some
+/// values share long prefixes, and some hold a zero byte (which the gather's sort keys
+/// cannot hold: it then compares the children's keys).
 #[test]
 fn gathers_between_inserts_and_removals_report_the_live_series_in_order() {
     let v = CounterVec::new(Opts::new("c", "h").const_label("m", "1"), &["z", "a"]).unwrap();
@@ -213,13 +215,18 @@ fn gathers_between_inserts_and_removals_report_the_live_series_in_order() {
         (seed >> 33) as usize
     };
     for round in 0..40 {
+        let value = |n: usize| match n % 4 {
+            0 => format!("v{}", n / 4),
+            1 => format!("v{}\0", n / 4),
+            _ => format!("v-shared-long-prefix-{}", n / 4),
+        };
         for _ in 0..next() % 40 {
-            let (z, a) = ((next() % 13).to_string(), format!("v{}", next() % 9));
+            let (z, a) = ((next() % 13).to_string(), value(next() % 36));
             v.with_label_values(&[&z, &a]).inc();
             *live.entry((a, z)).or_default() += 1.0;
         }
         for _ in 0..next() % 30 {
-            let (z, a) = ((next() % 13).to_string(), format!("v{}", next() % 9));
+            let (z, a) = ((next() % 13).to_string(), value(next() % 36));
             assert_eq!(v.remove(&[&z, &a]), live.remove(&(a, z)).is_some());
         }
         if round % 3 == 2 {

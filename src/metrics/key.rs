@@ -98,6 +98,28 @@ impl Key {
         Ordering::Equal
     }
 
+    /// Appends the values at the positions in `order` (every value in stored order when
+    /// `order` is empty), each followed by a zero byte, to `out`: such byte strings order
+    /// as [`Key::cmp_by`] orders the keys, as long as no value holds a zero byte (a
+    /// shorter value ends with a zero where a longer one goes on with a greater byte).
+    /// Returns false, having appended part, when one does.
+    pub(crate) fn write_sort_key(&self, order: &[usize], out: &mut Vec<u8>) -> bool {
+        let mut put = |value: &[u8]| {
+            if value.contains(&0) {
+                return false;
+            }
+            out.extend_from_slice(value);
+            out.push(0);
+            true
+        };
+        if order.is_empty() {
+            return self.byte_values().all(put);
+        }
+        order
+            .iter()
+            .all(|&i| self.byte_values().nth(i).is_some_and(&mut put))
+    }
+
     /// The value at `index`, if there is one.
     pub(crate) fn value(&self, index: usize) -> Option<&str> {
         self.values().nth(index)
@@ -349,6 +371,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Sort keys order as `cmp_by` does, in stored order and through a permutation, and
+    /// a value with a zero byte is refused.
+    #[test]
+    fn sort_keys_order_as_keys_do() {
+        let values = ["", "a", "ab", "b", "x-longer-than-eight", "é"];
+        let mut keys: Vec<Key> = Vec::new();
+        for a in values {
+            for b in values {
+                keys.push(Key::new(&[a, b]));
+            }
+        }
+        for order in [&[][..], &[1, 0][..]] {
+            let sort_key = |k: &Key| {
+                let mut out = Vec::new();
+                assert!(k.write_sort_key(order, &mut out));
+                out
+            };
+            for a in &keys {
+                for b in &keys {
+                    assert_eq!(sort_key(a).cmp(&sort_key(b)), a.cmp_by(b, order));
+                }
+            }
+        }
+        assert!(!Key::new(&["a", "b\0"]).write_sort_key(&[], &mut Vec::new()));
     }
 
     #[test]

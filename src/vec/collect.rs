@@ -4,9 +4,9 @@
 //! rejected-label-sets family when a series limit is set.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
-use super::{Entry, MetricVec};
+use super::order::add_in_order;
+use super::MetricVec;
 use crate::collector::{Collected, Collector};
 use crate::desc::Desc;
 use crate::error::Error;
@@ -105,83 +105,6 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                     inner.desc.variable_label_names()
                 ),
             });
-        }
-    }
-}
-
-/// Adds `fresh` (children inserted since the last gather) to `sorted` (children in label
-/// order), keeping that order: sorts only the new ones, then finds each one's place in
-/// what follows the previous one's (see [`place_from_start`]), so a gather after `k`
-/// inserts into `n` children compares about `k·log2(n/k)` times instead of sorting all of
-/// them. Children
-/// already removed are left out. Compares keys, the label values kept inline in each
-/// child's metric, in the order `key_order` gives (see `Key::cmp_by`).
-fn add_in_order<M: Metric>(
-    sorted: &mut Vec<Arc<Entry<M>>>,
-    mut fresh: Vec<Arc<Entry<M>>>,
-    key_order: &[usize],
-) {
-    // Relaxed: see `Entry::removed`.
-    fresh.retain(|e| !e.removed.load(Ordering::Relaxed));
-    let cmp = |a: &Arc<Entry<M>>, b: &Arc<Entry<M>>| a.key().cmp_by(b.key(), key_order);
-    fresh.sort_unstable_by(cmp);
-    if sorted.is_empty() {
-        *sorted = fresh;
-        return;
-    }
-    let mut places = Vec::with_capacity(fresh.len());
-    let mut from = 0;
-    for e in &fresh {
-        let rest = sorted.get(from..).unwrap_or_default();
-        from += place_from_start(rest, |s| cmp(s, e).is_lt());
-        places.push(from);
-    }
-    let total = sorted.len() + fresh.len();
-    let old = std::mem::replace(sorted, Vec::with_capacity(total));
-    let mut old = old.into_iter();
-    let mut taken = 0;
-    for (e, place) in fresh.into_iter().zip(places) {
-        sorted.extend(old.by_ref().take(place - taken));
-        taken = place;
-        sorted.push(e);
-    }
-    sorted.extend(old);
-}
-
-/// `sorted.partition_point(before)`, searched from the start by doubling steps, then by
-/// halving: about `2·log2(p)` calls for a place `p`, so a run of new children spread
-/// over the sorted list costs little per child when each one's search starts after the
-/// previous one's place.
-fn place_from_start<T>(sorted: &[T], mut before: impl FnMut(&T) -> bool) -> usize {
-    // All of `sorted[..low]` comes before; `sorted[low + step - 1]`, if any, does not.
-    let mut low = 0;
-    let mut step = 1;
-    while sorted.get(low + step - 1).is_some_and(&mut before) {
-        low += step;
-        step *= 2;
-    }
-    let high = sorted.len().min(low + step);
-    low + sorted
-        .get(low..high)
-        .map_or(0, |part| part.partition_point(before))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::place_from_start;
-
-    #[test]
-    fn place_from_start_is_the_partition_point() {
-        let sorted: Vec<u32> = (0..100).map(|i| i * 2).collect();
-        for len in [0, 1, 2, 3, 7, 8, 9, 100] {
-            let part = &sorted[..len];
-            for x in 0..205 {
-                assert_eq!(
-                    place_from_start(part, |&s| s < x),
-                    part.partition_point(|&s| s < x),
-                    "len {len}, x {x}"
-                );
-            }
         }
     }
 }

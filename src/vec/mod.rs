@@ -35,6 +35,7 @@ mod builder;
 mod cache;
 mod collect;
 mod hash;
+mod order;
 pub mod ttl;
 mod typed;
 pub use builder::VecBuilder;
