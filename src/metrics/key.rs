@@ -3,31 +3,48 @@
 
 use std::cmp::Ordering;
 
-use smallvec::SmallVec;
 
 /// Label values stored back to back, each as its length (LEB128: one byte below 128)
 /// followed by its bytes; inline in the child's [`Lifecycle`](super::Lifecycle) when they
-/// fit (two values of 15 bytes do), so the compare on a lookup reads the cache line that
-/// also holds the value it updates.
-pub(crate) struct Key(SmallVec<[u8; INLINE]>);
+/// fit (up to [`INLINE`] bytes: three values of 13 bytes do), so the compare on a lookup
+/// reads only the lifecycle's cache line.
+pub(crate) struct Key(Repr);
 
-/// Bytes a key holds without an allocation of its own: with the lifecycle's hash and mark
-/// and an 8-byte value, 64 bytes.
-const INLINE: usize = 32;
+/// The bytes, inline or in an allocation of their own. 48 bytes either way: the tag,
+/// the inline length and `INLINE` bytes; with the lifecycle's hash and mark, one
+/// 64-byte line.
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+/// Bytes a key holds without an allocation of its own.
+const INLINE: usize = 46;
 
 impl Key {
     pub(crate) fn new(values: &[&str]) -> Self {
-        let mut bytes = SmallVec::new();
-        for v in values {
-            let mut len = v.len();
-            while len >= 0x80 {
-                bytes.push(len as u8 | 0x80);
-                len >>= 7;
-            }
-            bytes.push(len as u8);
-            bytes.extend_from_slice(v.as_bytes());
+        let total: usize = values.iter().map(|v| len_size(v.len()) + v.len()).sum();
+        if total <= INLINE {
+            let mut bytes = [0; INLINE];
+            let len = write_values(values, &mut bytes);
+            // Fits: at most `INLINE` bytes.
+            return Key(Repr::Inline {
+                len: len as u8,
+                bytes,
+            });
         }
-        Key(bytes)
+        let mut bytes = vec![0; total].into_boxed_slice();
+        write_values(values, &mut bytes);
+        Key(Repr::Heap(bytes))
+    }
+
+    /// The encoded values.
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Repr::Heap(bytes) => bytes,
+        }
     }
 
     /// Whether the stored values are exactly `values`.
@@ -37,7 +54,7 @@ impl Key {
     /// 75 instructions instead of 33 for two values).
     #[inline(always)]
     pub(crate) fn matches(&self, values: &[&str]) -> bool {
-        let mut rest: &[u8] = &self.0;
+        let mut rest: &[u8] = self.bytes();
         for v in values {
             let Some((len, tail)) = read_len(rest) else {
                 return false;
@@ -65,7 +82,7 @@ impl Key {
 
     /// The stored values in order, as bytes.
     fn byte_values(&self) -> impl Iterator<Item = &[u8]> {
-        let mut rest: &[u8] = &self.0;
+        let mut rest: &[u8] = self.bytes();
         std::iter::from_fn(move || {
             let (len, tail) = read_len(rest)?;
             let (value, tail) = tail.split_at_checked(len)?;
@@ -80,7 +97,7 @@ impl Key {
     /// labels of a child are constant, the same for every child.
     pub(crate) fn cmp_by(&self, other: &Key, order: &[usize]) -> Ordering {
         if order.is_empty() {
-            return cmp_in_turn(&self.0, &other.0);
+            return cmp_in_turn(self.bytes(), other.bytes());
         }
         // Value by value in `order`, each found by hopping over the lengths before it
         // (vecs have few labels): no allocation, no call into `memcmp`.
@@ -217,6 +234,41 @@ fn bytes_cmp(a: &[u8], b: &[u8]) -> Ordering {
         a.iter().take(n).cmp(b.iter().take(n))
     };
     prefix.then(a.len().cmp(&b.len()))
+}
+
+/// How many bytes `Key::new` writes for a length.
+fn len_size(mut len: usize) -> usize {
+    let mut size = 1;
+    while len >= 0x80 {
+        len >>= 7;
+        size += 1;
+    }
+    size
+}
+
+/// Writes `values` as `Key::new` stores them into `out`, which has room for them;
+/// returns how many bytes that took.
+fn write_values(values: &[&str], out: &mut [u8]) -> usize {
+    let mut at = 0;
+    for v in values {
+        let mut len = v.len();
+        loop {
+            let last = len < 0x80;
+            if let Some(b) = out.get_mut(at) {
+                *b = if last { len as u8 } else { len as u8 | 0x80 };
+            }
+            at += 1;
+            if last {
+                break;
+            }
+            len >>= 7;
+        }
+        if let Some(dst) = out.get_mut(at..at + v.len()) {
+            dst.copy_from_slice(v.as_bytes());
+        }
+        at += v.len();
+    }
+    at
 }
 
 /// A length written by `Key::new` and what follows it.

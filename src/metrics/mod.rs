@@ -70,10 +70,11 @@ pub trait Metric: Clone + Send + Sync + 'static {
 /// values a lookup compares) and whether the metric was updated since the last TTL
 /// sweep looked at it.
 ///
-/// Metric types keep it first in their shared state, with the value an update changes
-/// right after it, in one 64-byte-aligned block: a vec lookup answered from a thread
-/// cache then reads a single cache line of the child, for the values it compares, the
-/// mark and the value it updates.
+/// It takes one 64-byte line (label values up to 46 bytes encoded are kept inline), and
+/// metric types keep it first in their 64-byte-aligned shared state, with the values
+/// updates write starting on the next line: a vec lookup answered from a thread cache
+/// reads the line it compares without moving the line that threads updating the same
+/// child take turns at.
 pub struct Lifecycle {
     hash: u64,
     key: Key,

@@ -31,8 +31,9 @@
 //!   handles bumps the epoch too, so threads let go of them at their next lookup and the
 //!   next sweep can free them (the sweeping thread lets go of its own at once); a thread
 //!   that never looks up this vec again keeps at most its cache's worth alive.
-//! - A hit reads the slot, then one cache line of the metric: the child's label values
-//!   and update mark live in its [`Lifecycle`](crate::Lifecycle), next to the value.
+//! - A hit reads the slot, then the metric's first cache line, its
+//!   [`Lifecycle`](crate::Lifecycle) with the child's label values, before updating the
+//!   value on the next line.
 
 use std::cell::RefCell;
 use std::sync::Arc;
