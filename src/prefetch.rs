@@ -27,6 +27,18 @@ pub(crate) fn prefetch_ends<T>(value: &T) {
     line(first.wrapping_add(std::mem::size_of::<T>().saturating_sub(1)));
 }
 
+/// Asks, as [`prefetch`] does, for the cache line right after the bytes of `value`: for a
+/// metric's [`Lifecycle`](crate::Lifecycle), which fills the first line of the metric's
+/// state, the line where its values start.
+#[inline(always)]
+pub(crate) fn prefetch_after<T>(value: &T) {
+    line(
+        (value as *const T)
+            .cast::<i8>()
+            .wrapping_add(std::mem::size_of::<T>()),
+    );
+}
+
 /// Asks for the cache line holding `at`.
 #[inline(always)]
 fn line(at: *const i8) {

@@ -3,7 +3,6 @@
 
 use std::cmp::Ordering;
 
-
 /// Label values stored back to back, each as its length (LEB128: one byte below 128)
 /// followed by its bytes; inline in the child's [`Lifecycle`](super::Lifecycle) when they
 /// fit (up to [`INLINE`] bytes: three values of 13 bytes do), so the compare on a lookup

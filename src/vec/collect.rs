@@ -39,8 +39,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 add_in_order(&mut sorted, fresh, &inner.key_order);
             }
             // Children created at different times lie anywhere in memory: ask for the
-            // entries a few steps ahead, and for the metric of nearer ones (whose entries
-            // are in cache by then). Their labels are only compared by address.
+            // entries a few steps ahead, and for the metric values of nearer ones (whose
+            // entries are in cache by then), with their lifecycles if a TTL reads them. Their labels are only compared by address.
             // The samples of the previous gather, if the sink kept them: a child still in
             // the same place gets only its value updated. The values are of the family's
             // type by construction, so no per-sample check.
@@ -54,7 +54,10 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                     crate::prefetch::prefetch(&**far);
                 }
                 if let Some(near) = sorted.get(i + AHEAD) {
-                    crate::prefetch::prefetch(near.metric.lifecycle());
+                    crate::prefetch::prefetch_after(near.metric.lifecycle());
+                    if inner.ttl.is_some() {
+                        crate::prefetch::prefetch(near.metric.lifecycle());
+                    }
                 }
                 // Relaxed: see `Entry::removed`; a child removed after this read is
                 // reported once more, as if the gather had run just before the removal.
