@@ -11,6 +11,11 @@
 //! string compare, no lock, no allocation. A miss (the first lookup on a thread, or the
 //! first after a removal) goes through the vec by the label values and fills the slot.
 //!
+//! Only a hit is inline (the table from the thread's `RECENT` shortcut, the epoch check,
+//! the slot): everything else is one call away. Inlined too, the fallbacks (hashing,
+//! formatting integer values) made the update too large for callers to inline, or kept
+//! its inputs in stack slots that every update reloaded before its atomic add.
+//!
 //! The tables stay correct the way the vec's own thread caches do (see `cache.rs`):
 //! - every removal (explicit, partial-match, `clear`, `retain`, TTL) bumps the vec's
 //!   removal epoch under the write lock of the shard it removes from, and a table
@@ -205,21 +210,47 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
     where
         T: Labels<Static = L>,
     {
-        if !T::HASHED && !cfg!(promsdk_loom) {
-            if let Some(index) = labels.dense_index() {
-                if let Some(table) = self.my_table() {
-                    if let Ok(mut table) = table.try_borrow_mut() {
-                        // Relaxed: as the vec's thread caches (see `Inner::forget_cached`).
-                        let epoch = self.vec.inner.removals.load(Ordering::Relaxed);
-                        if let Some(child) = table.get(epoch, index) {
-                            return f(child);
-                        }
-                        return self.fill(&mut table, epoch, index, labels, f);
+        if T::HASHED || cfg!(promsdk_loom) {
+            return labels.with_values(|values| self.vec.update(values, f));
+        }
+        // The hot path, kept small so that it inlines into the caller: the child in
+        // this thread's table, found through its `RECENT` shortcut. Anything else is out
+        // of line.
+        if let Some(index) = labels.dense_index() {
+            if let Some(table) = self.recent_table() {
+                if let Ok(table) = table.try_borrow_mut() {
+                    // Relaxed: as the vec's thread caches (see `Inner::forget_cached`).
+                    let epoch = self.vec.inner.removals.load(Ordering::Relaxed);
+                    if let Some(child) = table.get(epoch, index) {
+                        return f(child);
                     }
-                    // Borrowed: an update nested in `f` on the same vec and thread.
-                } else {
-                    return self.first_on_thread(index, labels, f);
                 }
+            }
+        }
+        self.update_dense(labels, f)
+    }
+
+    /// `update` of a dense label struct past the hot path: a miss in this thread's
+    /// table, no table yet, a table not in the shortcut, a bounded integer past its
+    /// `max`, or an update nested in `f` on the same vec and thread.
+    #[inline(never)]
+    fn update_dense<T, R>(&self, labels: &T, f: impl FnOnce(&M) -> R) -> R
+    where
+        T: Labels<Static = L>,
+    {
+        if let Some(index) = labels.dense_index() {
+            if let Some(table) = self.my_table() {
+                if let Ok(mut table) = table.try_borrow_mut() {
+                    // Relaxed: see `update`.
+                    let epoch = self.vec.inner.removals.load(Ordering::Relaxed);
+                    if let Some(child) = table.get(epoch, index) {
+                        return f(child);
+                    }
+                    return self.fill(&mut table, epoch, index, labels, f);
+                }
+                // Borrowed: an update nested in `f` on the same vec and thread.
+            } else {
+                return self.first_on_thread(index, labels, f);
             }
         }
         labels.with_values(|values| self.vec.update(values, f))
@@ -292,10 +323,9 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
         &self.vec
     }
 
-    /// This thread's table, if it has one: from its `RECENT` shortcut, else from
-    /// `by_thread` (and then remembered in the shortcut).
+    /// This thread's table, if its `RECENT` shortcut has it.
     #[inline(always)]
-    fn my_table(&self) -> Option<&RefCell<Table<M>>> {
+    fn recent_table(&self) -> Option<&RefCell<Table<M>>> {
         let id = self.id;
         let (owner, table) = RECENT.with(|recent| recent[id as usize % RECENT_WAYS].get());
         if owner == id {
@@ -308,7 +338,13 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
             // thread reaches it, as through `ThreadLocal::get`.
             return Some(unsafe { &*table.cast::<RefCell<Table<M>>>() });
         }
-        self.my_table_slowly()
+        None
+    }
+
+    /// This thread's table, if it has one: from its `RECENT` shortcut, else from
+    /// `by_thread` (and then remembered in the shortcut).
+    fn my_table(&self) -> Option<&RefCell<Table<M>>> {
+        self.recent_table().or_else(|| self.my_table_slowly())
     }
 
     /// `my_table` past the shortcut.
