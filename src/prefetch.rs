@@ -18,14 +18,21 @@ pub(crate) fn prefetch<T>(value: &T) {
     line((value as *const T).cast());
 }
 
-/// Asks, as [`prefetch`] does, for the cache lines holding the first and the last byte of
-/// `value`: all of it when it spans at most two lines, as a label set's rendered text may.
+/// Asks, as [`prefetch`] does, for the cache lines holding the `len` bytes from `start`
+/// (a label set's header and rendered text).
 #[inline(always)]
-pub(crate) fn prefetch_ends<T>(value: &T) {
-    let first = (value as *const T).cast::<i8>();
-    line(first);
-    line(first.wrapping_add(std::mem::size_of::<T>().saturating_sub(1)));
+pub(crate) fn prefetch_bytes(start: *const u8, len: usize) {
+    let mut at = 0;
+    while at < len {
+        line(start.wrapping_add(at).cast());
+        at += LINE;
+    }
+    // The last line, which the steps above miss when `start` is not at a line's start.
+    line(start.wrapping_add(len.saturating_sub(1)).cast());
 }
+
+/// The cache line size of the targets this matters on.
+const LINE: usize = 64;
 
 /// Asks for the cache line holding `at`.
 #[inline(always)]
