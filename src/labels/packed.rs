@@ -38,6 +38,19 @@ struct Header {
     text: usize,
 }
 
+impl Header {
+    /// Counts one more reference, made from an existing one.
+    #[inline]
+    fn add_reference(&self) {
+        // Relaxed: the existing reference keeps the allocation alive meanwhile, and no
+        // other memory is published (as in `Arc::clone`).
+        let old = self.count.fetch_add(1, Ordering::Relaxed);
+        if old > MAX_COUNT {
+            std::process::abort();
+        }
+    }
+}
+
 /// Where the text starts.
 const TEXT_OFFSET: usize = size_of::<Header>();
 
@@ -101,9 +114,8 @@ const _: fn() = || {
 impl Packed {
     /// The empty set, allocating nothing.
     pub(super) fn empty() -> Packed {
-        // Relaxed: as in `clone`, the new reference comes from one that exists (the
-        // static's own).
-        EMPTY.count.fetch_add(1, Ordering::Relaxed);
+        // The new reference comes from one that exists: the static's own.
+        EMPTY.add_reference();
         Packed {
             ptr: NonNull::from(&EMPTY),
             _pairs: PhantomData,
@@ -136,11 +148,10 @@ impl Packed {
                 pairs: n,
                 text: text.len(),
             });
-            let base = raw;
-            ptr::copy_nonoverlapping(text.as_ptr(), base.add(TEXT_OFFSET), text.len());
+            ptr::copy_nonoverlapping(text.as_ptr(), raw.add(TEXT_OFFSET), text.len());
             ptr::copy_nonoverlapping(
                 pairs.as_ptr(),
-                base.add(pairs_offset(text.len())).cast::<LabelPair>(),
+                raw.add(pairs_offset(text.len())).cast::<LabelPair>(),
                 n,
             );
             pairs.set_len(0);
@@ -219,12 +230,7 @@ fn pairs_only(n: usize) -> Layout {
 impl Clone for Packed {
     #[inline]
     fn clone(&self) -> Packed {
-        // Relaxed: a new reference is made from an existing one, which keeps the
-        // allocation alive meanwhile; no other memory is published (as in `Arc::clone`).
-        let old = self.header().count.fetch_add(1, Ordering::Relaxed);
-        if old > MAX_COUNT {
-            std::process::abort();
-        }
+        self.header().add_reference();
         Packed {
             ptr: self.ptr,
             _pairs: PhantomData,
