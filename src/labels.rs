@@ -1,14 +1,18 @@
 //! Label name and value rules, and [`LabelSet`], the immutable, cheaply cloned set of
 //! label pairs every gathered sample carries.
 //!
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use once_cell::sync::Lazy;
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
+
+use packed::Packed;
+
+mod packed;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_valid_metric_name(name: &str) -> bool {
@@ -102,41 +106,29 @@ impl fmt::Debug for LabelPair {
     }
 }
 
-static EMPTY: Lazy<Arc<Inner>> = Lazy::new(|| Arc::new(Inner::new(Pairs::default())));
+/// Pairs a descriptor-built set collects on the stack before they move into the set.
+const INLINE: usize = 8;
 
-/// The pairs, in an allocation of their own sized to them: a set of four pairs kept
-/// inline would make every set, the scrape harness's one-label target addresses
-/// included, carry room for four (measured: 2,454 instead of 2,036 bytes per idle
-/// target in the `discovery` benchmark), for no measurable gain in `churn`.
-type Pairs = Box<[LabelPair]>;
-
-/// What a [`LabelSet`] shares between its clones. `repr(C)`, the rendered text first:
-/// an encode then reads the two cache lines after the reference counts, not lines
-/// further on behind the pairs.
-#[repr(C)]
-struct Inner {
-    /// The pairs as an exposition writes them, `a="x",b="y"` with values escaped:
-    /// built by the first encode of a sample carrying this set, then copied as is by
-    /// every later one (text 0.0.4 and OpenMetrics escape label values alike).
-    /// Inline up to 56 bytes (two or three short labels), so encoding such a set reads
-    /// no other allocation.
-    rendered: OnceLock<SmallVec<[u8; 56]>>,
-    pairs: Pairs,
+thread_local! {
+    /// The buffer a descriptor-built set's text is rendered into before it is copied into
+    /// the set, kept so that building a set allocates only the set.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-impl Inner {
-    fn new(pairs: Pairs) -> Self {
-        Inner {
-            pairs,
-            rendered: OnceLock::new(),
-        }
-    }
-}
+/// A scratch buffer longer than this is not kept for the next set.
+const SCRATCH_KEPT: usize = 4096;
 
 /// An immutable set of label pairs, sorted by name, cheap to clone (one reference count).
 ///
 /// Ordering compares the pairs in turn (name, then value), which is the order gathered
 /// series come out in.
+///
+/// A set is one allocation: the reference count, the pairs and, for a set built from a
+/// descriptor (a metric's or a vec child's labels, which exist to be exposed), the pairs
+/// as both exposition formats write them, rendered once when the set is built. Other sets
+/// ([`LabelSet::from_vec`], [`LabelSet::from_pairs`]: parsed series, scrape targets,
+/// exemplars) are rendered by each encode instead, so that sets never exposed carry no
+/// text.
 ///
 /// ```
 /// use promsdk::LabelSet;
@@ -145,11 +137,11 @@ impl Inner {
 /// assert_eq!(format!("{set:?}"), r#"{method="GET", path="/"}"#);
 /// ```
 #[derive(Clone)]
-pub struct LabelSet(Arc<Inner>);
+pub struct LabelSet(Packed);
 
 impl PartialEq for LabelSet {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.pairs == other.0.pairs
+        self.0.ptr_eq(&other.0) || self.pairs() == other.pairs()
     }
 }
 
@@ -157,7 +149,7 @@ impl Eq for LabelSet {}
 
 impl std::hash::Hash for LabelSet {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.pairs.hash(state);
+        self.pairs().hash(state);
     }
 }
 
@@ -169,14 +161,14 @@ impl PartialOrd for LabelSet {
 
 impl Ord for LabelSet {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.pairs.cmp(&other.0.pairs)
+        self.pairs().cmp(other.pairs())
     }
 }
 
 impl LabelSet {
     /// The set with no labels (shared, allocates nothing).
     pub fn empty() -> Self {
-        LabelSet(EMPTY.clone())
+        LabelSet(Packed::empty())
     }
 
     /// Builds a set from `(name, value)` pairs for metric `metric` (named in errors):
@@ -204,42 +196,50 @@ impl LabelSet {
                 label: w[0].name.to_string(),
             });
         }
-        Ok(LabelSet(Arc::new(Inner::new(pairs.into_boxed_slice()))))
+        // Inline capacity 0: the vec's buffer is taken over, not copied.
+        let pairs = SmallVec::<[LabelPair; 0]>::from_vec(pairs);
+        Ok(LabelSet(Packed::new(pairs, &[])))
     }
 
     /// A set from pairs already sorted by name, with distinct names (a descriptor's
-    /// labels, put in order once when it was built).
+    /// labels, put in order once when it was built), with its text rendered.
     pub(crate) fn from_sorted(pairs: impl IntoIterator<Item = LabelPair>) -> Self {
-        let pairs: Pairs = pairs.into_iter().collect();
+        let pairs: SmallVec<[LabelPair; INLINE]> = pairs.into_iter().collect();
         if pairs.is_empty() {
             return Self::empty();
         }
-        LabelSet(Arc::new(Inner::new(pairs)))
+        // Cell::take: this thread's buffer, or a new one if its thread-locals are gone.
+        let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        text.clear();
+        crate::encoding::write_pairs(&mut text, &pairs);
+        let set = LabelSet(Packed::new(pairs, &text));
+        if text.capacity() <= SCRATCH_KEPT {
+            // Err: the thread's locals are being destroyed; the buffer is dropped.
+            let _ = SCRATCH.try_with(|scratch| scratch.set(text));
+        }
+        set
     }
 
     /// The pairs, sorted by name.
     pub fn pairs(&self) -> &[LabelPair] {
-        &self.0.pairs
+        self.0.pairs()
     }
 
-    /// The pairs as written inside `{…}` by both exposition formats, rendered by
-    /// `render` on first use and kept for every later encode.
-    pub(crate) fn rendered(&self, render: impl FnOnce(&[LabelPair]) -> Vec<u8>) -> &[u8] {
-        self.0
-            .rendered
-            // `from_vec` keeps a long text in the vec's own allocation.
-            .get_or_init(|| SmallVec::from_vec(render(&self.0.pairs)))
+    /// The pairs as written inside `{…}` by both exposition formats (`a="x",b="y"`,
+    /// values escaped), if rendered when the set was built: empty otherwise.
+    #[inline]
+    pub(crate) fn rendered(&self) -> &[u8] {
+        self.0.text()
     }
 
     /// An iterator over `(name, value)`.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.0.pairs.iter().map(|p| (&*p.name, &*p.value))
+        self.pairs().iter().map(|p| (&*p.name, &*p.value))
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .pairs
+        self.pairs()
             .iter()
             .find(|p| &*p.name == name)
             .map(|p| &*p.value)
@@ -247,42 +247,39 @@ impl LabelSet {
 
     /// The number of labels.
     pub fn len(&self) -> usize {
-        self.0.pairs.len()
+        self.pairs().len()
     }
 
     /// Whether there are no labels.
     pub fn is_empty(&self) -> bool {
-        self.0.pairs.is_empty()
+        self.pairs().is_empty()
     }
 
     /// Whether both are clones of one set (so certainly equal), without comparing pairs.
     pub(crate) fn same_set(&self, other: &LabelSet) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.0.ptr_eq(&other.0)
     }
 
-    /// Starts loading the set's rendered text into the cache ahead of an encode (see
-    /// `crate::prefetch`). The text and the state saying it is rendered span up to two
-    /// lines after the reference counts, so the set's first line alone would leave the
-    /// encode waiting on the next one.
+    /// Starts loading what an encode of this set reads into the cache (see
+    /// `crate::prefetch`): its start and its rendered text, or its pairs if it has none.
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
-        crate::prefetch::prefetch_ends(&self.0.rendered);
+        self.0.prefetch();
     }
 
     /// Whether both sets have the same label names in the same order.
     pub fn same_names(&self, other: &LabelSet) -> bool {
-        self.0.pairs.len() == other.0.pairs.len()
-            && self
-                .0
-                .pairs
-                .iter()
-                .zip(other.0.pairs.iter())
+        let (a, b) = (self.pairs(), other.pairs());
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
                 .all(|(a, b)| Arc::ptr_eq(&a.name, &b.name) || a.name == b.name)
     }
 
     /// A new set with `extra` pairs added (used by const-label wrapping).
     pub fn with_pairs(&self, metric: &str, extra: &[LabelPair]) -> Result<Self> {
-        let mut pairs = self.0.pairs.to_vec();
+        let mut pairs = Vec::with_capacity(self.len() + extra.len());
+        pairs.extend_from_slice(self.pairs());
         pairs.extend_from_slice(extra);
         Self::from_vec(metric, pairs)
     }
@@ -297,7 +294,7 @@ impl Default for LabelSet {
 impl fmt::Debug for LabelSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, p) in self.0.pairs.iter().enumerate() {
+        for (i, p) in self.pairs().iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
@@ -348,5 +345,68 @@ mod tests {
         let b = LabelSet::from_pairs("m", &[("x", "b")]).unwrap();
         assert!(a < b);
         assert!(LabelSet::empty() < a);
+    }
+
+    /// Labels `a` and `b` with these values, in both kinds of set: rendered when built
+    /// (as from a descriptor) and not (from pairs, given out of order).
+    fn both_kinds(a: &str, b: &str) -> [LabelSet; 2] {
+        let built = LabelSet::from_sorted([LabelPair::new("a", a), LabelPair::new("b", b)]);
+        let parsed = LabelSet::from_pairs("m", &[("b", b), ("a", a)]).unwrap();
+        [built, parsed]
+    }
+
+    #[test]
+    fn descriptor_sets_keep_their_text_others_have_none() {
+        let [built, parsed] = both_kinds("x\"y", "1\\\n2");
+        assert_eq!(built.rendered(), br#"a="x\"y",b="1\\\n2""#);
+        assert!(parsed.rendered().is_empty());
+        assert!(LabelSet::empty().rendered().is_empty());
+        assert_eq!(built, parsed);
+        assert_eq!(built.cmp(&parsed), Ordering::Equal);
+        let hash = |s: &LabelSet| {
+            std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), s)
+        };
+        assert_eq!(hash(&built), hash(&parsed));
+        assert_eq!(built.get("b"), Some("1\\\n2"));
+        assert_eq!(format!("{built:?}"), format!("{parsed:?}"));
+    }
+
+    #[test]
+    fn both_kinds_encode_alike() {
+        use crate::{encode, Format, MetricFamily, MetricType, Sample, Value};
+        for (a, b) in [("x", "y"), ("x\"y", "1\\\n2"), ("", &*"é".repeat(100))] {
+            for format in [Format::Text, Format::OpenMetrics] {
+                let [built, parsed] = both_kinds(a, b).map(|labels| {
+                    let mut family = MetricFamily::new("m", "h", MetricType::Gauge);
+                    family.samples.push(Sample::new(labels, Value::Gauge(1.0)));
+                    let mut buf = Vec::new();
+                    encode(&[family], format, &mut buf);
+                    String::from_utf8(buf).unwrap()
+                });
+                assert_eq!(built, parsed);
+                let escaped = b.replace('\\', "\\\\").replace('\n', "\\n");
+                let a = a.replace('"', "\\\"");
+                assert!(
+                    built.contains(&format!(r#"m{{a="{a}",b="{escaped}"}} 1"#)),
+                    "{built}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn with_pairs_adds_and_rejects_repeats() {
+        let [built, _] = both_kinds("1", "2");
+        let more = built.with_pairs("m", &[LabelPair::new("c", "3")]).unwrap();
+        assert_eq!(
+            more.iter().collect::<Vec<_>>(),
+            [("a", "1"), ("b", "2"), ("c", "3")]
+        );
+        assert!(built.same_names(&LabelSet::from_pairs("m", &[("a", "9"), ("b", "9")]).unwrap()));
+        assert!(!built.same_names(&more));
+        let err = built
+            .with_pairs("m", &[LabelPair::new("a", "3")])
+            .unwrap_err();
+        assert!(matches!(err, Error::DuplicateLabelName { .. }), "{err}");
     }
 }

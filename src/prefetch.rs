@@ -18,13 +18,13 @@ pub(crate) fn prefetch<T>(value: &T) {
     line((value as *const T).cast());
 }
 
-/// Asks, as [`prefetch`] does, for the cache lines holding the first and the last byte of
-/// `value`: all of it when it spans at most two lines, as a label set's rendered text may.
+/// Asks, as [`prefetch`] does, for the cache line holding `start` and the next one: at
+/// least the 64 bytes from `start` and up to the next line's end, so 80 or more for an
+/// address aligned to 16 bytes, as the allocators' are (a label set's header and text).
 #[inline(always)]
-pub(crate) fn prefetch_ends<T>(value: &T) {
-    let first = (value as *const T).cast::<i8>();
-    line(first);
-    line(first.wrapping_add(std::mem::size_of::<T>().saturating_sub(1)));
+pub(crate) fn prefetch_two_lines(start: *const u8) {
+    line(start.cast());
+    line(start.wrapping_add(LINE).cast());
 }
 
 /// Asks, as [`prefetch`] does, for the cache line right after the bytes of `value`: for a
@@ -38,6 +38,9 @@ pub(crate) fn prefetch_after<T>(value: &T) {
             .wrapping_add(std::mem::size_of::<T>()),
     );
 }
+
+/// The cache line size of the targets this matters on.
+const LINE: usize = 64;
 
 /// Asks for the cache line holding `at`.
 #[inline(always)]

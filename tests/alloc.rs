@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use promsdk::{
-    encode, Bucket, Collected, Counter, CounterVec, Exemplar, Format, Gauge, Histogram,
+    encode, Bucket, Collected, Counter, CounterVec, Desc, Exemplar, Format, Gauge, Histogram,
     HistogramValue, HistogramVec, LabelSet, MetricFamily, MetricType, Opts, Registry, Sample,
     Value,
 };
@@ -183,6 +183,32 @@ fn updates_and_lookups_of_existing_children_do_not_allocate() {
     });
     assert_eq!(n, 0, "{n} allocations on update paths");
     assert_eq!(vec.with_label_values(&["x", "y"]).get(), 1_001.0);
+}
+
+/// A series' label set is one allocation, its exposition text included: once a thread
+/// has built one (its rendering buffer grown), building one costs that and one per label
+/// value, and its first encode (into a warm buffer) adds nothing, however long the text.
+#[test]
+fn a_label_set_and_its_text_are_one_allocation() {
+    let desc = Desc::new(Opts::new("c_total", "C."), MetricType::Counter, &["a", "b"]).unwrap();
+    let long = "/api/v1/products/:id/purchase?with=a-long-query";
+    desc.labels(&["warm", long]).unwrap();
+    let mut labels = None;
+    let n = allocations_during(|| labels = Some(desc.labels(&["x", long]).unwrap()));
+    assert_eq!(n, 3, "{n} allocations for a set of two new values");
+    let mut family = MetricFamily::new("c", "C.", MetricType::Counter);
+    family
+        .samples
+        .push(Sample::new(labels.unwrap(), Value::counter(1.0)));
+    let families = [family];
+    let mut buf = Vec::with_capacity(4096);
+    let n = allocations_during(|| encode(&families, Format::Text, &mut buf));
+    assert_eq!(n, 0, "{n} allocations for the first encode");
+    let text = String::from_utf8(buf).unwrap();
+    assert!(
+        text.contains(&format!(r#"c_total{{a="x",b="{long}"}} 1.0"#)),
+        "{text}"
+    );
 }
 
 /// A registry with a 2-label counter vec of `series` children and a histogram vec.

@@ -145,7 +145,10 @@ pub(crate) fn write_labels(
     if !labels.is_empty() {
         buf.push(sep);
         sep = b',';
-        buf.extend_from_slice(labels.rendered(render_pairs));
+        match labels.rendered() {
+            [] => write_pairs(buf, labels.pairs()),
+            text => buf.extend_from_slice(text),
+        }
     }
     match extra {
         Extra::None => {}
@@ -180,21 +183,21 @@ fn samples_prefetching(samples: &[Sample]) -> impl Iterator<Item = &Sample> {
     })
 }
 
-/// `a="x",b="y"`: label pairs as both formats write them inside `{…}`.
-fn render_pairs(pairs: &[LabelPair]) -> Vec<u8> {
-    // Sized for the unescaped text (`name="value"` and a comma each): one allocation.
+/// Appends `a="x",b="y"`: label pairs as both formats write them inside `{…}` (and as a
+/// [`LabelSet`] built from a descriptor keeps them).
+pub(crate) fn write_pairs(buf: &mut Vec<u8>, pairs: &[LabelPair]) {
+    // Room for the unescaped text (`name="value"` and a comma each): one allocation.
     let len: usize = pairs.iter().map(|p| p.name.len() + p.value.len() + 4).sum();
-    let mut out = Vec::with_capacity(len);
+    buf.reserve(len);
     for (i, p) in pairs.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            buf.push(b',');
         }
-        out.extend_from_slice(p.name.as_bytes());
-        out.extend_from_slice(b"=\"");
-        write_escaped(&mut out, &p.value, true);
-        out.push(b'"');
+        buf.extend_from_slice(p.name.as_bytes());
+        buf.extend_from_slice(b"=\"");
+        write_escaped(buf, &p.value, true);
+        buf.push(b'"');
     }
-    out
 }
 
 /// Appends `s` with `\` → `\\` and newline → `\n`, and `"` → `\"` when `quote` is set.
