@@ -292,27 +292,24 @@ fn read_long_len(bytes: &[u8]) -> Option<(usize, &[u8])> {
 }
 
 /// Byte equality without a call into libc's `memcmp` for the short strings label values
-/// usually are: up to 32 bytes compare as at most four pairs of (possibly overlapping)
-/// words, inline and without a loop. The lengths are equal (checked by the caller).
-#[inline]
+/// usually are, and without a branch on the length between 8 and 32 bytes: the values of
+/// one label often span that range (routes, names), and a lookup whose branches depend on
+/// which value it compares is mispredicted whenever the values come in no fixed order.
+/// Such a value compares as four words at 0, 8, 16 and 24, each moved back to end at the
+/// value's end when it would pass it (overlapping the others for shorter values).
+#[inline(always)]
 fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    // Longest first: the compare of a lookup's values is on the hot path, and label
-    // values of 8 bytes and more are the common case.
-    if n > 16 {
+    if n >= 8 {
         if n > 32 {
             return a == b;
         }
-        return u64_at(a, 0) == u64_at(b, 0)
-            && u64_at(a, 8) == u64_at(b, 8)
-            && u64_at(a, n - 16) == u64_at(b, n - 16)
-            && u64_at(a, n - 8) == u64_at(b, n - 8);
-    }
-    if n >= 8 {
-        return u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8);
+        let last = n - 8;
+        let differs = |at: usize| u64_at(a, at) ^ u64_at(b, at);
+        return differs(0) | differs(last.min(8)) | differs(last.min(16)) | differs(last) == 0;
     }
     if n >= 4 {
         return u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4);

@@ -36,6 +36,7 @@ mod cache;
 mod collect;
 mod hash;
 mod order;
+mod recent;
 pub mod ttl;
 mod typed;
 pub use builder::VecBuilder;
@@ -330,6 +331,52 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     /// ```
     #[inline]
     pub fn update<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> R {
+        // The hot path, inline: the child in this thread's cache, reached through the
+        // thread's shortcut (see `recent.rs`) and found by the values' addresses, or else
+        // by their hash (computed only then). Anything else is one call away.
+        let inner = &*self.inner;
+        if self.curried.is_none() && values.len() == inner.desc.variable_labels().len() {
+            if let Some(cache) = inner.caches.recent() {
+                if let Ok(mut cache) = cache.try_borrow_mut() {
+                    // Relaxed: see `Inner::forget_cached`.
+                    let epoch = inner.removals.load(Ordering::Relaxed);
+                    if let Some(metric) = cache.get_by_address(epoch, values) {
+                        return f(metric);
+                    }
+                    let hash = hash_values(&inner.hasher, values);
+                    return match cache.get_by_hash(epoch, values, hash) {
+                        Ok(metric) => f(metric),
+                        Err(hash) => self.update_from_map(cache, hash, values, f),
+                    };
+                }
+            }
+        }
+        self.update_slowly(values, f)
+    }
+
+    /// `update` past a miss in this thread's `cache`: the child from the map (by the
+    /// values' `hash`), inserted if missing, then cached.
+    #[inline(never)]
+    fn update_from_map<R>(
+        &self,
+        mut cache: std::cell::RefMut<'_, Cache<M>>,
+        hash: u64,
+        values: &[&str],
+        f: impl FnOnce(&M) -> R,
+    ) -> R {
+        let found = self.with_map_entry(hash, values, Some(&mut cache), f);
+        drop(cache);
+        match found {
+            Ok(r) => r,
+            Err((e, f)) => self.fall_back(e, f),
+        }
+    }
+
+    /// `update` without this thread's cache at hand: curried, a wrong number of values,
+    /// a thread's first lookup (or the first after its shortcut lost the cache), or a
+    /// lookup nested in an update closure on the same vec.
+    #[inline(never)]
+    fn update_slowly<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> R {
         match self.with_child(values, f) {
             Ok(r) => r,
             Err((e, f)) => self.fall_back(e, f),
@@ -520,13 +567,17 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let inner = &*self.inner;
         // Relaxed: see `Inner::forget_cached`.
         let epoch = inner.removals.load(Ordering::Relaxed);
-        // The hot path, inline: the child in this thread's cache, found by the values'
-        // addresses or else by their hash (computed only then). A miss is out of line.
+        // The child in this thread's cache, found by the values' addresses or else by
+        // their hash (computed only then). A miss is out of line.
         let Some(mut cache) = inner.caches.mine(epoch) else {
             let hash = hash_values(&inner.hasher, values);
             return self.with_map_entry(hash, values, None, f);
         };
-        match cache.get(epoch, values, || hash_values(&inner.hasher, values)) {
+        if let Some(metric) = cache.get_by_address(epoch, values) {
+            return Ok(f(metric));
+        }
+        let hash = hash_values(&inner.hasher, values);
+        match cache.get_by_hash(epoch, values, hash) {
             Ok(metric) => Ok(f(metric)),
             Err(hash) => self.with_map_entry(hash, values, Some(&mut cache), f),
         }

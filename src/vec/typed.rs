@@ -11,10 +11,10 @@
 //! string compare, no lock, no allocation. A miss (the first lookup on a thread, or the
 //! first after a removal) goes through the vec by the label values and fills the slot.
 //!
-//! Only a hit is inline (the table from the thread's `RECENT` shortcut, the epoch check,
-//! the slot): everything else is one call away. Inlined too, the fallbacks (hashing,
-//! formatting integer values) made the update too large for callers to inline, or kept
-//! its inputs in stack slots that every update reloaded before its atomic add.
+//! Only a hit is inline (the table from the thread's shortcut, see `recent.rs`; the
+//! epoch check; the slot): everything else is one call away. Inlined too, the fallbacks
+//! (hashing, formatting integer values) made the update too large for callers to inline,
+//! or kept its inputs in stack slots that every update reloaded before its atomic add.
 //!
 //! The tables stay correct the way the vec's own thread caches do (see `cache.rs`):
 //! - every removal (explicit, partial-match, `clear`, `retain`, TTL) bumps the vec's
@@ -29,7 +29,7 @@
 //! Label structs with a hashed field (a string) are looked up by their values through
 //! [`MetricVec::update`], whose thread cache finds them by the values' addresses or hash.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ use thread_local::ThreadLocal;
 mod table;
 use table::Table;
 
-use super::{DefaultHasher, MetricVec, VecBuilder};
+use super::{recent, DefaultHasher, MetricVec, VecBuilder};
 use crate::collector::{Collected, Collector};
 use crate::desc::{Desc, Opts};
 use crate::error::{Error, Result};
@@ -80,9 +80,9 @@ use crate::typed_labels::{Labels, MAX_DENSE};
 pub struct TypedVec<L: Labels, M: Metric, S = DefaultHasher> {
     vec: MetricVec<M, S>,
     tables: Arc<Tables<M>>,
-    /// Names `tables` in each thread's `RECENT` shortcut. Unique among all typed vecs
-    /// ever built (clones share it): never reused, so an entry of `RECENT` with this id
-    /// can only have been written for these tables.
+    /// Names `tables` in each thread's shortcut (see `recent.rs`). Unique among all
+    /// typed vecs and vecs ever built (clones share it): never reused, so a shortcut
+    /// entry with this id can only have been written for these tables.
     id: u64,
     labels: PhantomData<fn(&L)>,
 }
@@ -90,21 +90,6 @@ pub struct TypedVec<L: Labels, M: Metric, S = DefaultHasher> {
 /// The per-thread tables of one typed vec, shared by its clones.
 struct Tables<M: Metric> {
     by_thread: ThreadLocal<RefCell<Table<M>>>,
-}
-
-/// The next id of a typed vec's tables: 2^64 vecs would take centuries to build.
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-/// Entries in each thread's shortcut to its recently used tables.
-const RECENT_WAYS: usize = 8;
-
-thread_local! {
-    /// This thread's recently used tables, by vec id modulo `RECENT_WAYS`: the id and the
-    /// address of this thread's table in that vec's `Tables::by_thread`. Finding a table
-    /// here is one load from thread-local storage, where `ThreadLocal::get` takes three
-    /// dependent loads; every load saved shortens the chain a dense update waits on.
-    static RECENT: [Cell<(u64, *const ())>; RECENT_WAYS] =
-        const { [const { Cell::new((0, std::ptr::null())) }; RECENT_WAYS] };
 }
 
 impl<L: Labels, M: Metric, S> Clone for TypedVec<L, M, S> {
@@ -188,8 +173,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> VecBuilder<M, S> {
                 names: desc.variable_label_names(),
             });
         }
-        // Relaxed: only uniqueness matters, which the read-modify-write gives.
-        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = recent::new_id();
         Ok(TypedVec {
             vec,
             tables: Arc::new(Tables {
@@ -214,8 +198,8 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
             return labels.with_values(|values| self.vec.update(values, f));
         }
         // The hot path, kept small so that it inlines into the caller: the child in
-        // this thread's table, found through its `RECENT` shortcut. Anything else is out
-        // of line.
+        // this thread's table, found through its shortcut (see `recent.rs`). Anything
+        // else is out of line.
         if let Some(index) = labels.dense_index() {
             if let Some(table) = self.recent_table() {
                 if let Ok(table) = table.try_borrow_mut() {
@@ -323,12 +307,10 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
         &self.vec
     }
 
-    /// This thread's table, if its `RECENT` shortcut has it.
+    /// This thread's table, if its shortcut (see `recent.rs`) has it.
     #[inline(always)]
     fn recent_table(&self) -> Option<&RefCell<Table<M>>> {
-        let id = self.id;
-        let (owner, table) = RECENT.with(|recent| recent[id as usize % RECENT_WAYS].get());
-        if owner == id {
+        if let Some(table) = recent::get(self.id) {
             // SAFETY: this thread wrote the entry (thread-local storage), in `remember`,
             // with the address of its own table in the `by_thread` of the tables whose id
             // is `id`; ids are never reused, so those are `self.tables`, which `self`
@@ -341,7 +323,7 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
         None
     }
 
-    /// This thread's table, if it has one: from its `RECENT` shortcut, else from
+    /// This thread's table, if it has one: from its shortcut (see `recent.rs`), else from
     /// `by_thread` (and then remembered in the shortcut).
     fn my_table(&self) -> Option<&RefCell<Table<M>>> {
         self.recent_table().or_else(|| self.my_table_slowly())
@@ -356,12 +338,10 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
         Some(table)
     }
 
-    /// Puts this thread's `table` in its `RECENT` shortcut, in place of whichever vec
-    /// had the entry.
+    /// Puts this thread's `table` in its shortcut (see `recent.rs`), in place of
+    /// whichever owner had the entry.
     fn remember(&self, table: &RefCell<Table<M>>) {
-        let id = self.id;
-        let address = std::ptr::from_ref(table).cast::<()>();
-        RECENT.with(|recent| recent[id as usize % RECENT_WAYS].set((id, address)));
+        recent::remember(self.id, std::ptr::from_ref(table).cast());
     }
 
     /// The first lookup on this thread: creates its table.
