@@ -115,13 +115,13 @@ mod tests {
 
         let id = new_id();
         let seen = Arc::new(Mutex::new(None));
-        let x = 1u8;
-        let address = std::ptr::from_ref(&x).cast::<()>() as usize;
+        static X: u8 = 1;
         let during = seen.clone();
         std::thread::spawn(move || {
+            let address = std::ptr::from_ref(&X).cast::<()>();
             LATE.with(|late| *late.borrow_mut() = Some(Late(during, id)));
-            remember(id, address as *const ());
-            assert_eq!(get(id), Some(address as *const ()));
+            remember(id, address);
+            assert_eq!(get(id), Some(address));
         })
         .join()
         .unwrap();
