@@ -5,7 +5,7 @@
 # runs every test.
 #   ./scripts/test.sh           every step, in order
 #   ./scripts/test.sh STEP...   only these steps (deps, cargo, conformance, python,
-#                               parser, loom)
+#                               parser, loom, miri)
 # The conformance step needs third-party data that does not ship with the repository; where
 # it is missing the step says so, and how to get it, and the other steps still run.
 set -euo pipefail
@@ -40,15 +40,19 @@ loom() {
     echo "== loom models: the TTL/update race, a histogram snapshot racing with observations"
     ./scripts/loom.sh
 }
+miri() {
+    echo "== Miri: the unsafe code's unit tests (label set allocation, per-thread shortcut)"
+    ./scripts/miri.sh
+}
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(deps cargo conformance python parser loom)
+[ ${#steps[@]} -eq 0 ] && steps=(deps cargo conformance python parser loom miri)
 for step in "${steps[@]}"; do
     case "$step" in
-        deps | conformance | python | parser | loom) "$step" ;;
+        deps | conformance | python | parser | loom | miri) "$step" ;;
         cargo) cargo_tests ;;
         *)
-            echo "test.sh: unknown step '$step' (steps: deps cargo conformance python parser loom)" >&2
+            echo "test.sh: unknown step '$step' (steps: deps cargo conformance python parser loom miri)" >&2
             exit 2
             ;;
     esac

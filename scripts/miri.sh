@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the unit tests of the modules with unsafe code under Miri (undefined behaviour,
+# leaks, data races; strict provenance): the label set's one allocation
+# (src/labels/packed.rs), the per-thread shortcut to a vec's caches and tables
+# (src/vec/recent.rs, used by src/vec/cache.rs and src/vec/typed.rs). Miri needs a nightly
+# toolchain with its `miri` and `rust-src` components: installed through rustup if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    echo "miri: installing the nightly toolchain's miri and rust-src components (rustup)"
+    rustup toolchain install nightly --profile minimal --component miri,rust-src
+fi
+MIRIFLAGS="-Zmiri-strict-provenance" \
+    cargo +nightly miri test -p promsdk --lib -- labels:: vec::recent vec::typed
