@@ -197,14 +197,17 @@ impl LabelSet {
             });
         }
         // Inline capacity 0: the vec's buffer is taken over, not copied.
-        let pairs = SmallVec::<[LabelPair; 0]>::from_vec(pairs);
-        Ok(LabelSet(Packed::new(pairs, &[])))
+        let mut pairs = SmallVec::<[LabelPair; 0]>::from_vec(pairs);
+        Ok(LabelSet(Packed::new(&mut pairs, &[])))
     }
 
     /// A set from pairs already sorted by name, with distinct names (a descriptor's
     /// labels, put in order once when it was built), with its text rendered.
-    pub(crate) fn from_sorted(pairs: impl IntoIterator<Item = LabelPair>) -> Self {
-        let pairs: SmallVec<[LabelPair; INLINE]> = pairs.into_iter().collect();
+    pub(crate) fn from_sorted(given: impl IntoIterator<Item = LabelPair>) -> Self {
+        // Filled in place and lent to `Packed::new`: never moved, as moving its 264 bytes
+        // costs a `memcpy` call each time.
+        let mut pairs = SmallVec::<[LabelPair; INLINE]>::new();
+        pairs.extend(given);
         if pairs.is_empty() {
             return Self::empty();
         }
@@ -212,7 +215,7 @@ impl LabelSet {
         let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
         text.clear();
         crate::encoding::write_pairs(&mut text, &pairs);
-        let set = LabelSet(Packed::new(pairs, &text));
+        let set = LabelSet(Packed::new(&mut pairs, &text));
         if text.capacity() <= SCRATCH_KEPT {
             // Err: the thread's locals are being destroyed; the buffer is dropped.
             let _ = SCRATCH.try_with(|scratch| scratch.set(text));
