@@ -200,6 +200,58 @@ pub(crate) fn write_pairs(buf: &mut Vec<u8>, pairs: &[LabelPair]) {
     }
 }
 
+/// Writes `pairs` as [`write_pairs`] appends them to the start of `out` and returns the
+/// length written, when none of their values may need escaping (see [`maybe_escaped`])
+/// and the text fits; else `None`, `out` then holding part of it.
+///
+/// For a set built from a descriptor, rendered once into a buffer on the stack: unlike
+/// `write_pairs`, no capacity check per piece and no `memcpy` call per name or value
+/// (each is copied, and each value checked, a word at a time: see [`put`]).
+pub(crate) fn render_plain_pairs(pairs: &[LabelPair], out: &mut [u8]) -> Option<usize> {
+    let mut at = 0;
+    for (i, p) in pairs.iter().enumerate() {
+        if i > 0 {
+            at = put(out, at, b",")?;
+        }
+        let value = p.value.as_bytes();
+        if value.len() > SHORT || maybe_escaped(value) {
+            return None;
+        }
+        at = put(out, at, p.name.as_bytes())?;
+        at = put(out, at, b"=\"")?;
+        at = put(out, at, value)?;
+        at = put(out, at, b"\"")?;
+    }
+    Some(at)
+}
+
+/// Copies `src` into `out` at `at` and returns where it ends, or `None` if it does not
+/// fit. Inline, in 8-byte words (the last one overlapping the one before), or in two
+/// overlapping halves or single bytes when shorter: a `memcpy` call costs more than
+/// that for the few bytes of a label name or value.
+#[inline(always)]
+fn put(out: &mut [u8], at: usize, src: &[u8]) -> Option<usize> {
+    let n = src.len();
+    let end = at.checked_add(n)?;
+    let dst = out.get_mut(at..end)?;
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            dst.get_mut(i..i + 8)?.copy_from_slice(src.get(i..i + 8)?);
+            i += 8;
+        }
+        dst.get_mut(n - 8..)?.copy_from_slice(src.get(n - 8..)?);
+    } else if n >= 4 {
+        dst.get_mut(..4)?.copy_from_slice(src.get(..4)?);
+        dst.get_mut(n - 4..)?.copy_from_slice(src.get(n - 4..)?);
+    } else if n > 0 {
+        for i in [0, n / 2, n - 1] {
+            *dst.get_mut(i)? = *src.get(i)?;
+        }
+    }
+    Some(end)
+}
+
 /// Appends `s` with `\` → `\\` and newline → `\n`, and `"` → `\"` when `quote` is set.
 /// Every other character (including non-ASCII) is copied as is.
 pub(crate) fn write_escaped(buf: &mut Vec<u8>, s: &str, quote: bool) {
@@ -639,6 +691,47 @@ mod tests {
             }
             let plain = "ab".repeat(len);
             assert!(!maybe_escaped(&plain.as_bytes()[..len]), "{len}");
+        }
+    }
+
+    /// A descriptor-built set's text rendered on the stack is `write_pairs`' text, for
+    /// names and values of every length around the word size; values that may need
+    /// escaping, and text that does not fit, are left to `write_pairs`.
+    #[test]
+    fn plain_pairs_render_as_write_pairs_writes_them() {
+        let names = ["a", "le", "kind", "route_name", "a_rather_long_label_name"];
+        let mut out = [0; 256];
+        for len in 0..=SHORT + 9 {
+            for special in ["", "é", "#", "\\", "\n", "\"", " "] {
+                let digits: String = "0123456789".chars().cycle().take(len).collect();
+                // Values of lengths `len` down to `len - 4`, each ending with `special`.
+                let pairs: Vec<LabelPair> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &name)| {
+                        let value = format!("{}{special}", &digits[..len.saturating_sub(i)]);
+                        LabelPair::new(name, value)
+                    })
+                    .collect();
+                let value = format!("{digits}{special}");
+                let mut expected = Vec::new();
+                write_pairs(&mut expected, &pairs);
+                match render_plain_pairs(&pairs, &mut out) {
+                    Some(n) => assert_eq!(out[..n], expected, "{value:?}"),
+                    None => assert!(
+                        expected.len() > out.len()
+                            || pairs.iter().any(|p| p.value.len() > SHORT
+                                || maybe_escaped(p.value.as_bytes())),
+                        "{value:?}"
+                    ),
+                }
+                let plain = special.is_empty() || special == "é" || special == "#";
+                if plain && expected.len() <= out.len() && len + special.len() <= SHORT {
+                    assert!(render_plain_pairs(&pairs, &mut out).is_some(), "{value:?}");
+                }
+                let short = out.len().min(expected.len() - 1);
+                assert_eq!(render_plain_pairs(&pairs, &mut out[..short]), None);
+            }
         }
     }
 
