@@ -267,6 +267,10 @@ impl Strings {
 
     /// The pair for `value` of the variable label at `position`, named `name`: from
     /// this thread's strings when it has them.
+    ///
+    /// Inline in the loop that builds a new child's pairs: the call cost about 19
+    /// instructions a pair (measured with callgrind).
+    #[inline]
     pub(super) fn pair(&mut self, position: usize, name: &Arc<str>, value: &str) -> LabelPair {
         let name = self.names.get(position).unwrap_or(name).clone();
         // A slot keeps the first value put in it: replacing it would cost reference
