@@ -211,7 +211,8 @@ pub(crate) fn render_plain_pairs(pairs: &[LabelPair], out: &mut [u8]) -> Option<
     let mut at = 0;
     for (i, p) in pairs.iter().enumerate() {
         if i > 0 {
-            at = put(out, at, b",")?;
+            // The previous value's closing quote and the comma, as one piece.
+            at = put(out, at, b"\",")?;
         }
         let value = p.value.as_bytes();
         if value.len() > SHORT || maybe_escaped(value) {
@@ -220,6 +221,8 @@ pub(crate) fn render_plain_pairs(pairs: &[LabelPair], out: &mut [u8]) -> Option<
         at = put(out, at, p.name.as_bytes())?;
         at = put(out, at, b"=\"")?;
         at = put(out, at, value)?;
+    }
+    if !pairs.is_empty() {
         at = put(out, at, b"\"")?;
     }
     Some(at)
