@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::family::{MetricFamily, MetricType};
-use crate::labels::{check_label_name, check_metric_name, LabelPair, LabelSet};
+use crate::labels::{check_label_name, check_metric_name, LabelPair, LabelSet, SortedPairs};
 
 /// Options naming a metric, in the style of client_golang's `Opts`.
 ///
@@ -235,20 +235,25 @@ impl Desc {
             return Ok(LabelSet::empty());
         }
         // In name order straight away (names were checked distinct by `Desc::new`): no
-        // sort, no duplicate check.
+        // sort, no duplicate check. A plain loop of pushes: collecting a `filter_map` of
+        // the same through `Extend` cost about 100 more instructions for three labels
+        // (measured with callgrind).
         let consts = &self.0.const_labels;
-        let pairs = self
-            .0
-            .name_order
-            .iter()
-            .filter_map(|&i| match consts.get(i) {
-                Some(pair) => Some(pair.clone()),
+        let mut pairs = SortedPairs::new();
+        for &i in self.0.name_order.iter() {
+            let made = match consts.get(i) {
+                Some(pair) => pair.clone(),
                 None => {
                     let at = i - consts.len();
-                    Some(pair(at, self.0.variable_labels.get(at)?, values.get(at)?))
+                    match (self.0.variable_labels.get(at), values.get(at)) {
+                        (Some(name), Some(value)) => pair(at, name, value),
+                        _ => continue,
+                    }
                 }
-            });
-        Ok(LabelSet::from_sorted(pairs))
+            };
+            pairs.push(made);
+        }
+        Ok(LabelSet::from_sorted(&mut pairs))
     }
 
     /// Fails with [`Error::LabelCount`] unless `got` values match the variable labels.

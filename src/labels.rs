@@ -109,11 +109,21 @@ impl fmt::Debug for LabelPair {
 /// Pairs a descriptor-built set collects on the stack before they move into the set.
 const INLINE: usize = 8;
 
+/// The pairs of a descriptor-built set, collected on the stack.
+pub(crate) type SortedPairs = SmallVec<[LabelPair; INLINE]>;
+
 thread_local! {
     /// The buffer a descriptor-built set's text is rendered into before it is copied into
-    /// the set, kept so that building a set allocates only the set.
+    /// the set, when it is not rendered on the stack (see [`PLAIN_TEXT`]), kept so that
+    /// building a set allocates only the set.
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
+
+/// The longest text of a descriptor-built set rendered on the stack rather than in
+/// [`SCRATCH`], if none of its values needs escaping: no thread-local to take and put
+/// back, no capacity check and `memcpy` call per name and value (measured with callgrind
+/// for three labels: about 170 instructions fewer per set, of 520).
+const PLAIN_TEXT: usize = 256;
 
 /// A scratch buffer longer than this is not kept for the next set.
 const SCRATCH_KEPT: usize = 4096;
@@ -197,21 +207,31 @@ impl LabelSet {
             });
         }
         // Inline capacity 0: the vec's buffer is taken over, not copied.
-        let pairs = SmallVec::<[LabelPair; 0]>::from_vec(pairs);
-        Ok(LabelSet(Packed::new(pairs, &[])))
+        let mut pairs = SmallVec::<[LabelPair; 0]>::from_vec(pairs);
+        Ok(LabelSet(Packed::new(&mut pairs, &[])))
     }
 
-    /// A set from pairs already sorted by name, with distinct names (a descriptor's
-    /// labels, put in order once when it was built), with its text rendered.
-    pub(crate) fn from_sorted(pairs: impl IntoIterator<Item = LabelPair>) -> Self {
-        let pairs: SmallVec<[LabelPair; INLINE]> = pairs.into_iter().collect();
+    /// A set from `pairs` (taken, leaving it empty), already sorted by name, with
+    /// distinct names (a descriptor's labels, put in order once when it was built), with
+    /// its text rendered.
+    ///
+    /// The pairs are lent, not given by value: their 264 bytes would be copied by a
+    /// `memcpy` call at each move, and they stay where the caller collected them until
+    /// they move into the set.
+    pub(crate) fn from_sorted(pairs: &mut SortedPairs) -> Self {
         if pairs.is_empty() {
             return Self::empty();
+        }
+        // Most sets' text is short and needs no escaping: rendered on the stack, else (or
+        // too long) in the scratch buffer.
+        let mut plain = [0; PLAIN_TEXT];
+        if let Some(len) = crate::encoding::render_plain_pairs(pairs, &mut plain) {
+            return LabelSet(Packed::new(pairs, plain.get(..len).unwrap_or_default()));
         }
         // Cell::take: this thread's buffer, or a new one if its thread-locals are gone.
         let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
         text.clear();
-        crate::encoding::write_pairs(&mut text, &pairs);
+        crate::encoding::write_pairs(&mut text, pairs);
         let set = LabelSet(Packed::new(pairs, &text));
         if text.capacity() <= SCRATCH_KEPT {
             // Err: the thread's locals are being destroyed; the buffer is dropped.
@@ -350,7 +370,10 @@ mod tests {
     /// Labels `a` and `b` with these values, in both kinds of set: rendered when built
     /// (as from a descriptor) and not (from pairs, given out of order).
     fn both_kinds(a: &str, b: &str) -> [LabelSet; 2] {
-        let built = LabelSet::from_sorted([LabelPair::new("a", a), LabelPair::new("b", b)]);
+        let built = LabelSet::from_sorted(&mut SortedPairs::from_iter([
+            LabelPair::new("a", a),
+            LabelPair::new("b", b),
+        ]));
         let parsed = LabelSet::from_pairs("m", &[("b", b), ("a", a)]).unwrap();
         [built, parsed]
     }

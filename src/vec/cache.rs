@@ -267,6 +267,10 @@ impl Strings {
 
     /// The pair for `value` of the variable label at `position`, named `name`: from
     /// this thread's strings when it has them.
+    ///
+    /// Inline in the loop that builds a new child's pairs: the call cost about 19
+    /// instructions a pair (measured with callgrind).
+    #[inline]
     pub(super) fn pair(&mut self, position: usize, name: &Arc<str>, value: &str) -> LabelPair {
         let name = self.names.get(position).unwrap_or(name).clone();
         // A slot keeps the first value put in it: replacing it would cost reference
@@ -289,16 +293,21 @@ impl Strings {
 fn recent_slot(value: &str) -> usize {
     let bytes = value.as_bytes();
     let n = bytes.len();
+    // Whole 8-byte reads, which compile to one load each: copying a part of variable
+    // length into a zeroed word called `memcpy`, twice per value.
     let word = |at: usize| {
-        let mut w = [0; 8];
-        let end = n.min(at + 8);
-        if let Some(part) = bytes.get(at..end) {
-            w[..part.len()].copy_from_slice(part);
-        }
-        u64::from_ne_bytes(w)
+        bytes
+            .get(at..at + 8)
+            .map_or(0, |w| u64::from_ne_bytes(w.try_into().unwrap_or_default()))
     };
-    let mixed = (word(0) ^ word(n.saturating_sub(8)).rotate_left(29) ^ n as u64)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let (first, last) = if n >= 8 {
+        (word(0), word(n - 8))
+    } else {
+        // A short value: its bytes, in one word, both times.
+        let w = bytes.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b));
+        (w, w)
+    };
+    let mixed = (first ^ last.rotate_left(29) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (mixed >> 58) as usize % RECENT_VALUES
 }
 
