@@ -340,13 +340,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                 if let Ok(mut cache) = cache.try_borrow_mut() {
                     // Relaxed: see `Inner::forget_cached`.
                     let epoch = inner.removals.load(Ordering::Relaxed);
-                    if let Some(metric) = cache.get_by_address(epoch, values) {
-                        return f(metric);
-                    }
-                    let hash = hash_values(&inner.hasher, values);
-                    return match cache.get_by_hash(epoch, values, hash) {
-                        Ok(metric) => f(metric),
-                        Err(hash) => self.update_from_map(cache, hash, values, f),
+                    return match self.with_cached(&mut cache, epoch, values, f) {
+                        Ok(r) => r,
+                        Err((hash, f)) => self.update_from_map(cache, hash, values, f),
                     };
                 }
             }
@@ -567,19 +563,39 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let inner = &*self.inner;
         // Relaxed: see `Inner::forget_cached`.
         let epoch = inner.removals.load(Ordering::Relaxed);
-        // The child in this thread's cache, found by the values' addresses or else by
-        // their hash (computed only then). A miss is out of line.
+        // The child in this thread's cache; a miss is out of line.
         let Some(mut cache) = inner.caches.mine(epoch) else {
             let hash = hash_values(&inner.hasher, values);
             return self.with_map_entry(hash, values, None, f);
         };
+        match self.with_cached(&mut cache, epoch, values, f) {
+            Ok(r) => Ok(r),
+            Err((hash, f)) => self.with_map_entry(hash, values, Some(&mut cache), f),
+        }
+    }
+
+    /// Runs `f` on the child for these full label values in this thread's `cache`,
+    /// found by the values' addresses or else by their hash (computed only then); on a
+    /// miss, hands back that hash and `f`. The lookup both `update` and `with_entry`
+    /// make before going to the map.
+    #[inline(always)]
+    fn with_cached<R, F>(
+        &self,
+        cache: &mut Cache<M>,
+        epoch: u64,
+        values: &[&str],
+        f: F,
+    ) -> std::result::Result<R, (u64, F)>
+    where
+        F: FnOnce(&M) -> R,
+    {
         if let Some(metric) = cache.get_by_address(epoch, values) {
             return Ok(f(metric));
         }
-        let hash = hash_values(&inner.hasher, values);
+        let hash = hash_values(&self.inner.hasher, values);
         match cache.get_by_hash(epoch, values, hash) {
             Ok(metric) => Ok(f(metric)),
-            Err(hash) => self.with_map_entry(hash, values, Some(&mut cache), f),
+            Err(hash) => Err((hash, f)),
         }
     }
 
