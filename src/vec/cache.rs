@@ -44,6 +44,7 @@ use thread_local::ThreadLocal;
 
 use super::recent;
 use crate::labels::LabelPair;
+use crate::metrics::key::u64_at;
 use crate::metrics::Metric;
 
 /// Slots a cache starts with, and the most it grows to.
@@ -295,13 +296,8 @@ fn recent_slot(value: &str) -> usize {
     let n = bytes.len();
     // Whole 8-byte reads, which compile to one load each: copying a part of variable
     // length into a zeroed word called `memcpy`, twice per value.
-    let word = |at: usize| {
-        bytes
-            .get(at..at + 8)
-            .map_or(0, |w| u64::from_ne_bytes(w.try_into().unwrap_or_default()))
-    };
     let (first, last) = if n >= 8 {
-        (word(0), word(n - 8))
+        (u64_at(bytes, 0), u64_at(bytes, n - 8))
     } else {
         // A short value: its bytes, in one word, both times.
         let w = bytes.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b));
