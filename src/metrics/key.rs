@@ -120,26 +120,48 @@ impl Key {
     /// shorter value ends with a zero where a longer one goes on with a greater byte).
     /// Returns false, having appended part, when one does.
     pub(crate) fn write_sort_key(&self, order: &[usize], out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        let mut written = 0;
         let mut put = |value: &[u8]| {
-            if value.contains(&0) {
-                return false;
-            }
             out.extend_from_slice(value);
             out.push(0);
-            true
+            written += 1;
         };
         if order.is_empty() {
-            return self.byte_values().all(put);
+            self.byte_values().for_each(&mut put);
+        } else {
+            for &i in order {
+                match self.byte_values().nth(i) {
+                    Some(value) => put(value),
+                    None => return false,
+                }
+            }
         }
-        order
-            .iter()
-            .all(|&i| self.byte_values().nth(i).is_some_and(&mut put))
+        // One count over the whole key instead of a search per value: a value holding a
+        // zero byte adds zeros besides the terminators.
+        zero_bytes(out.get(start..).unwrap_or_default()) == written
     }
 
     /// The value at `index`, if there is one.
     pub(crate) fn value(&self, index: usize) -> Option<&str> {
         self.values().nth(index)
     }
+}
+
+/// How many bytes of `bytes` are zero, counted eight at a time: in each word, a byte's
+/// top bit is set in `!((x & 0x7f..) + 0x7f.. | x | 0x7f..)` exactly when it is zero.
+fn zero_bytes(bytes: &[u8]) -> usize {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let count = |word: u64| (!(((word & LOW7) + LOW7) | word | LOW7)).count_ones() as usize;
+    let mut words = bytes.chunks_exact(8);
+    let mut zeros = 0;
+    for word in words.by_ref() {
+        zeros += count(u64::from_ne_bytes(word.try_into().unwrap_or_default()));
+    }
+    let mut last = [0xff; 8];
+    let tail = words.remainder();
+    last[..tail.len()].copy_from_slice(tail);
+    zeros + count(u64::from_ne_bytes(last))
 }
 
 /// Orders two keys' bytes value by value, in their stored order.
@@ -445,6 +467,37 @@ mod tests {
             }
         }
         assert!(!Key::new(&["a", "b\0"]).write_sort_key(&[], &mut Vec::new()));
+        // A zero anywhere in a value is refused, whatever its place in a word.
+        for len in 1..20 {
+            for at in 0..len {
+                let mut value = vec![b'v'; len];
+                value[at] = 0;
+                let value = String::from_utf8(value).unwrap();
+                for order in [&[][..], &[1, 0][..]] {
+                    let key = Key::new(&["", &value]);
+                    assert!(
+                        !key.write_sort_key(order, &mut vec![7; at % 5]),
+                        "{len} {at}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_bytes_counts_zero_bytes() {
+        for len in 0..40 {
+            for step in 1..5 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|i| if i % step == 0 { 0 } else { i as u8 | 0x80 })
+                    .collect();
+                let expected = bytes.iter().filter(|&&b| b == 0).count();
+                assert_eq!(super::zero_bytes(&bytes), expected, "{bytes:?}");
+                let ones: Vec<u8> = bytes.iter().map(|&b| b.wrapping_add(1)).collect();
+                let expected = ones.iter().filter(|&&b| b == 0).count();
+                assert_eq!(super::zero_bytes(&ones), expected, "{ones:?}");
+            }
+        }
     }
 
     #[test]
