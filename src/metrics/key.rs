@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 /// Label values stored back to back, each as its length (LEB128: one byte below 128)
 /// followed by its bytes; inline in the child's [`Lifecycle`](super::Lifecycle) when they
 /// fit (up to [`INLINE`] bytes: three values of 13 bytes do), so the compare on a lookup
-/// reads only the lifecycle's cache line.
+/// reads only the lifecycle's first cache line.
 pub(crate) struct Key(Repr);
 
 /// The bytes, inline or in an allocation of their own. 48 bytes either way: the tag,

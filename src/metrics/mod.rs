@@ -8,6 +8,7 @@
 
 use crate::error::Result;
 use crate::family::{MetricType, Value};
+use crate::labels::LabelSet;
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use key::Key;
 
@@ -67,24 +68,45 @@ pub trait Metric: Clone + Send + Sync + 'static {
 }
 
 /// Per-metric state that vecs use: the child's identity in its vec (the hash and label
-/// values a lookup compares) and whether the metric was updated since the last TTL
-/// sweep looked at it.
+/// values a lookup compares), whether the metric was updated since the last TTL sweep
+/// looked at it, and what the vec keeps about the child ([`Child`]).
 ///
-/// It takes one 64-byte line (label values up to 46 bytes encoded are kept inline), and
-/// metric types keep it first in their 64-byte-aligned shared state, with the values
-/// updates write starting on the next line: a vec lookup answered from a thread cache
-/// reads the line it compares without moving the line that threads updating the same
-/// child take turns at.
+/// Two 64-byte lines, first in the 64-byte-aligned shared state of every metric type,
+/// with the values updates write starting on the next line. The identity takes the first
+/// line (label values up to 46 bytes encoded are kept inline), so a vec lookup answered
+/// from a thread cache reads one line and does not move the line that threads updating
+/// the same child take turns at; the [`Child`] state takes the second, which gathers and
+/// sweeps read beside the value. A vec's map and lists hold the metric itself: finding a
+/// child's labels, key or marks follows no pointer beyond the metric's own.
+#[repr(C, align(64))]
 pub struct Lifecycle {
     hash: u64,
     key: Key,
     touched: AtomicBool,
+    pub(crate) child: Child,
+}
+
+/// What a vec keeps about a child beside its identity, on a line of its own: read by
+/// gathers and TTL sweeps, never by lookups or updates.
+#[repr(C, align(64))]
+pub(crate) struct Child {
+    /// The child's full label set, as exported.
+    pub(crate) labels: LabelSet,
+    /// When the child was last seen updated, in the vec clock's nanoseconds.
+    pub(crate) last_seen: AtomicU64,
+    /// The metric's [`Metric::untouched_progress`] at that time.
+    pub(crate) last_progress: AtomicU64,
+    /// Set, under its shard's write lock, when the child leaves the vec's map: the
+    /// gather's sorted list drops it at its next pass. Relaxed loads and stores: it
+    /// publishes nothing, and readers that must see it (gathers, compaction) are
+    /// ordered after the store by the vec's removal count (see `Inner::removed`).
+    pub(crate) removed: AtomicBool,
 }
 
 impl Default for Lifecycle {
     /// The lifecycle of a metric that is no vec's child.
     fn default() -> Self {
-        Lifecycle::for_child(0, &[])
+        Lifecycle::for_child(0, &[], LabelSet::empty(), 0)
     }
 }
 
@@ -98,12 +120,19 @@ impl std::fmt::Debug for Lifecycle {
 }
 
 impl Lifecycle {
-    /// The lifecycle of the vec child with these label values, hashed to `hash`.
-    pub(crate) fn for_child(hash: u64, values: &[&str]) -> Self {
+    /// The lifecycle of the vec child with these label values, hashed to `hash`, whose
+    /// label set is `labels`, seen at `now` (vec clock nanoseconds).
+    pub(crate) fn for_child(hash: u64, values: &[&str], labels: LabelSet, now: u64) -> Self {
         Lifecycle {
             hash,
             key: Key::new(values),
             touched: AtomicBool::new(false),
+            child: Child {
+                labels,
+                last_seen: AtomicU64::new(now),
+                last_progress: AtomicU64::new(0),
+                removed: AtomicBool::new(false),
+            },
         }
     }
 

@@ -6,7 +6,7 @@
 use std::hash::BuildHasher;
 
 use super::order::add_in_order;
-use super::MetricVec;
+use super::{child, MetricVec};
 use crate::collector::{Collected, Collector};
 use crate::desc::Desc;
 use crate::error::Error;
@@ -39,8 +39,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 add_in_order(&mut sorted, fresh, &inner.key_order);
             }
             // Children created at different times lie anywhere in memory: ask for the
-            // entries a few steps ahead, and for the metric values of nearer ones (whose
-            // entries are in cache by then), with their lifecycles if a TTL reads them. Their labels are only compared by address.
+            // lines a gather reads of the children a few steps ahead, the child state
+            // (labels, removal mark) and the value, with the lifecycle's first line if a
+            // TTL reads its mark. Labels are only compared by address.
             // The samples of the previous gather, if the sink kept them: a child still in
             // the same place gets only its value updated. The values are of the family's
             // type by construction, so no per-sample check.
@@ -50,18 +51,17 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             // move down to `kept`, keeping their order.
             let mut kept = 0;
             for i in 0..sorted.len() {
-                if let Some(far) = sorted.get(i + 2 * AHEAD) {
-                    crate::prefetch::prefetch(&**far);
-                }
-                if let Some(near) = sorted.get(i + AHEAD) {
-                    crate::prefetch::prefetch_after(near.metric.lifecycle());
+                if let Some(ahead) = sorted.get(i + AHEAD) {
+                    let lifecycle = ahead.lifecycle();
+                    crate::prefetch::prefetch(&lifecycle.child);
+                    crate::prefetch::prefetch_after(lifecycle);
                     if inner.ttl.is_some() {
-                        crate::prefetch::prefetch(near.metric.lifecycle());
+                        crate::prefetch::prefetch(lifecycle);
                     }
                 }
-                // Relaxed: see `Entry::removed`; a child removed after this read is
+                // Relaxed: see `Child::removed`; a child removed after this read is
                 // reported once more, as if the gather had run just before the removal.
-                if sorted[i].removed.load(Ordering::Relaxed) {
+                if child(&sorted[i]).removed.load(Ordering::Relaxed) {
                     continue;
                 }
                 sorted.swap(kept, i);
@@ -70,14 +70,15 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 if inner.ttl.as_ref().is_some_and(|ttl| ttl.is_expired(e, now)) {
                     continue;
                 }
-                let value = e.metric.value();
+                let value = e.value();
+                let labels = &child(e).labels;
                 match samples.get_mut(n) {
-                    Some(s) if s.labels.same_set(&e.labels) => {
+                    Some(s) if s.labels.same_set(labels) => {
                         s.value = value;
                         s.timestamp_ms = None;
                     }
-                    Some(s) => *s = Sample::new(e.labels.clone(), value),
-                    None => samples.push(Sample::new(e.labels.clone(), value)),
+                    Some(s) => *s = Sample::new(labels.clone(), value),
+                    None => samples.push(Sample::new(labels.clone(), value)),
                 }
                 n += 1;
             }
@@ -88,7 +89,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
         match inner.overflow.get() {
             Some(e) => {
                 // Not necessarily last in label order: the gather sorts.
-                family.push_sample(Sample::new(e.labels.clone(), e.metric.value()));
+                family.push_sample(Sample::new(child(e).labels.clone(), e.value()));
             }
             // Children come from the sorted copy (distinct label values, so strictly
             // increasing) with labels built from the descriptor.

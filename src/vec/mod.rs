@@ -27,8 +27,8 @@ use crate::clock::Clock;
 use crate::desc::Desc;
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
-use crate::metrics::{Lifecycle, Metric};
-use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, RwLock};
+use crate::metrics::{Child, Lifecycle, Metric};
+use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
 use ttl::Ttl;
 
 mod builder;
@@ -55,42 +55,25 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 /// The family reporting how many label sets each vec rejected because of `max_series`.
 pub const REJECTED_FAMILY: &str = "promsdk_vec_rejected_label_sets";
 
-/// One child: the metric, whose [`Lifecycle`] holds the child's hash and label values
-/// (what lookups compare), and its full label set.
-pub(crate) struct Entry<M> {
-    pub(crate) metric: M,
-    pub(crate) labels: LabelSet,
-    /// When the child was last seen updated, in the vec clock's nanoseconds.
-    pub(crate) last_seen: AtomicU64,
-    /// The metric's [`Metric::untouched_progress`] at that time.
-    pub(crate) last_progress: AtomicU64,
-    /// Set, under its shard's write lock, when the child leaves the map: the gather's
-    /// sorted list drops it at its next pass (see [`Inner::removed`]).
-    pub(crate) removed: AtomicBool,
+/// A child's label values, through its lifecycle.
+fn key<M: Metric>(child: &M) -> &crate::metrics::key::Key {
+    child.lifecycle().key()
 }
 
-impl<M: Metric> Entry<M> {
-    /// Whether this is the child with these label values, whose hash is `hash`.
-    #[inline]
-    fn is_child(&self, hash: u64, values: &[&str]) -> bool {
-        self.metric.lifecycle().is_child(hash, values)
-    }
-
-    /// The child's label values.
-    pub(crate) fn key(&self) -> &crate::metrics::key::Key {
-        self.metric.lifecycle().key()
-    }
+/// What the vec keeps about a child, through its lifecycle.
+pub(crate) fn child<M: Metric>(metric: &M) -> &Child {
+    &metric.lifecycle().child
 }
 
 /// One shard of the map of children: those whose hash picks it.
 pub(crate) struct Map<M> {
-    pub(crate) table: HashTable<Arc<Entry<M>>>,
+    pub(crate) table: HashTable<M>,
     /// The shard's children inserted since the last gather took them.
     fresh: Entries<M>,
 }
 
-/// Children in some order, shared with the map.
-type Entries<M> = Vec<Arc<Entry<M>>>;
+/// Children in some order: handles to the metrics the map holds.
+type Entries<M> = Vec<M>;
 
 /// Shards of the map, each with its own lock: threads creating (or removing) different
 /// series at once mostly take different locks, instead of taking turns at one lock whose
@@ -142,7 +125,7 @@ pub(crate) struct Inner<M: Metric, S> {
     max_series: Option<usize>,
     rejected_desc: Option<Desc>,
     rejected: AtomicU64,
-    overflow: once_cell::sync::OnceCell<Entry<M>>,
+    overflow: once_cell::sync::OnceCell<M>,
     /// Infallible lookups answered with a detached metric (wrong label count).
     invalid_lookups: AtomicU64,
     pub(crate) ttl: Option<Ttl>,
@@ -192,14 +175,14 @@ impl<M: Metric, S> Inner<M, S> {
     pub(crate) fn compact(&self, sorted: &mut Entries<M>) {
         // Acquire: see `removed`; every child counted here is seen marked and dropped.
         let seen = self.dead.load(Ordering::Acquire);
-        // Relaxed: see `Entry::removed`.
-        sorted.retain(|e| !e.removed.load(Ordering::Relaxed));
+        // Relaxed: see `Child::removed`.
+        sorted.retain(|e| !child(e).removed.load(Ordering::Relaxed));
         for shard in self.shards.iter() {
             shard
                 .0
                 .write()
                 .fresh
-                .retain(|e| !e.removed.load(Ordering::Relaxed));
+                .retain(|e| !child(e).removed.load(Ordering::Relaxed));
         }
         // Relaxed: only those holding `sorted` take from the count, one at a time, and
         // never more than they loaded.
@@ -384,7 +367,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     #[cold]
     fn fall_back<R>(&self, error: Error, f: impl FnOnce(&M) -> R) -> R {
         match error {
-            Error::SeriesLimit { .. } => f(&self.overflow_child().metric),
+            Error::SeriesLimit { .. } => f(self.overflow_child()),
             _ => self.with_detached(f),
         }
     }
@@ -422,13 +405,15 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let hash = hash_values(&self.inner.hasher, &full);
         let live = {
             let mut map = self.inner.shard(hash).write();
-            let found = map.table.find_entry(hash, |e| e.is_child(hash, &full));
+            let found = map
+                .table
+                .find_entry(hash, |e| e.lifecycle().is_child(hash, &full));
             let Ok(entry) = found else {
                 return false;
             };
-            // Relaxed: see `Entry::removed`; the gather reads it under its own lock.
+            // Relaxed: see `Child::removed`; the gather reads it under its own lock.
             let (entry, rest) = entry.remove();
-            entry.removed.store(true, Ordering::Relaxed);
+            child(&entry).removed.store(true, Ordering::Relaxed);
             self.inner.removed(1);
             // This shard's children stand for all: shards are filled alike.
             rest.into_table().len() * SHARDS
@@ -462,7 +447,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                     .filter_map(|(i, v)| v.as_deref().map(|v| (i, v))),
             );
         }
-        Ok(self.retain_entries(|e| wanted.iter().all(|&(i, v)| e.key().value(i) == Some(v))))
+        Ok(self.retain_entries(|e| wanted.iter().all(|&(i, v)| key(e).value(i) == Some(v))))
     }
 
     /// Removes every child (of this curried view only, if curried).
@@ -477,10 +462,10 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         self.retain_entries(|e| {
             let in_view = curried.as_ref().is_none_or(|c| {
                 c.iter()
-                    .zip(e.key().values())
+                    .zip(key(e).values())
                     .all(|(want, have)| want.as_deref().is_none_or(|w| w == have))
             });
-            in_view && !keep(&e.labels, &e.metric)
+            in_view && !keep(&child(e).labels, e)
         })
     }
 
@@ -614,18 +599,18 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     {
         let Some(cache) = cache else {
             return match self.find_or_insert(hash, values, None) {
-                Ok((entry, _)) => Ok(f(&entry.metric)),
+                Ok((metric, _)) => Ok(f(&metric)),
                 Err(e) => Err((e, f)),
             };
         };
         let strings = cache.strings(self.inner.desc.variable_labels());
         match self.find_or_insert(hash, values, Some(strings)) {
-            Ok((entry, children)) => Ok(f(cache.put(&entry.metric, children))),
+            Ok((metric, children)) => Ok(f(cache.put(&metric, children))),
             Err(e) => Err((e, f)),
         }
     }
 
-    /// The entry for these values from the map, inserted if missing (with its label set
+    /// The child for these values from the map, inserted if missing (with its label set
     /// made from this thread's `strings` if given), and about how many children the vec
     /// has (its shard's times the number of shards, which are filled alike).
     fn find_or_insert(
@@ -633,10 +618,13 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         hash: u64,
         values: &[&str],
         strings: Option<&mut Strings>,
-    ) -> Result<(Arc<Entry<M>>, usize)> {
+    ) -> Result<(M, usize)> {
         {
             let map = self.inner.shard(hash).read();
-            if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
+            if let Some(e) = map
+                .table
+                .find(hash, |e| e.lifecycle().is_child(hash, values))
+            {
                 return Ok((e.clone(), map.table.len() * SHARDS));
             }
         }
@@ -649,7 +637,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         hash: u64,
         values: &[&str],
         strings: Option<&mut Strings>,
-    ) -> Result<(Arc<Entry<M>>, usize)> {
+    ) -> Result<(M, usize)> {
         let inner = &*self.inner;
         if values.iter().all(|v| *v == OVERFLOW_LABEL_VALUE) && inner.max_series.is_some() {
             return Err(Error::SeriesLimit {
@@ -666,9 +654,12 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                 .labels_with(values, |at, name, value| strings.pair(at, name, value))?,
             None => inner.desc.labels(values)?,
         };
-        let entry = Arc::new(self.new_entry(hash, values, labels));
+        let metric = self.new_child(hash, values, labels);
         let mut map = inner.shard(hash).write();
-        if let Some(e) = map.table.find(hash, |e| e.is_child(hash, values)) {
+        if let Some(e) = map
+            .table
+            .find(hash, |e| e.lifecycle().is_child(hash, values))
+        {
             return Ok((e.clone(), map.table.len() * SHARDS));
         }
         if let Some(limit) = inner.max_series {
@@ -689,27 +680,23 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             }
         }
         map.table
-            .insert_unique(hash, entry.clone(), |e| e.metric.lifecycle().hash());
-        map.fresh.push(entry.clone());
-        Ok((entry, map.table.len() * SHARDS))
+            .insert_unique(hash, metric.clone(), |e| e.lifecycle().hash());
+        map.fresh.push(metric.clone());
+        Ok((metric, map.table.len() * SHARDS))
     }
 
-    fn new_entry(&self, hash: u64, values: &[&str], labels: LabelSet) -> Entry<M> {
+    /// A new child with these values, hashed to `hash`, and its label set `labels`.
+    fn new_child(&self, hash: u64, values: &[&str], labels: LabelSet) -> M {
         // Only TTL expiry reads the time a child was last seen.
         let now = match self.inner.ttl {
             Some(_) => self.inner.clock.monotonic_nanos(),
             None => 0,
         };
-        Entry {
-            metric: M::from_config(&self.inner.config, Lifecycle::for_child(hash, values)),
-            labels,
-            last_seen: AtomicU64::new(now),
-            last_progress: AtomicU64::new(0),
-            removed: AtomicBool::new(false),
-        }
+        let lifecycle = Lifecycle::for_child(hash, values, labels, now);
+        M::from_config(&self.inner.config, lifecycle)
     }
 
-    fn overflow_child(&self) -> &Entry<M> {
+    fn overflow_child(&self) -> &M {
         self.inner.overflow.get_or_init(|| {
             let n = self.inner.desc.variable_labels().len();
             let values = vec![OVERFLOW_LABEL_VALUE; n];
@@ -718,12 +705,12 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                 .desc
                 .labels(&values)
                 .unwrap_or_else(|_| LabelSet::empty());
-            self.new_entry(0, &values, labels)
+            self.new_child(0, &values, labels)
         })
     }
 
-    /// Removes the entries for which `remove` is true; returns how many.
-    fn retain_entries(&self, mut remove: impl FnMut(&Entry<M>) -> bool) -> usize {
+    /// Removes the children for which `remove` is true; returns how many.
+    fn retain_entries(&self, mut remove: impl FnMut(&M) -> bool) -> usize {
         let mut removed = 0;
         let mut live = 0;
         for shard in self.inner.shards.iter() {
@@ -732,8 +719,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             map.table.retain(|e| {
                 let gone = remove(e);
                 if gone {
-                    // Relaxed: see `Entry::removed`.
-                    e.removed.store(true, Ordering::Relaxed);
+                    // Relaxed: see `Child::removed`.
+                    child(e).removed.store(true, Ordering::Relaxed);
                 }
                 !gone
             });

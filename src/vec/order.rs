@@ -1,9 +1,7 @@
 //! The label order a vec's gather reports its children in: the sorted list it keeps from
 //! gather to gather, into which only the children created since are sorted.
 
-use std::sync::Arc;
-
-use super::Entry;
+use super::{child, key};
 use crate::metrics::Metric;
 use crate::sync::Ordering;
 
@@ -14,14 +12,10 @@ use crate::sync::Ordering;
 /// them. Children
 /// already removed are left out. Compares keys, the label values kept inline in each
 /// child's metric, in the order `key_order` gives (see `Key::cmp_by`).
-pub(super) fn add_in_order<M: Metric>(
-    sorted: &mut Vec<Arc<Entry<M>>>,
-    mut fresh: Vec<Arc<Entry<M>>>,
-    key_order: &[usize],
-) {
-    // Relaxed: see `Entry::removed`.
-    fresh.retain(|e| !e.removed.load(Ordering::Relaxed));
-    let cmp = |a: &Arc<Entry<M>>, b: &Arc<Entry<M>>| a.key().cmp_by(b.key(), key_order);
+pub(super) fn add_in_order<M: Metric>(sorted: &mut Vec<M>, mut fresh: Vec<M>, key_order: &[usize]) {
+    // Relaxed: see `Child::removed`.
+    fresh.retain(|e| !child(e).removed.load(Ordering::Relaxed));
+    let cmp = |a: &M, b: &M| key(a).cmp_by(key(b), key_order);
     sort(&mut fresh, key_order);
     if sorted.is_empty() {
         *sorted = fresh;
@@ -56,18 +50,18 @@ pub(super) fn add_in_order<M: Metric>(
 /// be written so; then the children are sorted by comparing their keys.
 ///
 /// [`Key::write_sort_key`]: crate::metrics::key::Key::write_sort_key
-fn sort<M: Metric>(children: &mut Vec<Arc<Entry<M>>>, key_order: &[usize]) {
+fn sort<M: Metric>(children: &mut Vec<M>, key_order: &[usize]) {
     let mut bytes = Vec::with_capacity(children.len() * 32);
     let mut spans = Vec::with_capacity(children.len());
     for child in children.iter() {
         let start = bytes.len();
-        if !child.key().write_sort_key(key_order, &mut bytes) {
-            children.sort_unstable_by(|a, b| a.key().cmp_by(b.key(), key_order));
+        if !key(child).write_sort_key(key_order, &mut bytes) {
+            children.sort_unstable_by(|a, b| key(a).cmp_by(key(b), key_order));
             return;
         }
         spans.push((start, bytes.len()));
     }
-    let mut keyed: Vec<Keyed<Arc<Entry<M>>>> = std::mem::take(children)
+    let mut keyed: Vec<Keyed<M>> = std::mem::take(children)
         .into_iter()
         .zip(spans)
         .map(|(item, (start, end))| Keyed::new(item, start, end, &bytes))

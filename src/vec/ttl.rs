@@ -35,7 +35,7 @@
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use super::{Entry, Inner};
+use super::{child, Inner};
 use crate::metrics::Metric;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -56,25 +56,34 @@ impl Ttl {
 
     /// Folds the child's update mark and progress into its last-seen time, then says
     /// whether it has been idle for longer than the TTL.
-    pub(crate) fn is_expired<M: Metric>(&self, e: &Entry<M>, now: u64) -> bool {
+    pub(crate) fn is_expired<M: Metric>(&self, e: &M, now: u64) -> bool {
         // Relaxed throughout: `last_seen` and `last_progress` are only accessed by a
         // gather or a sweep (one at a time: both hold the lock of the vec's sorted list),
         // and a stale read of the mark or the progress merely delays expiry
         // by one look.
-        let touched = e.metric.lifecycle().take_touched();
-        let progress = e.metric.untouched_progress();
-        let moved = e.last_progress.load(Ordering::Relaxed) != progress;
+        let touched = e.lifecycle().take_touched();
+        let progress = e.untouched_progress();
+        let state = child(e);
+        let moved = state.last_progress.load(Ordering::Relaxed) != progress;
         if touched || moved {
-            e.last_progress.store(progress, Ordering::Relaxed);
-            e.last_seen.store(now, Ordering::Relaxed);
+            state.last_progress.store(progress, Ordering::Relaxed);
+            state.last_seen.store(now, Ordering::Relaxed);
             return false;
         }
 
-        now.saturating_sub(e.last_seen.load(Ordering::Relaxed)) > self.nanos
+        now.saturating_sub(state.last_seen.load(Ordering::Relaxed)) > self.nanos
     }
 }
 
 /// Frees the idle children of `inner` that nobody else holds; returns how many.
+/// The handles a vec itself holds to each child in its map while a sweep runs: the
+/// map's, and that of one of the gather's lists. A child is in its shard's list of new
+/// children from its insert (under the shard's write lock) until a gather takes it into
+/// the sorted list (holding that list's lock, as a sweep does), and leaves the sorted
+/// list only once removed from the map. Any handle beyond these is a caller's or a
+/// thread cache's.
+const VEC_HANDLES: usize = 2;
+
 pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     let Some(ttl) = &inner.ttl else {
         return 0;
@@ -95,17 +104,16 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
         let before = map.table.len();
         // With the shard's write lock held no lookup can hand out a handle to one of its
         // children or fill a thread cache with one, so a child that only the vec
-        // references stays that way until it is gone. (The gather's lists hold entries,
-        // not metric handles.)
+        // references stays that way until it is gone.
         map.table.retain(|e| {
             if !ttl.is_expired(e, now) {
                 return true;
             }
-            let held = e.metric.handle_count() > 1;
+            let held = e.handle_count() > VEC_HANDLES;
             kept_for_handles |= held;
             if !held {
-                // Relaxed: see `Entry::removed`.
-                e.removed.store(true, Ordering::Relaxed);
+                // Relaxed: see `Child::removed`.
+                child(e).removed.store(true, Ordering::Relaxed);
             }
             held
         });

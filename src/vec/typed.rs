@@ -395,7 +395,7 @@ impl<L: Labels, M: Metric, S: BuildHasher + Send + Sync + 'static> TypedVec<L, M
     /// Whether `child` is the overflow child of a vec at its series limit.
     fn is_overflow(&self, child: &M) -> bool {
         let overflow = self.vec.inner.overflow.get();
-        overflow.is_some_and(|o| std::ptr::eq(o.metric.lifecycle(), child.lifecycle()))
+        overflow.is_some_and(|o| std::ptr::eq(o.lifecycle(), child.lifecycle()))
     }
 }
 
