@@ -69,26 +69,51 @@ pub trait Metric: Clone + Send + Sync + 'static {
 
 /// Per-metric state that vecs use: the child's identity in its vec (the hash and label
 /// values a lookup compares), whether the metric was updated since the last TTL sweep
-/// looked at it, and what the vec keeps about the child ([`Child`]).
+/// looked at it, and what the vec keeps about the child (its label set, when it was last
+/// seen updated, whether it was removed).
 ///
-/// Two 64-byte lines, first in the 64-byte-aligned shared state of every metric type,
-/// with the values updates write starting on the next line. The identity takes the first
-/// line (label values up to 46 bytes encoded are kept inline), so a vec lookup answered
-/// from a thread cache reads one line and does not move the line that threads updating
-/// the same child take turns at; the [`Child`] state takes the second, which gathers and
-/// sweeps read beside the value. A vec's map and lists hold the metric itself: finding a
-/// child's labels, key or marks follows no pointer beyond the metric's own.
-#[repr(C, align(64))]
+/// Metric types keep it first in their shared state, followed by the values updates
+/// write. The identity takes a 64-byte line of its own, so a vec lookup answered from a
+/// thread cache reads one line and neither moves the line that threads updating the
+/// same child take turns at, nor the line of the reference counts before it (which
+/// clones and drops of handles write). The child state follows the identity; gathers
+/// and sweeps read it beside the value. A vec's map and lists hold the metric itself:
+/// finding a child's labels, key or marks follows no pointer beyond the metric's own.
+///
+/// The lines are kept apart by padding rather than by 64-byte alignment: an allocation
+/// with more than 16-byte alignment takes the system allocator's slow path
+/// (`posix_memalign`, about 450 instructions against about 150 for `malloc` in glibc),
+/// once per child a vec creates. Every part starts a multiple of 16 bytes from the
+/// allocation's start, and 48 bytes between two parts are enough for a line boundary
+/// between them wherever a 16-byte-aligned allocation starts (see `LINE_GAP`): before
+/// the identity (after the 16 bytes of `Arc` counts), and between its end and whatever
+/// follows the lifecycle.
+#[repr(C)]
 pub struct Lifecycle {
+    _before: [u8; LINE_GAP],
+    id: Identity,
+    pub(crate) child: Child,
+    _after: [u8; 16],
+}
+
+/// Bytes between two parts of an allocation that starts 16-byte aligned, each part
+/// starting and ending a multiple of 16 bytes from the allocation's start, that keep
+/// the two off each other's 64-byte line: the last byte of the first is at 15, 31, 47
+/// or 63 in its line, and 48 bytes on is always past that line's end.
+pub(crate) const LINE_GAP: usize = 48;
+
+/// What a lookup compares: one 64-byte part (label values up to 46 bytes encoded are
+/// kept inline).
+#[repr(C)]
+pub(crate) struct Identity {
     hash: u64,
     key: Key,
     touched: AtomicBool,
-    pub(crate) child: Child,
 }
 
-/// What a vec keeps about a child beside its identity, on a line of its own: read by
-/// gathers and TTL sweeps, never by lookups or updates.
-#[repr(C, align(64))]
+/// What a vec keeps about a child beside its identity: read by gathers and TTL sweeps,
+/// never by lookups or updates. 32 bytes.
+#[repr(C)]
 pub(crate) struct Child {
     /// The child's full label set, as exported.
     pub(crate) labels: LabelSet,
@@ -113,8 +138,8 @@ impl Default for Lifecycle {
 impl std::fmt::Debug for Lifecycle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lifecycle")
-            .field("label_values", &self.key.values().collect::<Vec<_>>())
-            .field("touched", &self.touched)
+            .field("label_values", &self.id.key.values().collect::<Vec<_>>())
+            .field("touched", &self.id.touched)
             .finish()
     }
 }
@@ -124,33 +149,37 @@ impl Lifecycle {
     /// label set is `labels`, seen at `now` (vec clock nanoseconds).
     pub(crate) fn for_child(hash: u64, values: &[&str], labels: LabelSet, now: u64) -> Self {
         Lifecycle {
-            hash,
-            key: Key::new(values),
-            touched: AtomicBool::new(false),
+            _before: [0; LINE_GAP],
+            id: Identity {
+                hash,
+                key: Key::new(values),
+                touched: AtomicBool::new(false),
+            },
             child: Child {
                 labels,
                 last_seen: AtomicU64::new(now),
                 last_progress: AtomicU64::new(0),
                 removed: AtomicBool::new(false),
             },
+            _after: [0; 16],
         }
     }
 
     /// The hash of the child's label values (0 for a metric that is no child).
     pub(crate) fn hash(&self) -> u64 {
-        self.hash
+        self.id.hash
     }
 
     /// The child's label values.
     pub(crate) fn key(&self) -> &Key {
-        &self.key
+        &self.id.key
     }
 
     /// Whether this is the child with these label values, whose hash is `hash`: the
     /// hash rules most candidates out, the values decide.
     #[inline]
     pub(crate) fn is_child(&self, hash: u64, values: &[&str]) -> bool {
-        self.hash == hash && self.key.matches(values)
+        self.id.hash == hash && self.id.key.matches(values)
     }
 
     /// Marks an update. Called with every update that does not move the metric's
@@ -163,9 +192,14 @@ impl Lifecycle {
     pub fn touch(&self) {
         // Relaxed: a stale read only delays when the sweep sees the update; the value
         // itself is never lost because it lives in the metric, not in this flag.
-        if !self.touched.load(Ordering::Relaxed) {
-            self.touched.store(true, Ordering::Relaxed);
+        if !self.id.touched.load(Ordering::Relaxed) {
+            self.id.touched.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// The part a lookup reads (to prefetch it).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.id
     }
 
     /// Clears the mark, returning whether it was set (used by TTL sweeps and gathers).
@@ -174,7 +208,8 @@ impl Lifecycle {
         // between the read and the clear. A compare-exchange rather than `swap` because
         // loom mis-models a store racing a `swap` (tokio-rs/loom#254) and we model-check
         // this race.
-        self.touched
+        self.id
+            .touched
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     }
@@ -191,5 +226,54 @@ pub(crate) fn atomic_f64_add(cell: &AtomicU64, delta: f64) {
             Ok(_) => return,
             Err(actual) => old = actual,
         }
+    }
+}
+
+/// Checks of how metric types lay out their shared state.
+#[cfg(test)]
+pub(crate) mod layout {
+    /// Where a metric's shared state starts in its `Arc` allocation: after the strong
+    /// and weak counts.
+    pub(crate) const ARC_COUNTS: usize = 16;
+
+    /// The 64-byte lines that `len` bytes at `offset` in an allocation starting at
+    /// `start` cover.
+    fn lines(start: usize, (offset, len): (usize, usize)) -> (usize, usize) {
+        ((start + offset) / 64, (start + offset + len - 1) / 64)
+    }
+
+    /// Asserts that no two of `parts` (offset, length) of an allocation share a 64-byte
+    /// line, wherever a 16-byte-aligned allocation starts.
+    pub(crate) fn assert_apart(parts: &[(usize, usize)]) {
+        for start in (0..64).step_by(16) {
+            for (i, &a) in parts.iter().enumerate() {
+                for &b in &parts[i + 1..] {
+                    let (a_first, a_last) = lines(start, a);
+                    let (b_first, b_last) = lines(start, b);
+                    assert!(
+                        a_last < b_first || b_last < a_first,
+                        "parts {a:?} and {b:?} share a line in an allocation at {start} mod 64"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The parts a lifecycle at `offset` in a metric's state has: the `Arc` counts
+    /// before it and its identity.
+    pub(crate) fn lifecycle_parts(offset: usize) -> [(usize, usize); 2] {
+        let identity = ARC_COUNTS + offset + std::mem::offset_of!(super::Lifecycle, id);
+        [
+            (0, ARC_COUNTS),
+            (identity, std::mem::size_of::<super::Identity>()),
+        ]
+    }
+
+    #[test]
+    fn parts_on_one_line_are_caught() {
+        let caught = std::panic::catch_unwind(|| assert_apart(&[(0, 16), (32, 16)]));
+        assert!(caught.is_err());
+        assert_apart(&[(0, 16), (64, 16)]);
+        assert_eq!(std::mem::size_of::<super::Identity>(), 64);
     }
 }

@@ -56,7 +56,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                     crate::prefetch::prefetch(&lifecycle.child);
                     crate::prefetch::prefetch_after(lifecycle);
                     if inner.ttl.is_some() {
-                        crate::prefetch::prefetch(lifecycle);
+                        crate::prefetch::prefetch(lifecycle.identity());
                     }
                 }
                 // Relaxed: see `Child::removed`; a child removed after this read is
