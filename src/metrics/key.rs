@@ -120,26 +120,52 @@ impl Key {
     /// shorter value ends with a zero where a longer one goes on with a greater byte).
     /// Returns false, having appended part, when one does.
     pub(crate) fn write_sort_key(&self, order: &[usize], out: &mut Vec<u8>) -> bool {
-        let start = out.len();
-        let mut written = 0;
+        let bytes = self.bytes();
+        // A zero byte among the stored ones is an empty value's length or a zero in a
+        // value: without one, no value needs looking at.
+        let zero_free = !has_zero_byte(bytes);
+        if order.is_empty() && zero_free && self.write_sort_key_in_place(out) {
+            return true;
+        }
         let mut put = |value: &[u8]| {
+            if !zero_free && value.contains(&0) {
+                return false;
+            }
             out.extend_from_slice(value);
             out.push(0);
-            written += 1;
+            true
         };
         if order.is_empty() {
-            self.byte_values().for_each(&mut put);
-        } else {
-            for &i in order {
-                match self.byte_values().nth(i) {
-                    Some(value) => put(value),
-                    None => return false,
-                }
+            return self.byte_values().all(put);
+        }
+        order
+            .iter()
+            .all(|&i| self.byte_values().nth(i).is_some_and(&mut put))
+    }
+
+    /// `write_sort_key` in stored order for values of fewer than 128 bytes each, none
+    /// empty or holding a zero: the stored bytes from the second on, each later length
+    /// (one byte) overwritten with the zero that ends the value before it, then a last
+    /// zero. One copy instead of one per value. False, having written nothing, if a
+    /// length takes more than one byte.
+    fn write_sort_key_in_place(&self, out: &mut Vec<u8>) -> bool {
+        let bytes = self.bytes();
+        let start = out.len();
+        out.extend_from_slice(bytes.get(1..).unwrap_or_default());
+        out.push(0);
+        // Where the current value's length is in `bytes`; one less in the sort key.
+        let mut at = 0;
+        while let Some(&len) = bytes.get(at) {
+            if len >= 0x80 {
+                out.truncate(start);
+                return false;
+            }
+            at += 1 + usize::from(len);
+            if let Some(end) = out.get_mut(start + at - 1) {
+                *end = 0;
             }
         }
-        // One count over the whole key instead of a search per value: a value holding a
-        // zero byte adds zeros besides the terminators.
-        zero_bytes(out.get(start..).unwrap_or_default()) == written
+        true
     }
 
     /// The value at `index`, if there is one.
@@ -148,20 +174,25 @@ impl Key {
     }
 }
 
-/// How many bytes of `bytes` are zero, counted eight at a time: in each word, a byte's
-/// top bit is set in `!((x & 0x7f..) + 0x7f.. | x | 0x7f..)` exactly when it is zero.
-fn zero_bytes(bytes: &[u8]) -> usize {
-    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
-    let count = |word: u64| (!(((word & LOW7) + LOW7) | word | LOW7)).count_ones() as usize;
-    let mut words = bytes.chunks_exact(8);
-    let mut zeros = 0;
-    for word in words.by_ref() {
-        zeros += count(u64::from_ne_bytes(word.try_into().unwrap_or_default()));
+/// Whether a byte of `bytes` is zero, eight at a time: in each word, a zero byte sets
+/// its top bit in `(x - 0x01..) & !x & 0x80..` (and the lowest zero byte always does).
+/// The last word overlaps the one before it when the length is not a multiple of eight.
+#[inline]
+fn has_zero_byte(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_in = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let n = bytes.len();
+    if n < 8 {
+        return bytes.iter().any(|&b| b == 0);
     }
-    let mut last = [0xff; 8];
-    let tail = words.remainder();
-    last[..tail.len()].copy_from_slice(tail);
-    zeros + count(u64::from_ne_bytes(last))
+    let mut found = false;
+    let mut at = 0;
+    while at + 8 < n {
+        found |= zero_in(u64_at(bytes, at));
+        at += 8;
+    }
+    found | zero_in(u64_at(bytes, n - 8))
 }
 
 /// Orders two keys' bytes value by value, in their stored order.
@@ -320,7 +351,7 @@ fn read_long_len(bytes: &[u8]) -> Option<(usize, &[u8])> {
 /// Such a value compares as four words at 0, 8, 16 and 24, each moved back to end at the
 /// value's end when it would pass it (overlapping the others for shorter values).
 #[inline(always)]
-fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
@@ -447,11 +478,20 @@ mod tests {
     /// a value with a zero byte is refused.
     #[test]
     fn sort_keys_order_as_keys_do() {
-        let values = ["", "a", "ab", "b", "x-longer-than-eight", "é"];
+        let long = "y".repeat(130);
+        let values = ["", "a", "ab", "b", "x-longer-than-eight", "é", &long];
         let mut keys: Vec<Key> = Vec::new();
         for a in values {
             for b in values {
                 keys.push(Key::new(&[a, b]));
+                // Written after other bytes, the values each with their zero, in order.
+                for order in [&[][..], &[1, 0][..]] {
+                    let mut out = vec![7];
+                    assert!(Key::new(&[a, b]).write_sort_key(order, &mut out));
+                    let (first, second) = if order.is_empty() { (a, b) } else { (b, a) };
+                    let expected = [&[7][..], first.as_bytes(), &[0], second.as_bytes(), &[0]];
+                    assert_eq!(out, expected.concat(), "{a:?} {b:?} {order:?}");
+                }
             }
         }
         for order in [&[][..], &[1, 0][..]] {
@@ -473,8 +513,8 @@ mod tests {
                 let mut value = vec![b'v'; len];
                 value[at] = 0;
                 let value = String::from_utf8(value).unwrap();
-                for order in [&[][..], &[1, 0][..]] {
-                    let key = Key::new(&["", &value]);
+                for (order, first) in [(&[][..], ""), (&[][..], "a"), (&[1, 0][..], "a")] {
+                    let key = Key::new(&[first, &value]);
                     assert!(
                         !key.write_sort_key(order, &mut vec![7; at % 5]),
                         "{len} {at}"
@@ -485,17 +525,17 @@ mod tests {
     }
 
     #[test]
-    fn zero_bytes_counts_zero_bytes() {
+    fn has_zero_byte_finds_a_zero_at_every_position_of_every_length() {
         for len in 0..40 {
-            for step in 1..5 {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|i| if i % step == 0 { 0 } else { i as u8 | 0x80 })
-                    .collect();
-                let expected = bytes.iter().filter(|&&b| b == 0).count();
-                assert_eq!(super::zero_bytes(&bytes), expected, "{bytes:?}");
-                let ones: Vec<u8> = bytes.iter().map(|&b| b.wrapping_add(1)).collect();
-                let expected = ones.iter().filter(|&&b| b == 0).count();
-                assert_eq!(super::zero_bytes(&ones), expected, "{ones:?}");
+            let bytes: Vec<u8> = (0..len).map(|i| 0x80 | i as u8).collect();
+            assert!(!super::has_zero_byte(&bytes), "{len}");
+            assert!(!super::has_zero_byte(&vec![1; len]), "{len}");
+            for at in 0..len {
+                for fill in [0x01, 0x80, 0xff] {
+                    let mut bytes = vec![fill; len];
+                    bytes[at] = 0;
+                    assert!(super::has_zero_byte(&bytes), "{len} {at} {fill}");
+                }
             }
         }
     }

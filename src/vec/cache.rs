@@ -44,7 +44,7 @@ use thread_local::ThreadLocal;
 
 use super::recent;
 use crate::labels::LabelPair;
-use crate::metrics::key::u64_at;
+use crate::metrics::key::{bytes_eq, u64_at};
 use crate::metrics::Metric;
 
 /// Slots a cache starts with, and the most it grows to.
@@ -281,7 +281,7 @@ impl Strings {
             .recent
             .get_mut(position * RECENT_VALUES + recent_slot(value))
         {
-            Some(Some(recent)) if **recent == *value => recent.clone(),
+            Some(Some(recent)) if bytes_eq(recent.as_bytes(), value.as_bytes()) => recent.clone(),
             Some(slot @ None) => slot.insert(Arc::from(value)).clone(),
             _ => Arc::from(value),
         };
