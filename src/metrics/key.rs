@@ -184,7 +184,7 @@ fn has_zero_byte(bytes: &[u8]) -> bool {
     let zero_in = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
     let n = bytes.len();
     if n < 8 {
-        return bytes.iter().any(|&b| b == 0);
+        return bytes.contains(&0);
     }
     let mut found = false;
     let mut at = 0;
