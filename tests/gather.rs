@@ -461,7 +461,9 @@ fn a_reused_sink_shows_every_change_of_a_vec() {
 
 /// Through many rounds of creations, removals, updates and TTL expiry (children hidden
 /// while idle, shown again once updated), a sink reused across gathers (whose samples a
-/// vec matches up with its children) holds exactly what a fresh gather does.
+/// vec matches up with its children) holds exactly what a fresh gather does; so does a
+/// second sink that only some gathers use, whose samples are older than the vec's last
+/// gather.
 #[test]
 fn a_reused_sink_matches_a_fresh_gather_through_churn() {
     let clock = promsdk::ManualClock::new();
@@ -481,7 +483,7 @@ fn a_reused_sink_matches_a_fresh_gather_through_churn() {
             .wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % n
     };
-    let mut sink = Collected::default();
+    let (mut sink, mut other) = (Collected::default(), Collected::default());
     for round in 0..200 {
         for _ in 0..next(12) {
             let (z, a) = (next(9).to_string(), format!("v{}", next(7)));
@@ -497,7 +499,8 @@ fn a_reused_sink_matches_a_fresh_gather_through_churn() {
         if next(5) == 0 {
             ttl.expire_idle();
         }
-        registry.gather_into(&mut sink);
+        let sink = if next(3) == 0 { &mut other } else { &mut sink };
+        registry.gather_into(sink);
         assert_eq!(
             sink.families(),
             &registry.gather().families[..],
