@@ -46,6 +46,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             // the same place gets only its value updated. The values are of the family's
             // type by construction, so no per-sample check.
             let samples = family.samples_mut();
+            // One allocation for all, rather than growing by doubling (copying what is
+            // there each time) when many children are new.
+            samples.reserve(sorted.len().saturating_sub(samples.len()));
             let mut n = 0;
             // Removed children are dropped from the list as it is read: the ones kept
             // move down to `kept`, keeping their order.
