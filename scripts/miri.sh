@@ -2,7 +2,8 @@
 # Runs the unit tests of the modules with unsafe code under Miri (undefined behaviour,
 # leaks, data races; strict provenance): the label set's one allocation
 # (src/labels/packed.rs), the per-thread shortcut to a vec's caches and tables
-# (src/vec/recent.rs, used by src/vec/cache.rs and src/vec/typed.rs). Miri needs a nightly
+# (src/vec/recent.rs, used by src/vec/cache.rs and src/vec/typed.rs), the encoders' writes
+# into a buffer's spare capacity (src/encoding/mod.rs, `write_plain_line`). Miri needs a nightly
 # toolchain with its `miri` and `rust-src` components: installed through rustup if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,4 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal --component miri,rust-src
 fi
 MIRIFLAGS="-Zmiri-strict-provenance" \
-    cargo +nightly miri test -p promsdk --lib -- labels:: vec::recent vec::typed
+    cargo +nightly miri test -p promsdk --lib -- labels:: vec::recent vec::typed encoding::
