@@ -3,7 +3,7 @@
 # leaks, data races; strict provenance): the label set's one allocation
 # (src/labels/packed.rs), the per-thread shortcut to a vec's caches and tables
 # (src/vec/recent.rs, used by src/vec/cache.rs and src/vec/typed.rs), the encoders' writes
-# into a buffer's spare capacity (src/encoding/mod.rs, `write_plain_line`). Miri needs a nightly
+# into a buffer's spare capacity (src/encoding/line.rs, `write_plain_line`). Miri needs a nightly
 # toolchain with its `miri` and `rust-src` components: installed through rustup if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
