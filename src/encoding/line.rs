@@ -70,7 +70,7 @@ impl SeriesPrefix {
 }
 
 /// Appends `prefix` `{labels} value` and a newline as the general path writes a sample
-/// line with no extra label and no timestamp (the value as [`write_f64`] writes it).
+/// line with no extra label and no timestamp (the value as [`write_f64`](super::write_f64) writes it).
 /// Returns true; false, writing nothing, only if the lengths overflow or the room
 /// reserved is missing, which cannot happen (the caller then writes the line its own way).
 ///
@@ -167,7 +167,7 @@ fn copy_line(
 /// the newline.
 const LINE_END: usize = 32;
 
-/// Writes the end of a sample line into `out`, `} ` then a value as [`write_f64`] writes
+/// Writes the end of a sample line into `out`, `} ` then a value as [`write_f64`](super::write_f64) writes
 /// it then a newline, so that it ends at `LINE_END`, and returns where it starts (where
 /// the `}` is), below `LINE_END - 2`: the `LINE_END` bytes from there hold it all.
 #[inline(always)]
