@@ -1,6 +1,6 @@
 //! [`Counter`]: a monotonically increasing total with an integer fast path.
 
-use super::{atomic_f64_add, Lifecycle, Metric, LINE_GAP};
+use super::{atomic_f64_add, Lifecycle, Metric, PAIR_GAP};
 use crate::error::{Error, Result};
 use crate::family::{Exemplar, MetricType, Value};
 use crate::labels::LabelSet;
@@ -10,16 +10,18 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 /// updates write: threads updating one child through its vec move only the totals' line
 /// between their cores, while the identity's stays shared (one line for both cost two
 /// transfers per update: one to read the label values, one to add). The lifecycle keeps
-/// its identity off the totals' line, and `_after` keeps the totals off the line of
+/// its identity off the totals' line, and `_after` keeps the totals out of the 128-byte block of
 /// whatever the allocator places next (see [`Lifecycle`]).
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
     totals: Totals,
-    _after: [u8; LINE_GAP],
+    _after: [u8; PAIR_GAP],
 }
 
-#[repr(C)]
+/// 16-byte aligned, so that it ends where the padding after it starts counting (see
+/// `PAIR_GAP`).
+#[repr(C, align(16))]
 struct Totals {
     /// Whole increments: one `fetch_add`, the fast path.
     int: AtomicU64,
@@ -39,7 +41,7 @@ impl Core {
                 has_exemplar: AtomicBool::new(false),
                 exemplar: Mutex::new(None),
             },
-            _after: [0; LINE_GAP],
+            _after: [0; PAIR_GAP],
         }
     }
 }
@@ -203,10 +205,18 @@ mod tests {
     /// would take the allocator's slow path.
     #[test]
     fn identity_and_totals_have_cache_lines_of_their_own() {
-        use crate::metrics::layout::{assert_apart, lifecycle_parts, ARC_COUNTS};
+        use crate::metrics::layout::{
+            assert_apart, assert_apart_in, lifecycle_parts, next_allocation, ARC_COUNTS,
+        };
         let totals = ARC_COUNTS + std::mem::offset_of!(Core, totals);
         let [counts, identity] = lifecycle_parts(std::mem::offset_of!(Core, lifecycle));
         assert_apart(&[counts, identity, (totals, std::mem::size_of::<Totals>())]);
+        // Nor does what clones write, or the next allocation, share its 128-byte block.
+        let next = next_allocation(std::mem::size_of::<Core>());
+        assert_apart_in(
+            128,
+            &[counts, (totals, std::mem::size_of::<Totals>()), next],
+        );
         assert!(std::mem::align_of::<Core>() <= 16);
     }
 

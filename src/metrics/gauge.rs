@@ -1,6 +1,6 @@
 //! [`Gauge`]: a value that goes up and down.
 
-use super::{atomic_f64_add, Lifecycle, Metric, LINE_GAP};
+use super::{atomic_f64_add, Lifecycle, Metric, PAIR_GAP};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::family::{MetricType, Value};
@@ -13,17 +13,26 @@ use crate::sync::{Arc, AtomicU64, Ordering};
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
-    /// The value as `f64` bits.
+    value: Value64,
+    _after: [u8; PAIR_GAP],
+}
+
+/// The value as `f64` bits, 16-byte aligned so that it ends where the padding after it
+/// starts counting (see `PAIR_GAP`).
+#[derive(Debug)]
+#[repr(C, align(16))]
+struct Value64 {
     bits: AtomicU64,
-    _after: [u8; LINE_GAP],
 }
 
 impl Core {
     fn new(lifecycle: Lifecycle) -> Self {
         Core {
             lifecycle,
-            bits: AtomicU64::new(0),
-            _after: [0; LINE_GAP],
+            value: Value64 {
+                bits: AtomicU64::new(0),
+            },
+            _after: [0; PAIR_GAP],
         }
     }
 }
@@ -52,7 +61,7 @@ impl Gauge {
     #[inline]
     pub fn set(&self, v: f64) {
         // Relaxed: a plain store of the latest value; see the `metrics` module doc.
-        self.0.bits.store(v.to_bits(), Ordering::Relaxed);
+        self.0.value.bits.store(v.to_bits(), Ordering::Relaxed);
         self.0.lifecycle.touch();
     }
 
@@ -71,7 +80,7 @@ impl Gauge {
     /// Adds `v` (may be negative).
     #[inline]
     pub fn add(&self, v: f64) {
-        atomic_f64_add(&self.0.bits, v);
+        atomic_f64_add(&self.0.value.bits, v);
         self.0.lifecycle.touch();
     }
 
@@ -88,7 +97,7 @@ impl Gauge {
 
     /// The current value.
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.0.bits.load(Ordering::Relaxed))
+        f64::from_bits(self.0.value.bits.load(Ordering::Relaxed))
     }
 }
 
@@ -125,10 +134,18 @@ mod tests {
     /// clone writes are on different 64-byte lines.
     #[test]
     fn identity_and_value_have_cache_lines_of_their_own() {
-        use crate::metrics::layout::{assert_apart, lifecycle_parts, ARC_COUNTS};
-        let value = ARC_COUNTS + std::mem::offset_of!(Core, bits);
+        use crate::metrics::layout::{
+            assert_apart, assert_apart_in, lifecycle_parts, next_allocation, ARC_COUNTS,
+        };
+        let value = ARC_COUNTS + std::mem::offset_of!(Core, value);
         let [counts, identity] = lifecycle_parts(std::mem::offset_of!(Core, lifecycle));
-        assert_apart(&[counts, identity, (value, 8)]);
+        assert_apart(&[counts, identity, (value, std::mem::size_of::<Value64>())]);
+        // Nor does what clones write, or the next allocation, share its 128-byte block.
+        let next = next_allocation(std::mem::size_of::<Core>());
+        assert_apart_in(
+            128,
+            &[counts, (value, std::mem::size_of::<Value64>()), next],
+        );
         assert!(std::mem::align_of::<Core>() <= 16);
     }
 
