@@ -7,14 +7,61 @@ use std::mem::MaybeUninit;
 use super::copy::{copy_exact, copy_word, put};
 use super::number::{non_finite, whole_number_before};
 use super::{samples_prefetching, write_pairs};
-use crate::family::{Sample, Value};
+use crate::family::{MetricFamily, MetricType, Sample, Value};
 use crate::labels::LabelSet;
+
+/// Writes the samples of `family`: those of a counter, gauge or untyped family one line
+/// each, mostly by the fast path ([`plain_lines`]), with the family's series prefix
+/// built once and one loop for each type, so that reading the value is one test; the
+/// rest, and every sample of other families, with `general` (which leaves out what the
+/// format cannot carry). `counter` reads the total of a counter sample the format
+/// writes as one plain line (both formats but OpenMetrics' with a creation time or an
+/// exemplar).
+#[inline(always)]
+pub(crate) fn family_lines(
+    family: &MetricFamily,
+    buf: &mut Vec<u8>,
+    counter: impl Fn(&Value) -> Option<f64>,
+    general: impl Fn(&Sample, &mut Vec<u8>),
+) {
+    let name = &family.name;
+    let samples = &family.samples;
+    let prefix = match family.metric_type {
+        MetricType::Counter => SeriesPrefix::new(name, "_total"),
+        MetricType::Gauge | MetricType::Unknown => SeriesPrefix::new(name, ""),
+        _ => None,
+    };
+    match (family.metric_type, prefix) {
+        (MetricType::Counter, Some(prefix)) => {
+            plain_lines(samples, &prefix, buf, counter, general);
+        }
+        (MetricType::Gauge, Some(prefix)) => {
+            let value = |v: &Value| match v {
+                Value::Gauge(v) => Some(*v),
+                _ => None,
+            };
+            plain_lines(samples, &prefix, buf, value, general);
+        }
+        (MetricType::Unknown, Some(prefix)) => {
+            let value = |v: &Value| match v {
+                Value::Unknown(v) => Some(*v),
+                _ => None,
+            };
+            plain_lines(samples, &prefix, buf, value, general);
+        }
+        _ => {
+            for sample in samples_prefetching(samples) {
+                general(sample, buf);
+            }
+        }
+    }
+}
 
 /// Writes the samples of a counter, gauge or untyped family, each with
 /// [`write_plain_line`] when `value` reads a value it can write that way (no timestamp
 /// either), else with `general` (which leaves out what the format cannot carry).
 #[inline(always)]
-pub(crate) fn plain_lines(
+fn plain_lines(
     samples: &[Sample],
     prefix: &SeriesPrefix,
     buf: &mut Vec<u8>,

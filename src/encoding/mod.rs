@@ -47,7 +47,7 @@ pub use negotiate::negotiate;
 use crate::family::{MetricFamily, Sample};
 use crate::labels::{LabelPair, LabelSet};
 use copy::put;
-pub(crate) use line::{plain_lines, SeriesPrefix};
+pub(crate) use line::family_lines;
 pub(crate) use number::{
     write_canonical_float, write_f64, write_go_float, write_i64, write_ms_as_seconds, write_u64,
 };

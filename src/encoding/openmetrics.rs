@@ -18,8 +18,8 @@
 use crate::family::{Exemplar, MetricFamily, MetricType, Sample, Value};
 
 use super::{
-    plain_lines, samples_prefetching, write_canonical_float, write_escaped, write_f64,
-    write_labels, write_ms_as_seconds, write_series, Extra, Num, SeriesPrefix,
+    family_lines, write_canonical_float, write_escaped, write_f64, write_labels,
+    write_ms_as_seconds, write_series, Extra, Num,
 };
 
 /// Appends the OpenMetrics exposition of `families`, ending with `# EOF`, to `buf`.
@@ -63,47 +63,16 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
             encode_sample(name, sample, buf);
         }
     };
-    // Counters without a creation time or an exemplar, gauges and untyped values: one
-    // line a sample, mostly written by the fast path, with the family's series prefix
-    // built once; one loop for each type, so that reading the value is one test.
-    let prefix = match family.metric_type {
-        MetricType::Counter => SeriesPrefix::new(name, "_total"),
-        MetricType::Gauge | MetricType::Unknown => SeriesPrefix::new(name, ""),
+    // Counters with a creation time or an exemplar take more than one plain line.
+    let counter = |v: &Value| match v {
+        Value::Counter {
+            total,
+            created: None,
+            exemplar: None,
+        } => Some(*total),
         _ => None,
     };
-    let samples = &family.samples;
-    match (family.metric_type, prefix) {
-        (MetricType::Counter, Some(prefix)) => {
-            let value = |v: &Value| match v {
-                Value::Counter {
-                    total,
-                    created: None,
-                    exemplar: None,
-                } => Some(*total),
-                _ => None,
-            };
-            plain_lines(samples, &prefix, buf, value, general);
-        }
-        (MetricType::Gauge, Some(prefix)) => {
-            let value = |v: &Value| match v {
-                Value::Gauge(v) => Some(*v),
-                _ => None,
-            };
-            plain_lines(samples, &prefix, buf, value, general);
-        }
-        (MetricType::Unknown, Some(prefix)) => {
-            let value = |v: &Value| match v {
-                Value::Unknown(v) => Some(*v),
-                _ => None,
-            };
-            plain_lines(samples, &prefix, buf, value, general);
-        }
-        _ => {
-            for sample in samples_prefetching(samples) {
-                general(sample, buf);
-            }
-        }
-    }
+    family_lines(family, buf, counter, general);
 }
 
 fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {

@@ -12,10 +12,7 @@
 
 use crate::family::{MetricFamily, MetricType, Sample, Value};
 
-use super::{
-    plain_lines, samples_prefetching, write_escaped, write_go_float, write_i64, write_series,
-    Extra, Num, SeriesPrefix,
-};
+use super::{family_lines, write_escaped, write_go_float, write_i64, write_series, Extra, Num};
 
 /// Appends the text exposition of `families` to `buf`.
 pub(crate) fn encode(families: &[MetricFamily], buf: &mut Vec<u8>) {
@@ -49,44 +46,13 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
     buf.push(b' ');
     buf.extend_from_slice(type_name.as_bytes());
     buf.push(b'\n');
-    // Counters, gauges and untyped values: one line a sample, mostly written by the
-    // fast path, with the family's series prefix built once; one loop for each type, so
-    // that reading the value is one test.
-    let prefix = match family.metric_type {
-        MetricType::Counter => SeriesPrefix::new(name, "_total"),
-        MetricType::Gauge | MetricType::Unknown => SeriesPrefix::new(name, ""),
+    let counter = |v: &Value| match v {
+        Value::Counter { total, .. } => Some(*total),
         _ => None,
     };
-    let general = |sample: &Sample, buf: &mut Vec<u8>| general(family, sample, buf);
-    let samples = &family.samples;
-    match (family.metric_type, prefix) {
-        (MetricType::Counter, Some(prefix)) => {
-            let value = |v: &Value| match v {
-                Value::Counter { total, .. } => Some(*total),
-                _ => None,
-            };
-            plain_lines(samples, &prefix, buf, value, general);
-        }
-        (MetricType::Gauge, Some(prefix)) => {
-            let value = |v: &Value| match v {
-                Value::Gauge(v) => Some(*v),
-                _ => None,
-            };
-            plain_lines(samples, &prefix, buf, value, general);
-        }
-        (MetricType::Unknown, Some(prefix)) => {
-            let value = |v: &Value| match v {
-                Value::Unknown(v) => Some(*v),
-                _ => None,
-            };
-            plain_lines(samples, &prefix, buf, value, general);
-        }
-        _ => {
-            for sample in samples_prefetching(samples) {
-                general(sample, buf);
-            }
-        }
-    }
+    family_lines(family, buf, counter, |sample, buf| {
+        general(family, sample, buf)
+    });
 }
 
 /// Writes a sample as [`encode_family`] does on its general path: left out if its value
