@@ -282,6 +282,36 @@ fn ttl_stops_exporting_and_frees_idle_children_without_a_scrape() {
     assert_eq!(exported(&v), vec![(labels(&[("k", "old")]), 1.0)]);
 }
 
+/// The vec holds each child from its map and from one of its gather lists (the sorted
+/// one once gathered, the list of new children before): a sweep frees an idle child in
+/// either list that nothing else holds, and keeps one a caller still holds.
+#[test]
+fn ttl_frees_idle_children_whether_gathered_or_not() {
+    let clock = ManualClock::new();
+    let v = ttl_vec(&clock);
+    v.with_label_values(&["gathered"]).inc();
+    let held = v.with_label_values(&["held"]);
+    held.inc();
+    // The gather looks at both (and folds their updates): now in the sorted list.
+    assert_eq!(exported(&v).len(), 2);
+    v.with_label_values(&["new"]).inc();
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        v.expire_idle(),
+        1,
+        "the gathered child, idle since the gather's look"
+    );
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(v.expire_idle(), 1, "the new child, never gathered");
+    assert_eq!(v.len(), 1, "the held one is kept, idle as it is");
+    held.inc();
+    assert_eq!(exported(&v), vec![(labels(&[("k", "held")]), 2.0)]);
+    drop(held);
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(v.expire_idle(), 1, "idle and no longer held");
+    assert!(v.is_empty());
+}
+
 #[test]
 fn ttl_hides_idle_series_at_gather() {
     let clock = ManualClock::new();
