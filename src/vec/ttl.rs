@@ -75,7 +75,6 @@ impl Ttl {
     }
 }
 
-/// Frees the idle children of `inner` that nobody else holds; returns how many.
 /// The handles a vec itself holds to each child in its map while a sweep runs: the
 /// map's, and that of one of the gather's lists. A child is in its shard's list of new
 /// children from its insert (under the shard's write lock) until a gather takes it into
@@ -84,6 +83,7 @@ impl Ttl {
 /// thread cache's.
 const VEC_HANDLES: usize = 2;
 
+/// Frees the idle children of `inner` that nobody else holds; returns how many.
 pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     let Some(ttl) = &inner.ttl else {
         return 0;
