@@ -10,8 +10,8 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 /// updates write: threads updating one child through its vec move only the totals' line
 /// between their cores, while the identity's stays shared (one line for both cost two
 /// transfers per update: one to read the label values, one to add). The lifecycle keeps
-/// its identity off the totals' line, and `_after` keeps the totals out of the 128-byte block of
-/// whatever the allocator places next (see [`Lifecycle`]).
+/// its identity off the totals' line, and `_after` keeps the totals out of the 128-byte
+/// block of whatever the allocator places next (see [`Lifecycle`]).
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
@@ -205,19 +205,15 @@ mod tests {
     /// would take the allocator's slow path.
     #[test]
     fn identity_and_totals_have_cache_lines_of_their_own() {
-        use crate::metrics::layout::{
-            assert_apart, assert_apart_in, lifecycle_parts, next_allocation, ARC_COUNTS,
-        };
-        let totals = ARC_COUNTS + std::mem::offset_of!(Core, totals);
-        let [counts, identity] = lifecycle_parts(std::mem::offset_of!(Core, lifecycle));
-        assert_apart(&[counts, identity, (totals, std::mem::size_of::<Totals>())]);
-        // Nor does what clones write, or the next allocation, share its 128-byte block.
-        let next = next_allocation(std::mem::size_of::<Core>());
-        assert_apart_in(
-            128,
-            &[counts, (totals, std::mem::size_of::<Totals>()), next],
+        crate::metrics::layout::assert_state_apart(
+            std::mem::offset_of!(Core, lifecycle),
+            (
+                std::mem::offset_of!(Core, totals),
+                std::mem::size_of::<Totals>(),
+            ),
+            std::mem::size_of::<Core>(),
+            std::mem::align_of::<Core>(),
         );
-        assert!(std::mem::align_of::<Core>() <= 16);
     }
 
     /// `inc` is one atomic add: no mark, but the progress TTL expiry compares moves;

@@ -134,19 +134,15 @@ mod tests {
     /// clone writes are on different 64-byte lines.
     #[test]
     fn identity_and_value_have_cache_lines_of_their_own() {
-        use crate::metrics::layout::{
-            assert_apart, assert_apart_in, lifecycle_parts, next_allocation, ARC_COUNTS,
-        };
-        let value = ARC_COUNTS + std::mem::offset_of!(Core, value);
-        let [counts, identity] = lifecycle_parts(std::mem::offset_of!(Core, lifecycle));
-        assert_apart(&[counts, identity, (value, std::mem::size_of::<Value64>())]);
-        // Nor does what clones write, or the next allocation, share its 128-byte block.
-        let next = next_allocation(std::mem::size_of::<Core>());
-        assert_apart_in(
-            128,
-            &[counts, (value, std::mem::size_of::<Value64>()), next],
+        crate::metrics::layout::assert_state_apart(
+            std::mem::offset_of!(Core, lifecycle),
+            (
+                std::mem::offset_of!(Core, value),
+                std::mem::size_of::<Value64>(),
+            ),
+            std::mem::size_of::<Core>(),
+            std::mem::align_of::<Core>(),
         );
-        assert!(std::mem::align_of::<Core>() <= 16);
     }
 
     #[test]

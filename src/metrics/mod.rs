@@ -259,13 +259,13 @@ pub(crate) mod layout {
 
     /// Asserts that no two of `parts` (offset, length) of an allocation share a 64-byte
     /// line, wherever a 16-byte-aligned allocation starts.
-    pub(crate) fn assert_apart(parts: &[(usize, usize)]) {
+    fn assert_apart(parts: &[(usize, usize)]) {
         assert_apart_in(64, parts);
     }
 
     /// Asserts that no two of `parts` share a `block`-byte block, wherever a
     /// 16-byte-aligned allocation starts.
-    pub(crate) fn assert_apart_in(block: usize, parts: &[(usize, usize)]) {
+    fn assert_apart_in(block: usize, parts: &[(usize, usize)]) {
         for start in (0..block).step_by(16) {
             for (i, &a) in parts.iter().enumerate() {
                 for &b in &parts[i + 1..] {
@@ -281,20 +281,25 @@ pub(crate) mod layout {
         }
     }
 
-    /// The start of the next allocation after a metric state of `size` bytes: at least
-    /// at the end of this one (an allocator's own header, if any, only adds to that).
-    pub(crate) fn next_allocation(size: usize) -> (usize, usize) {
-        (ARC_COUNTS + size, 16)
-    }
-
-    /// The parts a lifecycle at `offset` in a metric's state has: the `Arc` counts
-    /// before it and its identity.
-    pub(crate) fn lifecycle_parts(offset: usize) -> [(usize, usize); 2] {
-        let identity = ARC_COUNTS + offset + std::mem::offset_of!(super::Lifecycle, id);
-        [
-            (0, ARC_COUNTS),
-            (identity, std::mem::size_of::<super::Identity>()),
-        ]
+    /// Asserts how a metric type lays out its shared state of `size` bytes, with its
+    /// lifecycle at `lifecycle` and the part updates write (`offset`, `len`): the `Arc`
+    /// counts clones write, the identity lookups read and that part on 64-byte lines of
+    /// their own, and the part out of the 128-byte blocks of the counts and of the next
+    /// allocation (which starts at the end of this one or later), all without the
+    /// over-alignment that takes the allocator's slow path.
+    pub(crate) fn assert_state_apart(
+        lifecycle: usize,
+        (offset, len): (usize, usize),
+        size: usize,
+        align: usize,
+    ) {
+        let counts = (0, ARC_COUNTS);
+        let identity = ARC_COUNTS + lifecycle + std::mem::offset_of!(super::Lifecycle, id);
+        let identity = (identity, std::mem::size_of::<super::Identity>());
+        let written = (ARC_COUNTS + offset, len);
+        assert_apart(&[counts, identity, written]);
+        assert_apart_in(128, &[counts, written, (ARC_COUNTS + size, 16)]);
+        assert!(align <= 16, "aligned to {align}");
     }
 
     #[test]
