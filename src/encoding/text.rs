@@ -46,24 +46,20 @@ fn encode_family(family: &MetricFamily, buf: &mut Vec<u8>) {
     buf.push(b' ');
     buf.extend_from_slice(type_name.as_bytes());
     buf.push(b'\n');
+    // Left out: a value of another type, and a timestamp before 1970, which the text
+    // format cannot carry (Prometheus reads only unsigned timestamps).
+    let general = |sample: &Sample, buf: &mut Vec<u8>| {
+        if sample.value.metric_type() == family.metric_type
+            && sample.timestamp_ms.is_none_or(|ts| ts >= 0)
+        {
+            encode_sample(name, sample, buf);
+        }
+    };
     let counter = |v: &Value| match v {
         Value::Counter { total, .. } => Some(*total),
         _ => None,
     };
-    family_lines(family, buf, counter, |sample, buf| {
-        general(family, sample, buf)
-    });
-}
-
-/// Writes a sample as [`encode_family`] does on its general path: left out if its value
-/// is of another type than the family's or its timestamp is before 1970, which the text
-/// format cannot carry (Prometheus reads only unsigned timestamps).
-fn general(family: &MetricFamily, sample: &Sample, buf: &mut Vec<u8>) {
-    if sample.value.metric_type() == family.metric_type
-        && sample.timestamp_ms.is_none_or(|ts| ts >= 0)
-    {
-        encode_sample(&family.name, sample, buf);
-    }
+    family_lines(family, buf, counter, general);
 }
 
 fn encode_sample(name: &str, sample: &Sample, buf: &mut Vec<u8>) {

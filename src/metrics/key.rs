@@ -124,7 +124,7 @@ impl Key {
         // A zero byte among the stored ones is an empty value's length or a zero in a
         // value: without one, no value needs looking at.
         let zero_free = !has_zero_byte(bytes);
-        if order.is_empty() && zero_free && self.write_sort_key_in_place(out) {
+        if order.is_empty() && zero_free && write_sort_key_in_place(bytes, out) {
             return true;
         }
         let mut put = |value: &[u8]| {
@@ -143,35 +143,34 @@ impl Key {
             .all(|&i| self.byte_values().nth(i).is_some_and(&mut put))
     }
 
-    /// `write_sort_key` in stored order for values of fewer than 128 bytes each, none
-    /// empty or holding a zero: the stored bytes from the second on, each later length
-    /// (one byte) overwritten with the zero that ends the value before it, then a last
-    /// zero. One copy instead of one per value. False, having written nothing, if a
-    /// length takes more than one byte.
-    fn write_sort_key_in_place(&self, out: &mut Vec<u8>) -> bool {
-        let bytes = self.bytes();
-        let start = out.len();
-        out.extend_from_slice(bytes.get(1..).unwrap_or_default());
-        out.push(0);
-        // Where the current value's length is in `bytes`; one less in the sort key.
-        let mut at = 0;
-        while let Some(&len) = bytes.get(at) {
-            if len >= 0x80 {
-                out.truncate(start);
-                return false;
-            }
-            at += 1 + usize::from(len);
-            if let Some(end) = out.get_mut(start + at - 1) {
-                *end = 0;
-            }
-        }
-        true
-    }
-
     /// The value at `index`, if there is one.
     pub(crate) fn value(&self, index: usize) -> Option<&str> {
         self.values().nth(index)
     }
+}
+
+/// [`Key::write_sort_key`] in stored order for a key's stored `bytes` whose values are
+/// fewer than 128 bytes each, none empty or holding a zero: the stored bytes from the
+/// second on, each later length (one byte) overwritten with the zero that ends the value
+/// before it, then a last zero. One copy instead of one per value. False, having written
+/// nothing, if a length takes more than one byte.
+fn write_sort_key_in_place(bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    out.extend_from_slice(bytes.get(1..).unwrap_or_default());
+    out.push(0);
+    // Where the current value's length is in `bytes`; one less in the sort key.
+    let mut at = 0;
+    while let Some(&len) = bytes.get(at) {
+        if len >= 0x80 {
+            out.truncate(start);
+            return false;
+        }
+        at += 1 + usize::from(len);
+        if let Some(end) = out.get_mut(start + at - 1) {
+            *end = 0;
+        }
+    }
+    true
 }
 
 /// Whether a byte of `bytes` is zero, eight at a time: in each word, a zero byte sets
