@@ -508,3 +508,68 @@ fn a_reused_sink_matches_a_fresh_gather_through_churn() {
         );
     }
 }
+
+/// A vec's gather reports its children in label order, each with its value, through
+/// many rounds of new and removed children: values with bytes that sort before the
+/// quote or the terminator of a rendered value (spaces, `!`, zero bytes, with which the
+/// vec's sort falls back to comparing children), long shared prefixes, a `clear`.
+/// Checked against a model (a `BTreeMap` of the values in label-name order), for a vec
+/// declared in name order and one not.
+#[test]
+fn vec_children_come_out_in_label_order_through_churn() {
+    for names in [["a", "b"], ["b", "a"]] {
+        let registry = Registry::default();
+        let vec = promsdk::CounterVec::new(Opts::new("m", "h"), &names).unwrap();
+        registry.register(vec.clone()).unwrap();
+        let mut model = std::collections::BTreeMap::<[String; 2], u64>::new();
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let prefixes = ["", "p", "p ", "p!", "prefix-shared-by-many-", "p\0"];
+        for round in 0..120 {
+            let zeros = (70..80).contains(&round) || round == 105;
+            let value = |next: &mut dyn FnMut(u64) -> u64| {
+                let prefix = prefixes[next(prefixes.len() as u64 - u64::from(!zeros)) as usize];
+                format!("{prefix}{}", next(300))
+            };
+            for _ in 0..next(400) {
+                let (a, b) = (value(&mut next), value(&mut next));
+                let by_declaration = if names[0] == "a" { [&a, &b] } else { [&b, &a] };
+                vec.with_label_values(&by_declaration.map(String::as_str))
+                    .inc();
+                *model.entry([a, b]).or_default() += 1;
+            }
+            let present: Vec<[String; 2]> = model.keys().cloned().collect();
+            for _ in 0..next(400).min(present.len() as u64) {
+                let [a, b] = &present[next(present.len() as u64) as usize];
+                if model.remove(&[a.clone(), b.clone()]).is_some() {
+                    let by_declaration = if names[0] == "a" { [a, b] } else { [b, a] };
+                    assert!(vec.remove(&by_declaration.map(String::as_str)));
+                }
+            }
+            if round == 90 {
+                vec.clear();
+                model.clear();
+            }
+            let gathered = registry.gather();
+            let got: Vec<([String; 2], u64)> = gathered.families[0]
+                .samples
+                .iter()
+                .map(|s| {
+                    let v = |n: &str| s.labels.get(n).unwrap().to_owned();
+                    let Value::Counter { total, .. } = s.value else {
+                        panic!("not a counter: {:?}", s.value)
+                    };
+                    ([v("a"), v("b")], total as u64)
+                })
+                .collect();
+            let want: Vec<([String; 2], u64)> =
+                model.iter().map(|(k, &c)| (k.clone(), c)).collect();
+            assert_eq!(got, want, "names {names:?}, round {round}");
+        }
+    }
+}
