@@ -633,3 +633,39 @@ fn many_children_from_one_thread_grow_its_cache_and_stay_exact() {
     }
     assert_eq!(v.len(), 1000);
 }
+
+/// A thread that has just created many series in a row looks for the next one only
+/// under the shard's write lock: a child another thread created meanwhile (which this
+/// thread's cache does not hold) is still found and updated, never created twice; so is
+/// one this thread finds after its run ends. With every hash equal, too.
+#[test]
+fn a_thread_creating_series_in_a_row_finds_children_others_made() {
+    fn check<S: BuildHasher + Clone + Send + Sync + 'static>(v: MetricVec<Counter, S>) {
+        for i in 0..50 {
+            v.update(&[&format!("new-{i}")], |c| c.inc());
+        }
+        let other = v.clone();
+        thread::spawn(move || other.update(&["shared"], |c| c.inc_by(5)))
+            .join()
+            .unwrap();
+        for _ in 0..3 {
+            v.update(&["shared"], |c| c.inc());
+        }
+        for i in 0..50 {
+            v.update(&[&format!("new-{i}")], |c| c.inc());
+        }
+        assert_eq!(v.len(), 51);
+        let series = exported(&v);
+        assert_eq!(series.len(), 51);
+        let shared: Vec<_> = series.iter().filter(|(l, _)| l[0] == "k=shared").collect();
+        assert_eq!(shared, [&(vec!["k=shared".to_owned()], 8.0)]);
+        assert!(series.iter().all(|(l, v)| l[0] == "k=shared" || *v == 2.0));
+    }
+    check(CounterVec::new(Opts::new("c_total", "h"), &["k"]).unwrap());
+    check(
+        CounterVec::builder(Opts::new("c_total", "h"), &["k"])
+            .hasher(Colliding)
+            .build()
+            .unwrap(),
+    );
+}

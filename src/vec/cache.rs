@@ -256,14 +256,40 @@ const RECENT_VALUES: usize = 64;
 pub(super) struct Strings {
     names: Box<[Arc<str>]>,
     recent: Box<[Option<Arc<str>>]>,
+    /// How many of this thread's lookups in the vec's map in a row created their child
+    /// (up to [`NEW_IN_A_ROW`]).
+    new_in_a_row: u8,
 }
+
+/// After this many lookups in a row that created their child, a thread expects the next
+/// one to create its child too (see [`Strings::expects_new`]).
+const NEW_IN_A_ROW: u8 = 4;
 
 impl Strings {
     fn new(names: &[Arc<str>]) -> Self {
         Strings {
             names: names.iter().map(|n| Arc::from(&**n)).collect(),
             recent: vec![None; names.len() * RECENT_VALUES].into_boxed_slice(),
+            new_in_a_row: 0,
         }
+    }
+
+    /// Whether this thread's last lookups in the map all created their child: then the
+    /// next is looked for only under the write lock it inserts with. A lookup that finds
+    /// its child after all has built one for nothing, and ends the run.
+    #[inline]
+    pub(super) fn expects_new(&self) -> bool {
+        self.new_in_a_row >= NEW_IN_A_ROW
+    }
+
+    /// Counts a lookup in the map: whether it created its child.
+    #[inline]
+    pub(super) fn found(&mut self, created: bool) {
+        self.new_in_a_row = if created {
+            self.new_in_a_row.saturating_add(1).min(NEW_IN_A_ROW)
+        } else {
+            0
+        };
     }
 
     /// The pair for `value` of the variable label at `position`, named `name`: from

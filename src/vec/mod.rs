@@ -619,12 +619,21 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         values: &[&str],
         strings: Option<&mut Strings>,
     ) -> Result<(M, usize)> {
-        {
+        // A thread whose last lookups here all created their child (new ids, churning
+        // series) goes straight to building the child and the write lock, which looks
+        // again anyway: the look under the read lock would be two more atomic changes of
+        // the shard's lock word, a cache line that other threads creating series take
+        // from this core in turn (measured: two threads creating 2,000 series each in one
+        // vec took 48% longer than one thread, against 14% in two vecs).
+        if !strings.as_ref().is_some_and(|s| s.expects_new()) {
             let map = self.inner.shard(hash).read();
             if let Some(e) = map
                 .table
                 .find(hash, |e| e.lifecycle().is_child(hash, values))
             {
+                if let Some(strings) = strings {
+                    strings.found(false);
+                }
                 return Ok((e.clone(), map.table.len() * SHARDS));
             }
         }
@@ -636,7 +645,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         &self,
         hash: u64,
         values: &[&str],
-        strings: Option<&mut Strings>,
+        mut strings: Option<&mut Strings>,
     ) -> Result<(M, usize)> {
         let inner = &*self.inner;
         if values.iter().all(|v| *v == OVERFLOW_LABEL_VALUE) && inner.max_series.is_some() {
@@ -648,7 +657,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         // Build the child before taking the lock (it allocates), so the lock is held
         // only to look again and insert; if another thread inserted it meanwhile, this
         // one is dropped unused.
-        let labels = match strings {
+        let labels = match &mut strings {
             Some(strings) => inner
                 .desc
                 .labels_with(values, |at, name, value| strings.pair(at, name, value))?,
@@ -656,10 +665,13 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         };
         let metric = self.new_child(hash, values, labels);
         let mut map = inner.shard(hash).write();
-        if let Some(e) = map
+        let found = map
             .table
-            .find(hash, |e| e.lifecycle().is_child(hash, values))
-        {
+            .find(hash, |e| e.lifecycle().is_child(hash, values));
+        if let Some(strings) = strings {
+            strings.found(found.is_none());
+        }
+        if let Some(e) = found {
             return Ok((e.clone(), map.table.len() * SHARDS));
         }
         if let Some(limit) = inner.max_series {
