@@ -302,6 +302,18 @@ pub(crate) mod layout {
         assert!(align <= 16, "aligned to {align}");
     }
 
+    /// Asserts that a metric type whose lifecycle is at `lifecycle` in its shared state
+    /// keeps the identity lookups read off the line of the `Arc` counts clones write,
+    /// without the over-alignment that takes the allocator's slow path.
+    pub(crate) fn assert_identity_apart(lifecycle: usize, align: usize) {
+        let identity = ARC_COUNTS + lifecycle + std::mem::offset_of!(super::Lifecycle, id);
+        assert_apart(&[
+            (0, ARC_COUNTS),
+            (identity, std::mem::size_of::<super::Identity>()),
+        ]);
+        assert!(align <= 16, "aligned to {align}");
+    }
+
     #[test]
     fn parts_on_one_line_are_caught() {
         let caught = std::panic::catch_unwind(|| assert_apart(&[(0, 16), (32, 16)]));
