@@ -219,6 +219,12 @@ impl Packed {
     pub(super) fn prefetch(&self) {
         crate::prefetch::prefetch_two_lines(self.ptr.as_ptr().cast::<u8>());
     }
+
+    /// Asks for the header's line, which holds the count a clone changes.
+    #[inline(always)]
+    pub(super) fn prefetch_count(&self) {
+        crate::prefetch::prefetch(self.header());
+    }
 }
 
 /// The layout for `n` pairs and no text, which always exists: `n` pairs are already held

@@ -41,7 +41,12 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             // Children created at different times lie anywhere in memory: ask for the
             // lines a gather reads of the children a few steps ahead, the child state
             // (labels, removal mark) and the value, with the lifecycle's first line if a
-            // TTL reads its mark. Labels are only compared by address.
+            // TTL reads its mark; then, once the child state is in, its label set's
+            // count, which a new sample's clone changes (new children, and children after
+            // an insertion or a removal, whose samples moved): a locked change of a line
+            // not yet in the cache held up every access after it (perf: collect's
+            // samples in a churn round fell by a quarter). Labels are otherwise only
+            // compared by address.
             // The samples of the previous gather, if the sink kept them: a child still in
             // the same place gets only its value updated. The values are of the family's
             // type by construction, so no per-sample check.
@@ -54,13 +59,16 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             // move down to `kept`, keeping their order.
             let mut kept = 0;
             for i in 0..sorted.len() {
-                if let Some(ahead) = sorted.get(i + AHEAD) {
+                if let Some(ahead) = sorted.get(i + 2 * AHEAD) {
                     let lifecycle = ahead.lifecycle();
                     crate::prefetch::prefetch(&lifecycle.child);
                     crate::prefetch::prefetch_after(lifecycle);
                     if inner.ttl.is_some() {
                         crate::prefetch::prefetch(lifecycle.identity());
                     }
+                }
+                if let Some(ahead) = sorted.get(i + AHEAD) {
+                    child(ahead).labels.prefetch_count();
                 }
                 // Relaxed: see `Child::removed`; a child removed after this read is
                 // reported once more, as if the gather had run just before the removal.
