@@ -93,7 +93,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 }
                 n += 1;
             }
-            sorted.truncate(kept);
+            drop_from(&mut sorted, kept);
             inner.dropped(seen);
             samples.truncate(n);
         }
@@ -120,6 +120,34 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                     inner.desc.variable_label_names()
                 ),
             });
+        }
+    }
+}
+
+/// Drops `children[from..]` (removed children, most of which only the list still holds,
+/// so that each drop frees the child), asking ahead for what the drops change: a freed
+/// child's reference counts and child state (which holds its label set's address), its
+/// label set's count and pairs, and its values' counts lie far apart in memory, each
+/// found only through the one before, and each changed by a locked instruction that
+/// holds up what follows until its line is in.
+fn drop_from<M: Metric>(children: &mut Vec<M>, from: usize) {
+    let mut dead = children.drain(from..);
+    loop {
+        let ahead = dead.as_slice();
+        if let Some(e) = ahead.get(2 * AHEAD) {
+            crate::prefetch::prefetch_handle(e.lifecycle());
+            crate::prefetch::prefetch(&child(e).labels);
+        }
+        if let Some(e) = ahead.get(AHEAD) {
+            child(e).labels.prefetch();
+        }
+        if let Some(e) = ahead.get(1) {
+            for pair in child(e).labels.pairs() {
+                crate::prefetch::prefetch_handle(&*pair.value);
+            }
+        }
+        if dead.next().is_none() {
+            break;
         }
     }
 }
