@@ -476,13 +476,7 @@ fn a_reused_sink_matches_a_fresh_gather_through_churn() {
         .unwrap();
     registry.register(plain.clone()).unwrap();
     registry.register(ttl.clone()).unwrap();
-    let mut seed = 11u64;
-    let mut next = move |n: u64| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) % n
-    };
+    let mut next = pseudo_random(11);
     let (mut sink, mut other) = (Collected::default(), Collected::default());
     for round in 0..200 {
         for _ in 0..next(12) {
@@ -522,13 +516,7 @@ fn vec_children_come_out_in_label_order_through_churn() {
         let vec = promsdk::CounterVec::new(Opts::new("m", "h"), &names).unwrap();
         registry.register(vec.clone()).unwrap();
         let mut model = std::collections::BTreeMap::<[String; 2], u64>::new();
-        let mut seed = 7u64;
-        let mut next = move |n: u64| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 33) % n
-        };
+        let mut next = pseudo_random(7);
         let prefixes = ["", "p", "p ", "p!", "prefix-shared-by-many-", "p\0"];
         for round in 0..120 {
             let zeros = (70..80).contains(&round) || round == 105;
@@ -571,5 +559,16 @@ fn vec_children_come_out_in_label_order_through_churn() {
                 model.iter().map(|(k, &c)| (k.clone(), c)).collect();
             assert_eq!(got, want, "names {names:?}, round {round}");
         }
+    }
+}
+
+/// A repeatable stream of numbers below the `n` given each time (a linear congruential
+/// generator started at `seed`).
+fn pseudo_random(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
     }
 }
