@@ -623,8 +623,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         // series) goes straight to building the child and the write lock, which looks
         // again anyway: the look under the read lock would be two more atomic changes of
         // the shard's lock word, a cache line that other threads creating series take
-        // from this core in turn (measured: two threads creating 2,000 series each in one
-        // vec took 48% longer than one thread, against 14% in two vecs).
+        // from this core in turn (in a probe, two threads creating 2,000 series each in
+        // one vec took 48% longer than one thread, against 14% in two vecs; this saves a
+        // part of that, and about 50 instructions an insert on one thread).
         if !strings.as_ref().is_some_and(|s| s.expects_new()) {
             let map = self.inner.shard(hash).read();
             if let Some(e) = map
