@@ -368,11 +368,12 @@ impl Metric for Histogram {
 mod tests {
     use super::*;
 
-    /// The identity a lookup reads and the `Arc` counts a clone writes are on different
-    /// 64-byte lines, without the over-alignment that takes the allocator's slow path.
+    /// The lifecycle comes first, its identity (which a lookup reads) off the line of the
+    /// `Arc` counts (which a clone writes), without the over-alignment that takes the
+    /// allocator's slow path.
     #[test]
-    fn identity_has_a_cache_line_of_its_own() {
-        crate::metrics::layout::assert_identity_apart(
+    fn lifecycle_first_without_over_alignment() {
+        crate::metrics::layout::assert_lifecycle_first(
             std::mem::offset_of!(Core, lifecycle),
             std::mem::align_of::<Core>(),
         );

@@ -302,11 +302,13 @@ pub(crate) mod layout {
         assert!(align <= 16, "aligned to {align}");
     }
 
-    /// Asserts that a metric type whose lifecycle is at `lifecycle` in its shared state
-    /// keeps the identity lookups read off the line of the `Arc` counts clones write,
-    /// without the over-alignment that takes the allocator's slow path.
-    pub(crate) fn assert_identity_apart(lifecycle: usize, align: usize) {
-        let identity = ARC_COUNTS + lifecycle + std::mem::offset_of!(super::Lifecycle, id);
+    /// Asserts that a metric type keeps its lifecycle (at `lifecycle` in its shared
+    /// state) first, where a gather's prefetches expect it, with the identity lookups read
+    /// off the line of the `Arc` counts clones write, and no over-alignment to take the
+    /// allocator's slow path.
+    pub(crate) fn assert_lifecycle_first(lifecycle: usize, align: usize) {
+        assert_eq!(lifecycle, 0, "the lifecycle is not first");
+        let identity = ARC_COUNTS + std::mem::offset_of!(super::Lifecycle, id);
         assert_apart(&[
             (0, ARC_COUNTS),
             (identity, std::mem::size_of::<super::Identity>()),
