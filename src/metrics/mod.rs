@@ -282,24 +282,22 @@ pub(crate) mod layout {
     }
 
     /// Asserts how a metric type lays out its shared state of `size` bytes, with its
-    /// lifecycle at `lifecycle` and the part updates write (`offset`, `len`): the `Arc`
-    /// counts clones write, the identity lookups read and that part on 64-byte lines of
-    /// their own, and the part out of the 128-byte blocks of the counts and of the next
-    /// allocation (which starts at the end of this one or later), all without the
-    /// over-alignment that takes the allocator's slow path.
+    /// lifecycle at `lifecycle` (first: see [`assert_lifecycle_first`]) and the part
+    /// updates write (`offset`, `len`): the `Arc` counts clones write, the identity
+    /// lookups read and that part on 64-byte lines of their own, and the part out of the
+    /// 128-byte blocks of the counts and of the next allocation (which starts at the end
+    /// of this one or later), all without the over-alignment that takes the allocator's
+    /// slow path.
     pub(crate) fn assert_state_apart(
         lifecycle: usize,
         (offset, len): (usize, usize),
         size: usize,
         align: usize,
     ) {
-        let counts = (0, ARC_COUNTS);
-        let identity = ARC_COUNTS + lifecycle + std::mem::offset_of!(super::Lifecycle, id);
-        let identity = (identity, std::mem::size_of::<super::Identity>());
+        assert_lifecycle_first(lifecycle, align);
         let written = (ARC_COUNTS + offset, len);
-        assert_apart(&[counts, identity, written]);
-        assert_apart_in(128, &[counts, written, (ARC_COUNTS + size, 16)]);
-        assert!(align <= 16, "aligned to {align}");
+        assert_apart(&[COUNTS, IDENTITY, written]);
+        assert_apart_in(128, &[COUNTS, written, (ARC_COUNTS + size, 16)]);
     }
 
     /// Asserts that a metric type keeps its lifecycle (at `lifecycle` in its shared
@@ -308,13 +306,18 @@ pub(crate) mod layout {
     /// allocator's slow path.
     pub(crate) fn assert_lifecycle_first(lifecycle: usize, align: usize) {
         assert_eq!(lifecycle, 0, "the lifecycle is not first");
-        let identity = ARC_COUNTS + std::mem::offset_of!(super::Lifecycle, id);
-        assert_apart(&[
-            (0, ARC_COUNTS),
-            (identity, std::mem::size_of::<super::Identity>()),
-        ]);
+        assert_apart(&[COUNTS, IDENTITY]);
         assert!(align <= 16, "aligned to {align}");
     }
+
+    /// Where the `Arc` counts are in a metric's allocation.
+    const COUNTS: (usize, usize) = (0, ARC_COUNTS);
+
+    /// Where the identity is in a metric's allocation, its lifecycle first.
+    const IDENTITY: (usize, usize) = (
+        ARC_COUNTS + std::mem::offset_of!(super::Lifecycle, id),
+        std::mem::size_of::<super::Identity>(),
+    );
 
     #[test]
     fn parts_on_one_line_are_caught() {
