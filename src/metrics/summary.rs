@@ -380,6 +380,7 @@ impl Metric for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     /// The lifecycle comes first, its identity (which a lookup reads) off the line of the
     /// `Arc` counts (which a clone writes), without the over-alignment that takes the
@@ -391,7 +392,6 @@ mod tests {
             std::mem::align_of::<Core>(),
         );
     }
-    use crate::clock::ManualClock;
 
     fn windowed(clock: &ManualClock) -> Summary {
         let config = SummaryConfig::default()

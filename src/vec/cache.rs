@@ -286,7 +286,7 @@ impl Strings {
     #[inline]
     pub(super) fn found(&mut self, created: bool) {
         self.new_in_a_row = if created {
-            self.new_in_a_row.saturating_add(1).min(NEW_IN_A_ROW)
+            (self.new_in_a_row + 1).min(NEW_IN_A_ROW)
         } else {
             0
         };
