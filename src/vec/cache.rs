@@ -208,7 +208,11 @@ impl<M: Metric> Cache<M> {
     /// Remembers the child `metric`, just found in the map after a `get` miss, growing
     /// the cache if it misses often and the vec has more children than slots; returns
     /// the cached handle.
-    pub(super) fn put(&mut self, metric: &M, children: usize) -> &M {
+    ///
+    /// Takes the handle the map lookup made rather than a clone of it: a clone and the
+    /// drop of the original would be two more locked changes of the child's reference
+    /// count per new child.
+    pub(super) fn put(&mut self, metric: M, children: usize) -> &M {
         if self.lookups >= WINDOW {
             let wants_more = self.misses.saturating_mul(64) > self.lookups
                 && self.slots.len() < MAX_SLOTS
@@ -228,7 +232,7 @@ impl<M: Metric> Cache<M> {
         let way = free_way(set, home).unwrap_or(self.misses as usize % WAYS);
         let slot = &mut set[way];
         slot.hash = hash;
-        slot.metric.insert(metric.clone())
+        slot.metric.insert(metric)
     }
 
     fn grow(&mut self) {

@@ -605,7 +605,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         };
         let strings = cache.strings(self.inner.desc.variable_labels());
         match self.find_or_insert(hash, values, Some(strings)) {
-            Ok((metric, children)) => Ok(f(cache.put(&metric, children))),
+            Ok((metric, children)) => Ok(f(cache.put(metric, children))),
             Err(e) => Err((e, f)),
         }
     }
