@@ -106,12 +106,6 @@ impl fmt::Debug for LabelPair {
     }
 }
 
-/// Pairs a descriptor-built set collects on the stack before they move into the set.
-const INLINE: usize = 8;
-
-/// The pairs of a descriptor-built set, collected on the stack.
-pub(crate) type SortedPairs = SmallVec<[LabelPair; INLINE]>;
-
 thread_local! {
     /// The buffer a descriptor-built set's text is rendered into before it is copied into
     /// the set, when it is not rendered on the stack (see [`PLAIN_TEXT`]), kept so that
@@ -133,12 +127,14 @@ const SCRATCH_KEPT: usize = 4096;
 /// Ordering compares the pairs in turn (name, then value), which is the order gathered
 /// series come out in.
 ///
-/// A set is one allocation: the reference count, the pairs and, for a set built from a
-/// descriptor (a metric's or a vec child's labels, which exist to be exposed), the pairs
-/// as both exposition formats write them, rendered once when the set is built. Other sets
+/// A set is one allocation. A set built from a descriptor (a metric's or a vec child's
+/// labels, which exist to be exposed) holds the reference count and the pairs as both
+/// exposition formats write them, rendered once when the set is built; its pairs are
+/// parsed from that text when first asked for ([`LabelSet::pairs`], and what uses it),
+/// so that creating a series allocates no string per label value. Other sets
 /// ([`LabelSet::from_vec`], [`LabelSet::from_pairs`]: parsed series, scrape targets,
-/// exemplars) are rendered by each encode instead, so that sets never exposed carry no
-/// text.
+/// exemplars) hold their pairs and are rendered by each encode instead, so that sets
+/// never exposed carry no text.
 ///
 /// ```
 /// use promsdk::LabelSet;
@@ -211,33 +207,43 @@ impl LabelSet {
         Ok(LabelSet(Packed::new(&mut pairs, &[])))
     }
 
-    /// A set from `pairs` (taken, leaving it empty), already sorted by name, with
-    /// distinct names (a descriptor's labels, put in order once when it was built), with
-    /// its text rendered.
-    ///
-    /// The pairs are lent, not given by value: their 264 bytes would be copied by a
-    /// `memcpy` call at each move, and they stay where the caller collected them until
-    /// they move into the set.
-    pub(crate) fn from_sorted(pairs: &mut SortedPairs) -> Self {
-        if pairs.is_empty() {
+    /// A set of the `(name, value)` pairs `pairs`, already sorted by name, with distinct
+    /// names (a descriptor's labels, put in order once when it was built), kept as their
+    /// rendered text only (see the type's doc).
+    pub(crate) fn from_sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+        let n = pairs.clone().count();
+        if n == 0 {
             return Self::empty();
         }
         // Most sets' text is short and needs no escaping: rendered on the stack, else (or
         // too long) in the scratch buffer.
         let mut plain = [0; PLAIN_TEXT];
-        if let Some(len) = crate::encoding::render_plain_pairs(pairs, &mut plain) {
-            return LabelSet(Packed::new(pairs, plain.get(..len).unwrap_or_default()));
+        if let Some(len) = crate::encoding::render_plain(pairs.clone(), &mut plain) {
+            return Self::from_text(n, plain.get(..len).unwrap_or_default());
         }
         // Cell::take: this thread's buffer, or a new one if its thread-locals are gone.
         let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
         text.clear();
-        crate::encoding::write_pairs(&mut text, pairs);
-        let set = LabelSet(Packed::new(pairs, &text));
+        crate::encoding::write_named(&mut text, pairs);
+        let set = Self::from_text(n, &text);
         if text.capacity() <= SCRATCH_KEPT {
             // Err: the thread's locals are being destroyed; the buffer is dropped.
             let _ = SCRATCH.try_with(|scratch| scratch.set(text));
         }
         set
+    }
+
+    /// The set of `n` pairs that `text` holds as both exposition formats write them.
+    fn from_text(n: usize, text: &[u8]) -> Self {
+        match Packed::from_text(n, text) {
+            Some(packed) => LabelSet(packed),
+            // A text too long for an allocation of its own (over `isize::MAX` bytes with
+            // the header): the pairs, then, without it.
+            None => LabelSet(Packed::new(
+                &mut SmallVec::<[LabelPair; 0]>::from_vec(packed::parse_text(text, n).into_vec()),
+                &[],
+            )),
+        }
     }
 
     /// The pairs, sorted by name.
@@ -266,13 +272,15 @@ impl LabelSet {
     }
 
     /// The number of labels.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.pairs().len()
+        self.0.len()
     }
 
     /// Whether there are no labels.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.pairs().is_empty()
+        self.len() == 0
     }
 
     /// Whether both are clones of one set (so certainly equal), without comparing pairs.
@@ -376,10 +384,7 @@ mod tests {
     /// Labels `a` and `b` with these values, in both kinds of set: rendered when built
     /// (as from a descriptor) and not (from pairs, given out of order).
     fn both_kinds(a: &str, b: &str) -> [LabelSet; 2] {
-        let built = LabelSet::from_sorted(&mut SortedPairs::from_iter([
-            LabelPair::new("a", a),
-            LabelPair::new("b", b),
-        ]));
+        let built = LabelSet::from_sorted([("a", a), ("b", b)].into_iter());
         let parsed = LabelSet::from_pairs("m", &[("b", b), ("a", a)]).unwrap();
         [built, parsed]
     }

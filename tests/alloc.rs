@@ -185,21 +185,27 @@ fn updates_and_lookups_of_existing_children_do_not_allocate() {
     assert_eq!(vec.with_label_values(&["x", "y"]).get(), 1_001.0);
 }
 
-/// A series' label set is one allocation, its exposition text included: once a thread
-/// has built one (its rendering buffer grown), building one costs that and one per label
-/// value, and its first encode (into a warm buffer) adds nothing, however long the text.
+/// A series' label set is one allocation, its exposition text included, however many
+/// new values it has: once a thread has built one (its rendering buffer grown), building
+/// one costs that alone, and its first encode (into a warm buffer) adds nothing, however
+/// long the text. Its pairs are made (allocated) only when asked for, once.
 #[test]
 fn a_label_set_and_its_text_are_one_allocation() {
     let desc = Desc::new(Opts::new("c_total", "C."), MetricType::Counter, &["a", "b"]).unwrap();
     let long = "/api/v1/products/:id/purchase?with=a-long-query";
-    desc.labels(&["warm", long]).unwrap();
+    desc.labels(&["warm", &long.repeat(100)]).unwrap();
     let mut labels = None;
     let n = allocations_during(|| labels = Some(desc.labels(&["x", long]).unwrap()));
-    assert_eq!(n, 3, "{n} allocations for a set of two new values");
+    assert_eq!(n, 1, "{n} allocations for a set of two new values");
+    let labels = labels.unwrap();
+    let n = allocations_during(|| assert_eq!(labels.get("b"), Some(long)));
+    assert!(n > 0, "pairs made without allocating?");
+    let n = allocations_during(|| assert_eq!(labels.get("a"), Some("x")));
+    assert_eq!(n, 0, "{n} allocations for pairs already made");
     let mut family = MetricFamily::new("c", "C.", MetricType::Counter);
     family
         .samples
-        .push(Sample::new(labels.unwrap(), Value::counter(1.0)));
+        .push(Sample::new(labels, Value::counter(1.0)));
     let families = [family];
     let mut buf = Vec::with_capacity(4096);
     let n = allocations_during(|| encode(&families, Format::Text, &mut buf));

@@ -250,13 +250,10 @@ mod tests {
     use crate::encoding::number::tests::{reference_value, sample_value_cases};
     use crate::encoding::{encode, write_f64, write_go_float, write_series, Extra, Format};
     use crate::family::MetricFamily;
-    use crate::labels::LabelPair;
 
     /// A descriptor-built set (with rendered text) of `pairs`.
     fn rendered_set(pairs: &[(&str, &str)]) -> LabelSet {
-        let mut sorted: crate::labels::SortedPairs =
-            pairs.iter().map(|&(n, v)| LabelPair::new(n, v)).collect();
-        let set = LabelSet::from_sorted(&mut sorted);
+        let set = LabelSet::from_sorted(pairs.iter().copied());
         assert_eq!(set.rendered().is_empty(), pairs.is_empty());
         set
     }

@@ -194,43 +194,54 @@ fn samples_prefetching(samples: &[Sample]) -> impl Iterator<Item = &Sample> {
 /// Appends `a="x",b="y"`: label pairs as both formats write them inside `{…}` (and as a
 /// [`LabelSet`] built from a descriptor keeps them).
 pub(crate) fn write_pairs(buf: &mut Vec<u8>, pairs: &[LabelPair]) {
+    write_named(buf, pairs.iter().map(|p| (&*p.name, &*p.value)));
+}
+
+/// [`write_pairs`] for `(name, value)` pairs.
+pub(crate) fn write_named<'a>(
+    buf: &mut Vec<u8>,
+    pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) {
     // Room for the unescaped text (`name="value"` and a comma each): one allocation.
-    let len: usize = pairs.iter().map(|p| p.name.len() + p.value.len() + 4).sum();
+    let len: usize = pairs.clone().map(|(n, v)| n.len() + v.len() + 4).sum();
     buf.reserve(len);
-    for (i, p) in pairs.iter().enumerate() {
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        buf.extend_from_slice(p.name.as_bytes());
+        buf.extend_from_slice(name.as_bytes());
         buf.extend_from_slice(b"=\"");
-        write_escaped(buf, &p.value, true);
+        write_escaped(buf, value, true);
         buf.push(b'"');
     }
 }
 
-/// Writes `pairs` as [`write_pairs`] appends them to the start of `out` and returns the
-/// length written, when none of their values may need escaping (see [`maybe_escaped`])
-/// and the text fits; else `None`, `out` then holding part of it.
+/// Writes `(name, value)` pairs as [`write_named`] appends them to the start of `out`
+/// and returns the length written, when none of their values may need escaping (see
+/// [`maybe_escaped`]) and the text fits; else `None`, `out` then holding part of it.
 ///
 /// For a set built from a descriptor, rendered once into a buffer on the stack: unlike
-/// `write_pairs`, no capacity check per piece and no `memcpy` call per name or value
+/// `write_named`, no capacity check per piece and no `memcpy` call per name or value
 /// (each is copied, and each value checked, a word at a time: see [`put`]).
-pub(crate) fn render_plain_pairs(pairs: &[LabelPair], out: &mut [u8]) -> Option<usize> {
+pub(crate) fn render_plain<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    out: &mut [u8],
+) -> Option<usize> {
     let mut at = 0;
-    for (i, p) in pairs.iter().enumerate() {
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             // The previous value's closing quote and the comma, as one piece.
             at = put(out, at, b"\",")?;
         }
-        let value = p.value.as_bytes();
+        let value = value.as_bytes();
         if value.len() > SHORT || maybe_escaped(value) {
             return None;
         }
-        at = put(out, at, p.name.as_bytes())?;
+        at = put(out, at, name.as_bytes())?;
         at = put(out, at, b"=\"")?;
         at = put(out, at, value)?;
     }
-    if !pairs.is_empty() {
+    if at > 0 {
         at = put(out, at, b"\"")?;
     }
     Some(at)
@@ -407,7 +418,8 @@ mod tests {
                 let value = format!("{digits}{special}");
                 let mut expected = Vec::new();
                 write_pairs(&mut expected, &pairs);
-                match render_plain_pairs(&pairs, &mut out) {
+                let named = || pairs.iter().map(|p| (&*p.name, &*p.value));
+                match render_plain(named(), &mut out) {
                     Some(n) => assert_eq!(out[..n], expected, "{value:?}"),
                     None => assert!(
                         expected.len() > out.len()
@@ -418,10 +430,10 @@ mod tests {
                 }
                 let plain = special.is_empty() || special == "é" || special == "#";
                 if plain && expected.len() <= out.len() && len + special.len() <= SHORT {
-                    assert!(render_plain_pairs(&pairs, &mut out).is_some(), "{value:?}");
+                    assert!(render_plain(named(), &mut out).is_some(), "{value:?}");
                 }
                 let short = out.len().min(expected.len() - 1);
-                assert_eq!(render_plain_pairs(&pairs, &mut out[..short]), None);
+                assert_eq!(render_plain(named(), &mut out[..short]), None);
             }
         }
     }

@@ -4,15 +4,18 @@
 //! Layout, from the start of the allocation:
 //!
 //! ```text
-//! Header { count, pairs, text }   24 bytes
-//! the rendered text               `text` bytes (none for a set built without it)
-//! padding                         to the pairs' alignment
-//! the pairs                       `pairs` × LabelPair
+//! Header { count, pairs, text, at }   32 bytes
+//! the rendered text                   `text` bytes (none for a set built without it)
+//! padding                             to the pairs' alignment
+//! the pairs                           `pairs` × LabelPair (none for a set built from its text)
 //! ```
 //!
 //! The text comes first: an encode reads the header and the text, contiguous from the
-//! allocation's start, and nothing else. Everything but the count is written once, before
-//! the allocation is shared, and never changed after.
+//! allocation's start, and nothing else. A set built from its text alone (a vec child's:
+//! see [`Packed::from_text`]) holds no pairs: the first call of [`Packed::pairs`] parses
+//! them from the text into an allocation of their own, which `at` then points to until
+//! the set is freed. Everything else is written once, before the allocation is shared,
+//! and never changed after.
 //!
 //! This is `Arc<(text, [LabelPair])>` written by hand, as neither `std` nor a well-kept
 //! crate holds two slices of different types behind one count (`triomphe::ThinArc` holds
@@ -21,7 +24,7 @@
 use std::alloc::{self, Layout};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{self, AtomicUsize, Ordering};
+use std::sync::atomic::{self, AtomicPtr, AtomicUsize, Ordering};
 
 use smallvec::SmallVec;
 
@@ -32,13 +35,44 @@ use super::LabelPair;
 struct Header {
     /// How many [`Packed`] point here.
     count: AtomicUsize,
-    /// How many pairs follow the text.
+    /// How many pairs the set has.
     pairs: usize,
-    /// How many bytes of text follow the header.
+    /// How many bytes of text follow the header, with [`FROM_TEXT`] set for a set built
+    /// from its text alone.
     text: usize,
+    /// Where the pairs are: after the text, or for a set built from its text, null until
+    /// a first `pairs` parses them into an allocation of their own (a boxed slice).
+    at: AtomicPtr<LabelPair>,
 }
 
+/// The bit of `Header::text` that marks a set built from its text alone: free, as no
+/// allocation, so no text, is longer than `isize::MAX` bytes.
+const FROM_TEXT: usize = 1 << (usize::BITS - 1);
+
 impl Header {
+    /// How many bytes of text follow the header.
+    #[inline]
+    fn text_len(&self) -> usize {
+        self.text & !FROM_TEXT
+    }
+
+    /// Whether the set was built from its text alone (its pairs, if any, are parsed
+    /// into an allocation of their own).
+    #[inline]
+    fn text_only(&self) -> bool {
+        self.text & FROM_TEXT != 0
+    }
+
+    /// How many pairs the allocation itself holds after the text.
+    #[inline]
+    fn pairs_inside(&self) -> usize {
+        if self.text_only() {
+            0
+        } else {
+            self.pairs
+        }
+    }
+
     /// Counts one more reference, made from an existing one.
     #[inline]
     fn add_reference(&self) {
@@ -85,6 +119,7 @@ static EMPTY: Header = Header {
     count: AtomicUsize::new(1),
     pairs: 0,
     text: 0,
+    at: AtomicPtr::new(ptr::dangling_mut()),
 };
 
 /// A counted reference to a header, text and pairs in one allocation (see the module
@@ -148,17 +183,15 @@ impl Packed {
         // caller's `pairs` from dropping them (or handing them out again), so each is
         // dropped once, by the last `Packed`.
         unsafe {
+            let at = raw.add(pairs_offset(text.len())).cast::<LabelPair>();
             ptr.as_ptr().write(Header {
                 count: AtomicUsize::new(1),
                 pairs: n,
                 text: text.len(),
+                at: AtomicPtr::new(at),
             });
             ptr::copy_nonoverlapping(text.as_ptr(), raw.add(TEXT_OFFSET), text.len());
-            ptr::copy_nonoverlapping(
-                pairs.as_ptr(),
-                raw.add(pairs_offset(text.len())).cast::<LabelPair>(),
-                n,
-            );
+            ptr::copy_nonoverlapping(pairs.as_ptr(), at, n);
             pairs.set_len(0);
         }
         Packed {
@@ -167,27 +200,92 @@ impl Packed {
         }
     }
 
+    /// A set of `pairs` pairs from `text` alone, which must be `pairs` pairs as
+    /// [`write_pairs`](crate::encoding::write_pairs) writes them (each name followed by
+    /// `="`, the value escaped, and `"`, separated by commas): the pairs are parsed from it
+    /// on the first call of [`Packed::pairs`], if any. `None` for a text too long for an
+    /// allocation.
+    ///
+    /// A vec child's set is built this way: exposing it needs only the text, and most
+    /// are never asked for their pairs, whose strings would otherwise be allocated (a
+    /// value of its own for every new user id) and freed with each child.
+    pub(super) fn from_text(pairs: usize, text: &[u8]) -> Option<Packed> {
+        let layout = layout(0, text.len())?;
+        // SAFETY: `layout` has a non-zero size (the header's at least).
+        let raw = unsafe { alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(raw.cast::<Header>()) else {
+            alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: `ptr` is a fresh allocation of `layout`, which holds the header at
+        // offset 0 and `text.len()` bytes at `TEXT_OFFSET`; nothing else refers to it yet,
+        // and `text` cannot overlap it. `text.len()` is below `isize::MAX` (`layout`
+        // checked it), so clear of `FROM_TEXT`.
+        unsafe {
+            ptr.as_ptr().write(Header {
+                count: AtomicUsize::new(1),
+                pairs,
+                text: text.len() | FROM_TEXT,
+                at: AtomicPtr::new(ptr::null_mut()),
+            });
+            ptr::copy_nonoverlapping(text.as_ptr(), raw.add(TEXT_OFFSET), text.len());
+        }
+        Some(Packed {
+            ptr,
+            _pairs: PhantomData,
+        })
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: `ptr` points to an initialized header (written by `new`, or the static
         // `EMPTY`) that lives while any `Packed` to it does, this one included.
         unsafe { self.ptr.as_ref() }
     }
 
-    /// The pairs.
+    /// The pairs; for a set built from its text, parsed from it by the first call.
     #[inline]
     pub(super) fn pairs(&self) -> &[LabelPair] {
         let header = self.header();
-        // SAFETY: `new` wrote `header.pairs` initialized pairs at this offset, which
-        // nothing changes until the last `Packed` drops them; for `EMPTY` the slice is
-        // empty and its address (the static's end, aligned as the header is) is non-null
-        // and aligned. The borrow of `self` keeps the allocation alive.
-        unsafe {
-            let at = self
-                .ptr
-                .as_ptr()
-                .cast::<u8>()
-                .add(pairs_offset(header.text));
-            std::slice::from_raw_parts(at.cast::<LabelPair>(), header.pairs)
+        // Acquire: pairs with the release of `parse_pairs`' exchange, so the parsed
+        // pairs are seen written.
+        let mut at = header.at.load(Ordering::Acquire);
+        if at.is_null() {
+            at = self.parse_pairs();
+        }
+        // SAFETY: `at` points to `header.pairs` initialized pairs, which nothing changes
+        // until the last `Packed` drops them: written by `new` after the text, or parsed
+        // by `parse_pairs` into a boxed slice of that length, published once and never
+        // replaced; for `EMPTY` the slice is empty and `at` dangling but aligned. The
+        // borrow of `self` keeps them alive.
+        unsafe { std::slice::from_raw_parts(at, header.pairs) }
+    }
+
+    /// How many pairs the set has, without parsing them.
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.header().pairs
+    }
+
+    /// Parses a set's pairs from its text, for a set built from its text whose pairs no
+    /// one asked for yet, and publishes them; returns where they are (another thread's,
+    /// if it published first).
+    #[cold]
+    fn parse_pairs(&self) -> *mut LabelPair {
+        let header = self.header();
+        let parsed = parse_text(self.text(), header.pairs);
+        let mine = Box::into_raw(parsed).cast::<LabelPair>();
+        // Release: publishes the pairs written above; Acquire on failure: pairs with the
+        // winner's release, as the load in `pairs` does.
+        match header
+            .at
+            .compare_exchange(ptr::null_mut(), mine, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => mine,
+            Err(theirs) => {
+                // SAFETY: `mine` came from `Box::into_raw` of a slice of `header.pairs`
+                // pairs just above, and was never shared.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(mine, header.pairs)) });
+                theirs
+            }
         }
     }
 
@@ -200,7 +298,7 @@ impl Packed {
         // allocation alive.
         unsafe {
             let at = self.ptr.as_ptr().cast::<u8>().add(TEXT_OFFSET);
-            std::slice::from_raw_parts(at, header.text)
+            std::slice::from_raw_parts(at, header.text_len())
         }
     }
 
@@ -260,21 +358,72 @@ impl Drop for Packed {
         // Acquire: pairs with every other reference's release above, so all their reads
         // happen before the pairs are dropped here.
         atomic::fence(Ordering::Acquire);
-        let (n, text) = (header.pairs, header.text);
-        let pairs = ptr::slice_from_raw_parts_mut(
-            // SAFETY: the offset lies within the allocation, as in `pairs`.
-            unsafe { self.ptr.as_ptr().cast::<u8>().add(pairs_offset(text)) }.cast::<LabelPair>(),
-            n,
-        );
+        let (n, inside, text) = (header.pairs, header.pairs_inside(), header.text_len());
+        // Relaxed: ordered by the fence; null for a set built from its text whose pairs
+        // were never parsed.
+        let at = header.at.load(Ordering::Relaxed);
+        let pairs = ptr::slice_from_raw_parts_mut(at, n);
         // SAFETY: this was the last reference (the count reached zero; `EMPTY`'s never
         // does), so nothing reads the pairs or the text any more: each pair is dropped
-        // once, here, and the allocation freed with the layout `new` made it with (the
-        // same `n` and `text`, for which `layout` succeeded then).
+        // once, here, either inside the allocation or as the boxed slice `parse_pairs`
+        // made, and the allocation freed with the layout it was made with (`inside` pairs
+        // and `text` bytes, for which `layout` succeeded then).
         unsafe {
-            ptr::drop_in_place(pairs);
-            alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), pairs_and_text(n, text));
+            if header.text_only() {
+                if !at.is_null() {
+                    drop(Box::from_raw(pairs));
+                }
+            } else {
+                ptr::drop_in_place(pairs);
+            }
+            alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), pairs_and_text(inside, text));
         }
     }
+}
+
+/// The `n` pairs that `text` holds as [`write_pairs`](crate::encoding::write_pairs)
+/// writes them, in their order, each value unescaped. A set's text always holds its
+/// pairs (see [`Packed::from_text`]); should it hold fewer, the missing ones come out with
+/// empty names and values rather than as a panic.
+pub(super) fn parse_text(text: &[u8], n: usize) -> Box<[LabelPair]> {
+    let mut rest = text;
+    let mut pairs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (pair, tail) = parse_pair(rest).unwrap_or_else(|| (LabelPair::new("", ""), &[]));
+        pairs.push(pair);
+        rest = tail;
+    }
+    pairs.into_boxed_slice()
+}
+
+/// The pair `name="value"` at the start of `text` (after the comma that separates it
+/// from the one before, if there is one), with its value unescaped (`\\`, `\"`,
+/// `\n`), and the text after it.
+fn parse_pair(text: &[u8]) -> Option<(LabelPair, &[u8])> {
+    let text = text.strip_prefix(b",").unwrap_or(text);
+    let (name, body) = text.split_at_checked(memchr::memchr(b'=', text)?)?;
+    let body = body.strip_prefix(b"=\"")?;
+    let mut value = Vec::with_capacity(body.len());
+    let mut at = 0;
+    loop {
+        match *body.get(at)? {
+            b'"' => break,
+            b'\\' => {
+                value.push(match *body.get(at + 1)? {
+                    b'n' => b'\n',
+                    escaped => escaped,
+                });
+                at += 2;
+            }
+            byte => {
+                value.push(byte);
+                at += 1;
+            }
+        }
+    }
+    let name = std::str::from_utf8(name).ok()?;
+    let value = String::from_utf8(value).ok()?;
+    Some((LabelPair::new(name, value), body.get(at + 1..)?))
 }
 
 /// The layout `new` allocated for `n` pairs and `text` bytes of text.
@@ -357,6 +506,80 @@ mod tests {
         assert_eq!(std::sync::Arc::strong_count(&value), 2);
         drop(packed);
         assert_eq!(std::sync::Arc::strong_count(&value), 1);
+    }
+
+    /// Values that take every branch of the text's escaping and parsing: empty, quotes,
+    /// backslashes (one before an `n`, which must not come back as a newline), newlines,
+    /// the separators `=`, `,` and `"` inside values, and non-ASCII text.
+    const TRICKY: [&str; 9] = [
+        "",
+        "plain",
+        "a\"b",
+        "back\\slash",
+        "not\\n a newline",
+        "two\nlines",
+        "k=v,x=\"y\"",
+        "é ü 日本",
+        "\\",
+    ];
+
+    /// `TRICKY` as pairs, and their text as `write_pairs` writes it.
+    fn tricky() -> (Vec<LabelPair>, Vec<u8>) {
+        let pairs: Vec<LabelPair> = TRICKY
+            .iter()
+            .enumerate()
+            .map(|(i, v)| LabelPair::new(format!("l{i}"), *v))
+            .collect();
+        let mut text = Vec::new();
+        crate::encoding::write_pairs(&mut text, &pairs);
+        (pairs, text)
+    }
+
+    #[test]
+    fn sets_built_from_text_parse_their_pairs_once() {
+        let (pairs, text) = tricky();
+        let set = Packed::from_text(pairs.len(), &text).unwrap();
+        assert_eq!(set.text(), &text[..]);
+        let clone = set.clone();
+        assert_eq!(set.pairs(), &pairs[..]);
+        assert!(
+            std::ptr::eq(set.pairs(), clone.pairs()),
+            "parsed once, shared"
+        );
+        drop(set);
+        assert_eq!(clone.pairs(), &pairs[..]);
+        // Freed with and without parsed pairs (Miri reports a leak or a double free).
+        drop(clone);
+        drop(Packed::from_text(pairs.len(), &text).unwrap());
+    }
+
+    #[test]
+    fn a_text_missing_pairs_gives_empty_ones_instead_of_panicking() {
+        let set = Packed::from_text(3, b"a=\"x\",b=\"unterminated").unwrap();
+        let got: Vec<(&str, &str)> = set.pairs().iter().map(|p| (&*p.name, &*p.value)).collect();
+        assert_eq!(got, [("a", "x"), ("", ""), ("", "")]);
+    }
+
+    #[test]
+    fn threads_parsing_at_once_agree_on_one_set_of_pairs() {
+        let (pairs, text) = tricky();
+        for _ in 0..20 {
+            let set = Packed::from_text(pairs.len(), &text).unwrap();
+            let seen: Vec<usize> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| {
+                        let mine = set.clone();
+                        let pairs = &pairs;
+                        s.spawn(move || {
+                            assert_eq!(mine.pairs(), &pairs[..]);
+                            mine.pairs().as_ptr() as usize
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(seen.iter().all(|&at| at == set.pairs().as_ptr() as usize));
+        }
     }
 
     #[test]

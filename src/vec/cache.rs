@@ -38,13 +38,10 @@
 //!   value on the next line.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use thread_local::ThreadLocal;
 
 use super::recent;
-use crate::labels::LabelPair;
-use crate::metrics::key::{bytes_eq, u64_at};
 use crate::metrics::Metric;
 
 /// Slots a cache starts with, and the most it grows to.
@@ -110,8 +107,8 @@ struct Slot<M> {
 }
 
 pub(super) struct Cache<M> {
-    /// Strings this thread made the label sets of new children from.
-    strings: Option<Strings>,
+    /// This thread's run of lookups in the map that created their child.
+    streak: Streak,
     epoch: u64,
     /// Sets of `WAYS` slots.
     slots: Box<[Slot<M>]>,
@@ -125,7 +122,7 @@ pub(super) struct Cache<M> {
 impl<M: Metric> Cache<M> {
     fn new(epoch: u64) -> Self {
         Cache {
-            strings: None,
+            streak: Streak::default(),
             epoch,
             slots: empty_slots(MIN_SLOTS),
             by_address: empty_by_address(MIN_SLOTS),
@@ -184,10 +181,9 @@ impl<M: Metric> Cache<M> {
         Ok(metric)
     }
 
-    /// The strings this thread builds new children's label sets from, for a vec with
-    /// these variable label names.
-    pub(super) fn strings(&mut self, names: &[Arc<str>]) -> &mut Strings {
-        self.strings.get_or_insert_with(|| Strings::new(names))
+    /// This thread's run of lookups in the map that created their child.
+    pub(super) fn streak(&mut self) -> &mut Streak {
+        &mut self.streak
     }
 
     /// Empties the cache: children were removed since it was filled.
@@ -248,36 +244,18 @@ impl<M: Metric> Cache<M> {
     }
 }
 
-/// Label values kept per label position, so that a thread creating children that share
-/// values (a route, a status code) gives them one shared string instead of a copy each.
-const RECENT_VALUES: usize = 64;
-
-/// The strings a thread builds new children's label sets from: its own copies of the
-/// label names (cloning the descriptor's would have every thread that creates children
-/// change the same reference counts, a cache line moving between their cores), and
-/// values it used, up to [`RECENT_VALUES`] per label position, each in a slot picked by
-/// a hash of the value and compared in full.
-pub(super) struct Strings {
-    names: Box<[Arc<str>]>,
-    recent: Box<[Option<Arc<str>>]>,
-    /// How many of this thread's lookups in the vec's map in a row created their child
-    /// (up to [`NEW_IN_A_ROW`]).
+/// How many of a thread's lookups in a vec's map in a row created their child (up to
+/// [`NEW_IN_A_ROW`]).
+#[derive(Default)]
+pub(super) struct Streak {
     new_in_a_row: u8,
 }
 
 /// After this many lookups in a row that created their child, a thread expects the next
-/// one to create its child too (see [`Strings::expects_new`]).
+/// one to create its child too (see [`Streak::expects_new`]).
 const NEW_IN_A_ROW: u8 = 4;
 
-impl Strings {
-    fn new(names: &[Arc<str>]) -> Self {
-        Strings {
-            names: names.iter().map(|n| Arc::from(&**n)).collect(),
-            recent: vec![None; names.len() * RECENT_VALUES].into_boxed_slice(),
-            new_in_a_row: 0,
-        }
-    }
-
+impl Streak {
     /// Whether this thread's last lookups in the map all created their child: then the
     /// next is looked for only under the write lock it inserts with. A lookup that finds
     /// its child after all has built one for nothing, and ends the run.
@@ -295,46 +273,6 @@ impl Strings {
             0
         };
     }
-
-    /// The pair for `value` of the variable label at `position`, named `name`: from
-    /// this thread's strings when it has them.
-    ///
-    /// Inline in the loop that builds a new child's pairs: the call cost about 19
-    /// instructions a pair (measured with callgrind).
-    #[inline]
-    pub(super) fn pair(&mut self, position: usize, name: &Arc<str>, value: &str) -> LabelPair {
-        let name = self.names.get(position).unwrap_or(name).clone();
-        // A slot keeps the first value put in it: replacing it would cost reference
-        // count changes on every child of a label whose values are all different (a
-        // user or request id), for no sharing.
-        let value = match self
-            .recent
-            .get_mut(position * RECENT_VALUES + recent_slot(value))
-        {
-            Some(Some(recent)) if bytes_eq(recent.as_bytes(), value.as_bytes()) => recent.clone(),
-            Some(slot @ None) => slot.insert(Arc::from(value)).clone(),
-            _ => Arc::from(value),
-        };
-        LabelPair { name, value }
-    }
-}
-
-/// Where a value goes among its label's recent values: a hash of its length and of up
-/// to 16 of its bytes (the first and the last 8).
-fn recent_slot(value: &str) -> usize {
-    let bytes = value.as_bytes();
-    let n = bytes.len();
-    // Whole 8-byte reads, which compile to one load each: copying a part of variable
-    // length into a zeroed word called `memcpy`, twice per value.
-    let (first, last) = if n >= 8 {
-        (u64_at(bytes, 0), u64_at(bytes, n - 8))
-    } else {
-        // A short value: its bytes, in one word, both times.
-        let w = bytes.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b));
-        (w, w)
-    };
-    let mixed = (first ^ last.rotate_left(29) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (mixed >> 58) as usize % RECENT_VALUES
 }
 
 fn empty_by_address(slots: usize) -> Box<[Bucket]> {
@@ -488,31 +426,6 @@ mod tests {
             .build()
             .unwrap();
         (vec, calls)
-    }
-
-    /// Children a thread creates with a value in common share one string for it; their
-    /// label names are the thread's own copies of the descriptor's.
-    #[test]
-    fn children_created_by_one_thread_share_their_common_values() {
-        let vec = CounterVec::new(Opts::new("c", "h"), &["route", "user"]).unwrap();
-        for user in ["u1", "u2", "u3"] {
-            vec.update(&["/api", user], |c| c.inc());
-        }
-        let mut out = crate::Collected::default();
-        crate::Collector::collect(&vec, &mut out);
-        let samples = &out.families()[0].samples;
-        let users: Vec<&str> = samples
-            .iter()
-            .map(|s| s.labels.get("user").unwrap())
-            .collect();
-        assert_eq!(users, ["u1", "u2", "u3"]);
-        let route = |i: usize| samples[i].labels.pairs()[0].clone();
-        assert_eq!(&*route(0).value, "/api");
-        assert!(Arc::ptr_eq(&route(0).value, &route(1).value));
-        assert!(Arc::ptr_eq(&route(1).value, &route(2).value));
-        let declared = &vec.desc().variable_labels()[0];
-        assert_eq!(route(0).name, *declared);
-        assert!(!Arc::ptr_eq(&route(0).name, declared));
     }
 
     /// Passing the same strings again finds the child by their addresses, without hashing

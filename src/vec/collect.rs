@@ -126,10 +126,10 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
 
 /// Drops `children[from..]` (removed children, most of which only the list still holds,
 /// so that each drop frees the child), asking ahead for what the drops change: a freed
-/// child's reference counts and child state (which holds its label set's address), its
-/// label set's count and pairs, and its values' counts lie far apart in memory, each
-/// found only through the one before, and each changed by a locked instruction that
-/// holds up what follows until its line is in.
+/// child's reference counts and child state (which holds its label set's address), then
+/// its label set's count lie far apart in memory, the second found only through the
+/// first, and each changed by a locked instruction that holds up what follows until its
+/// line is in.
 fn drop_from<M: Metric>(children: &mut Vec<M>, from: usize) {
     let mut dead = children.drain(from..);
     loop {
@@ -139,12 +139,7 @@ fn drop_from<M: Metric>(children: &mut Vec<M>, from: usize) {
             crate::prefetch::prefetch(&child(e).labels);
         }
         if let Some(e) = ahead.get(AHEAD) {
-            child(e).labels.prefetch();
-        }
-        if let Some(e) = ahead.get(1) {
-            for pair in child(e).labels.pairs() {
-                crate::prefetch::prefetch_handle(&*pair.value);
-            }
+            child(e).labels.prefetch_count();
         }
         if dead.next().is_none() {
             break;

@@ -12,8 +12,9 @@
 //! child's handle: no allocation.
 //!
 //! Creating and removing children is kept cheap, since series that come and go are what
-//! a vec is for: a child is built before its shard's lock is taken, from label names and
-//! values the creating thread already holds where it can; a gather sorts only the
+//! a vec is for: a child is built before its shard's lock is taken, its label set as its
+//! exposition text alone (one allocation, whatever the values; the pairs are parsed from
+//! the text only if someone asks for them); a gather sorts only the
 //! children created since the last one into the list it keeps in label order; a removal
 //! only marks the child, which the next gather drops from that list as it reads it.
 
@@ -40,7 +41,7 @@ mod recent;
 pub mod ttl;
 mod typed;
 pub use builder::VecBuilder;
-use cache::{Cache, Strings, ThreadCaches};
+use cache::{Cache, Streak, ThreadCaches};
 use hash::hash_values;
 pub use hash::{LabelHasher, LabelValuesHasher};
 pub use typed::TypedVec;
@@ -603,21 +604,21 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                 Err(e) => Err((e, f)),
             };
         };
-        let strings = cache.strings(self.inner.desc.variable_labels());
-        match self.find_or_insert(hash, values, Some(strings)) {
+        match self.find_or_insert(hash, values, Some(cache.streak())) {
             Ok((metric, children)) => Ok(f(cache.put(metric, children))),
             Err(e) => Err((e, f)),
         }
     }
 
-    /// The child for these values from the map, inserted if missing (with its label set
-    /// made from this thread's `strings` if given), and about how many children the vec
-    /// has (its shard's times the number of shards, which are filled alike).
+    /// The child for these values from the map, inserted if missing, and about how many
+    /// children the vec has (its shard's times the number of shards, which are filled
+    /// alike). `streak` is the calling thread's run of lookups that created their child,
+    /// if it has one.
     fn find_or_insert(
         &self,
         hash: u64,
         values: &[&str],
-        strings: Option<&mut Strings>,
+        streak: Option<&mut Streak>,
     ) -> Result<(M, usize)> {
         // A thread whose last lookups here all created their child (new ids, churning
         // series) goes straight to building the child and the write lock, which looks
@@ -626,19 +627,19 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         // from this core in turn (in a probe, two threads creating 2,000 series each in
         // one vec took 48% longer than one thread, against 14% in two vecs; this saves a
         // part of that, and about 50 instructions an insert on one thread).
-        if !strings.as_ref().is_some_and(|s| s.expects_new()) {
+        if !streak.as_ref().is_some_and(|s| s.expects_new()) {
             let map = self.inner.shard(hash).read();
             if let Some(e) = map
                 .table
                 .find(hash, |e| e.lifecycle().is_child(hash, values))
             {
-                if let Some(strings) = strings {
-                    strings.found(false);
+                if let Some(streak) = streak {
+                    streak.found(false);
                 }
                 return Ok((e.clone(), map.table.len() * SHARDS));
             }
         }
-        self.insert(hash, values, strings)
+        self.insert(hash, values, streak)
     }
 
     #[cold]
@@ -646,7 +647,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         &self,
         hash: u64,
         values: &[&str],
-        mut strings: Option<&mut Strings>,
+        streak: Option<&mut Streak>,
     ) -> Result<(M, usize)> {
         let inner = &*self.inner;
         if values.iter().all(|v| *v == OVERFLOW_LABEL_VALUE) && inner.max_series.is_some() {
@@ -658,19 +659,14 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         // Build the child before taking the lock (it allocates), so the lock is held
         // only to look again and insert; if another thread inserted it meanwhile, this
         // one is dropped unused.
-        let labels = match &mut strings {
-            Some(strings) => inner
-                .desc
-                .labels_with(values, |at, name, value| strings.pair(at, name, value))?,
-            None => inner.desc.labels(values)?,
-        };
+        let labels = inner.desc.labels(values)?;
         let metric = self.new_child(hash, values, labels);
         let mut map = inner.shard(hash).write();
         let found = map
             .table
             .find(hash, |e| e.lifecycle().is_child(hash, values));
-        if let Some(strings) = strings {
-            strings.found(found.is_none());
+        if let Some(streak) = streak {
+            streak.found(found.is_none());
         }
         if let Some(e) = found {
             return Ok((e.clone(), map.table.len() * SHARDS));
