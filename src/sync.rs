@@ -2,12 +2,12 @@
 //! `cfg(promsdk_loom)` so the TTL-versus-update race can be model-checked on the real code.
 
 #[cfg(not(promsdk_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 #[cfg(not(promsdk_loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(promsdk_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 #[cfg(promsdk_loom)]
 pub(crate) use loom::sync::Arc;
 

@@ -9,8 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use promsdk::{
-    Collected, Collector, Counter, CounterVec, Error, GaugeVec, ManualClock, Metric, MetricVec,
-    Opts, Value,
+    Collected, Collector, Counter, CounterVec, Error, GaugeVec, Lifecycle, ManualClock, Metric,
+    MetricType, MetricVec, Opts, Value,
 };
 
 /// A hasher that sends every key to the same bucket.
@@ -280,6 +280,78 @@ fn ttl_stops_exporting_and_frees_idle_children_without_a_scrape() {
     // A new lookup starts a fresh series.
     v.with_label_values(&["old"]).inc();
     assert_eq!(exported(&v), vec![(labels(&[("k", "old")]), 1.0)]);
+}
+
+/// A counter that, when a sweep first reads its progress, lets the handle left in
+/// [`RACER`] increment it and go, as another thread can between two steps of a sweep:
+/// after the sweep read the progress and before it counts the handles.
+#[derive(Clone)]
+struct RacingCounter(Counter);
+
+/// The handle [`RacingCounter`] updates through and drops at the next progress read.
+static RACER: std::sync::Mutex<Option<RacingCounter>> = std::sync::Mutex::new(None);
+
+impl Metric for RacingCounter {
+    type Config = ();
+    const TYPE: MetricType = MetricType::Counter;
+
+    fn check_config(metric: &str, config: &()) -> promsdk::Result<()> {
+        Counter::check_config(metric, config)
+    }
+
+    fn from_config(config: &(), lifecycle: Lifecycle) -> Self {
+        RacingCounter(Counter::from_config(config, lifecycle))
+    }
+
+    fn value(&self) -> Value {
+        self.0.value()
+    }
+
+    fn lifecycle(&self) -> &Lifecycle {
+        self.0.lifecycle()
+    }
+
+    fn handle_count(&self) -> usize {
+        self.0.handle_count()
+    }
+
+    fn untouched_progress(&self) -> u64 {
+        let seen = self.0.untouched_progress();
+        let racer = RACER.lock().unwrap().take();
+        if let Some(racer) = racer {
+            racer.0.inc();
+        }
+        seen
+    }
+}
+
+/// A handle that updates its idle child and is dropped while a sweep looks at the child
+/// (after the sweep read the progress, before it counted the handles) keeps its update:
+/// the sweep, finding no handle left, looks again before freeing the child.
+#[test]
+fn an_update_through_a_handle_dropped_during_a_sweep_is_kept() {
+    let clock = ManualClock::new();
+    let v = MetricVec::<RacingCounter>::builder(Opts::new("c_total", "h"), &["k"])
+        .ttl(Duration::from_secs(1))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let handle = v.with_label_values(&["a"]);
+    handle.0.inc();
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(v.expire_idle(), 0, "the first look folds the first update");
+    clock.advance(Duration::from_secs(5));
+    *RACER.lock().unwrap() = Some(handle);
+    assert_eq!(
+        v.expire_idle(),
+        0,
+        "the child updated during the sweep was freed"
+    );
+    assert!(
+        RACER.lock().unwrap().is_none(),
+        "the sweep read no progress"
+    );
+    assert_eq!(exported(&v), vec![(labels(&[("k", "a")]), 2.0)]);
 }
 
 /// The vec holds each child from its map and from one of its gather lists (the sorted

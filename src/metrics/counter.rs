@@ -187,12 +187,12 @@ impl Metric for Counter {
     /// The integer total, which every `inc_by` of at least one changes (it would take
     /// 2^64 increments between two looks of a sweep to come back to the same value).
     fn untouched_progress(&self) -> u64 {
-        // A read-modify-write rather than a load, like the mark's compare-exchange: it
-        // reads the latest total, so a sweep that finds the last handle gone also sees
-        // the increments made through it (a relaxed load may return an older total; the
-        // loom model `update_through_cached_handle_races_with_sweep` finds that case).
-        // Relaxed: as for the mark (see `Lifecycle::touch`).
-        self.0.totals.int.fetch_add(0, Ordering::Relaxed)
+        // Relaxed: an older total only makes a child look idle; a sweep frees one only
+        // after a second look ordered after the drops of the handles that updated it
+        // (see `crate::vec::ttl`), and a gather hides it for that gather at most. A
+        // plain load: a read-modify-write here (as before) took the totals' line
+        // exclusive at every gather of a TTL vec, a locked instruction per child.
+        self.0.totals.int.load(Ordering::Relaxed)
     }
 }
 

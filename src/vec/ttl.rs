@@ -14,9 +14,12 @@
 //! vec's map (so no lookup can hand out a new handle to it meanwhile), treats a child as
 //! idle only if it was not marked since the previous look, and then:
 //! - **frees** it only if the vec holds the last reference to it (no handle you kept,
-//!   no thread's lookup cache). Nobody else can update a freed child, so no update can go
-//!   to it; the next lookup of those labels starts a fresh series (a counter restarts at
-//!   zero, as after a restart). A child kept only by lookup caches is released by each
+//!   no thread's lookup cache) and a second look, after finding that, still sees it
+//!   idle: a handle dropped between the two looks was dropped after its last update, and
+//!   the drop (a release of the reference count, which the sweep reads and follows with
+//!   an acquire fence) makes that update visible to the second look. Nobody else can
+//!   update a freed child, so no update can go to it; the next lookup of those labels
+//!   starts a fresh series (a counter restarts at zero, as after a restart). A child kept only by lookup caches is released by each
 //!   thread at its next lookup of the vec and freed by the following sweep. (A freed
 //!   child's memory goes back at the next gather, which drops it from the list of
 //!   children it keeps in label order, or once freed and removed children outnumber the
@@ -37,7 +40,7 @@ use std::time::Duration;
 
 use super::{child, Inner};
 use crate::metrics::Metric;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{fence, AtomicU64, Ordering};
 
 /// A vec's TTL settings and sweep schedule.
 pub(crate) struct Ttl {
@@ -111,11 +114,20 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
             }
             let held = e.handle_count() > VEC_HANDLES;
             kept_for_handles |= held;
-            if !held {
-                // Relaxed: see `Child::removed`.
-                child(e).removed.store(true, Ordering::Relaxed);
+            if held {
+                return true;
             }
-            held
+            // A handle dropped after the look above may have updated the child before
+            // it went: the drop lowered the count just read with a release, so this
+            // fence makes everything done through the handle visible to a second look
+            // (the first may have read the mark or the progress before the update).
+            fence(Ordering::Acquire);
+            if !ttl.is_expired(e, now) {
+                return true;
+            }
+            // Relaxed: see `Child::removed`.
+            child(e).removed.store(true, Ordering::Relaxed);
+            false
         });
         let gone = before - map.table.len();
         if gone > 0 {
