@@ -147,7 +147,7 @@ pub struct LabelSet(Packed);
 
 impl PartialEq for LabelSet {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ptr_eq(&other.0) || self.pairs() == other.pairs()
+        self.0.ptr_eq(&other.0) || self.iter().eq(other.iter())
     }
 }
 
@@ -155,7 +155,10 @@ impl Eq for LabelSet {}
 
 impl std::hash::Hash for LabelSet {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.pairs().hash(state);
+        state.write_usize(self.len());
+        for pair in self.iter() {
+            pair.hash(state);
+        }
     }
 }
 
@@ -167,7 +170,7 @@ impl PartialOrd for LabelSet {
 
 impl Ord for LabelSet {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.pairs().cmp(other.pairs())
+        self.iter().cmp(other.iter())
     }
 }
 
@@ -258,17 +261,27 @@ impl LabelSet {
         self.0.text()
     }
 
-    /// An iterator over `(name, value)`.
+    /// An iterator over `(name, value)`, sorted by name.
+    ///
+    /// For a set built from a descriptor whose values need no escaping, the pairs are
+    /// read from its text as they go, without making strings of their own (as
+    /// [`LabelSet::pairs`] does): comparing, hashing and checking sets (what a registry
+    /// does with the samples of a collector at each gather) allocates nothing.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.pairs().iter().map(|p| (&*p.name, &*p.value))
+        let text = self.0.text();
+        let plain = self.0.text_only() && !text.contains(&b'\\');
+        match std::str::from_utf8(text) {
+            Ok(rest) if plain => Pairs::Text {
+                rest,
+                left: self.len(),
+            },
+            _ => Pairs::Stored(self.pairs().iter()),
+        }
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs()
-            .iter()
-            .find(|p| &*p.name == name)
-            .map(|p| &*p.value)
+        self.iter().find(|&(n, _)| n == name).map(|(_, v)| v)
     }
 
     /// The number of labels.
@@ -303,11 +316,7 @@ impl LabelSet {
 
     /// Whether both sets have the same label names in the same order.
     pub fn same_names(&self, other: &LabelSet) -> bool {
-        let (a, b) = (self.pairs(), other.pairs());
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(a, b)| Arc::ptr_eq(&a.name, &b.name) || a.name == b.name)
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a.0 == b.0)
     }
 
     /// A new set with `extra` pairs added (used by const-label wrapping).
@@ -319,6 +328,53 @@ impl LabelSet {
     }
 }
 
+/// The pairs of a [`LabelSet`] in order (see [`LabelSet::iter`]).
+enum Pairs<'a> {
+    /// From the text of a set built from its text alone, none of whose values is
+    /// escaped: each value is the text between its quotes. `left` pairs remain.
+    Text { rest: &'a str, left: usize },
+    /// From the set's pairs.
+    Stored(std::slice::Iter<'a, LabelPair>),
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        match self {
+            Pairs::Stored(pairs) => pairs.next().map(|p| (&*p.name, &*p.value)),
+            Pairs::Text { rest, left } => {
+                if *left == 0 {
+                    return None;
+                }
+                // `name="value"`, after a comma but the first; no value holds a quote,
+                // which would have been escaped.
+                let pair = rest.strip_prefix(',').unwrap_or(rest);
+                let parsed = pair.split_once("=\"").and_then(|(name, tail)| {
+                    let (value, tail) = tail.split_once('"')?;
+                    Some((name, value, tail))
+                });
+                let Some((name, value, tail)) = parsed else {
+                    *left = 0;
+                    return None;
+                };
+                *rest = tail;
+                *left -= 1;
+                Some((name, value))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Pairs::Stored(pairs) => pairs.size_hint(),
+            Pairs::Text { left, .. } => (*left, Some(*left)),
+        }
+    }
+}
+
+impl ExactSizeIterator for Pairs<'_> {}
+
 impl Default for LabelSet {
     fn default() -> Self {
         Self::empty()
@@ -328,11 +384,11 @@ impl Default for LabelSet {
 impl fmt::Debug for LabelSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, p) in self.pairs().iter().enumerate() {
+        for (i, (name, value)) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{p:?}")?;
+            write!(f, "{name}={value:?}")?;
         }
         f.write_str("}")
     }
@@ -426,6 +482,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A set built from its text and the same set built from pairs iterate, compare,
+    /// hash, look up and show alike, for values read from the text as they are (with
+    /// `=`, `,`, spaces, non-ASCII) and for values with escapes (read from parsed pairs).
+    #[test]
+    fn text_sets_and_pair_sets_behave_alike() {
+        let values = [
+            "",
+            "x",
+            "k=v,w=z",
+            "a b",
+            "é ü",
+            "x\"y",
+            "back\\slash",
+            "two\nlines",
+            "1",
+        ];
+        let hash = |s: &LabelSet| {
+            std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), s)
+        };
+        let mut sets = Vec::new();
+        for a in values {
+            for b in values {
+                let [built, parsed] = both_kinds(a, b);
+                assert_eq!(built.iter().collect::<Vec<_>>(), [("a", a), ("b", b)]);
+                assert_eq!(built.iter().len(), 2);
+                assert_eq!(built.get("b"), Some(b));
+                assert_eq!(built.get("c"), None);
+                assert_eq!(built, parsed);
+                assert_eq!(hash(&built), hash(&parsed));
+                assert_eq!(format!("{built:?}"), format!("{parsed:?}"));
+                assert!(built.same_names(&parsed) && parsed.same_names(&built));
+                sets.push((built, parsed));
+            }
+        }
+        for (x, px) in &sets {
+            for (y, py) in &sets {
+                assert_eq!(x.cmp(y), px.cmp(py), "{x:?} against {y:?}");
+                assert_eq!(x.cmp(py), px.cmp(y), "{x:?} against {y:?}");
+                assert_eq!(x == y, px == py);
+            }
+        }
+        let one = LabelSet::from_sorted([("a", "x")].into_iter());
+        assert!(!one.same_names(&sets[0].0));
     }
 
     #[test]

@@ -236,8 +236,9 @@ impl Packed {
     }
 
     fn header(&self) -> &Header {
-        // SAFETY: `ptr` points to an initialized header (written by `new`, or the static
-        // `EMPTY`) that lives while any `Packed` to it does, this one included.
+        // SAFETY: `ptr` points to an initialized header (written by `new` or `from_text`,
+        // or the static `EMPTY`) that lives while any `Packed` to it does, this one
+        // included.
         unsafe { self.ptr.as_ref() }
     }
 
@@ -257,6 +258,12 @@ impl Packed {
         // replaced; for `EMPTY` the slice is empty and `at` dangling but aligned. The
         // borrow of `self` keeps them alive.
         unsafe { std::slice::from_raw_parts(at, header.pairs) }
+    }
+
+    /// Whether the set was built from its text alone (see [`Packed::from_text`]).
+    #[inline]
+    pub(super) fn text_only(&self) -> bool {
+        self.header().text_only()
     }
 
     /// How many pairs the set has, without parsing them.
@@ -293,8 +300,8 @@ impl Packed {
     #[inline]
     pub(super) fn text(&self) -> &[u8] {
         let header = self.header();
-        // SAFETY: `new` copied `header.text` bytes here, never changed after; for `EMPTY`
-        // the slice is empty at the static's end. The borrow of `self` keeps the
+        // SAFETY: `new` or `from_text` copied `header.text_len()` bytes here, never
+        // changed after; for `EMPTY` the slice is empty at the static's end. The borrow of `self` keeps the
         // allocation alive.
         unsafe {
             let at = self.ptr.as_ptr().cast::<u8>().add(TEXT_OFFSET);
