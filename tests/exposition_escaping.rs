@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use promsdk::{encode, Exemplar, Format, LabelSet, MetricFamily, MetricType, Sample, Value};
+use promsdk::{
+    encode, Desc, Exemplar, Format, LabelSet, MetricFamily, MetricType, Opts, Sample, Value,
+};
 use proptest::prelude::*;
 
 /// Characters that matter to the formats, plus a few that other readers split lines on.
@@ -242,5 +244,43 @@ proptest! {
         if let Err(e) = check_both(&help, &value) {
             prop_assert!(false, "value {:?}, help {:?}: {}", value, help, e);
         }
+    }
+}
+
+/// A set built from a descriptor (kept as its exposition text) and one built from the
+/// same pairs, for labels declared `b` then `a`.
+fn both_sets(a: &str, b: &str) -> (LabelSet, LabelSet) {
+    let desc = Desc::new(Opts::new("victim", "h"), MetricType::Gauge, &["b", "a"]).unwrap();
+    let built = desc.labels(&[b, a]).unwrap();
+    let pairs = LabelSet::from_pairs("victim", &[("a", a), ("b", b)]).unwrap();
+    (built, pairs)
+}
+
+proptest! {
+    /// A descriptor-built set gives back exactly the values it was built from, through
+    /// every accessor (read from its text, or parsed from it when a value is escaped),
+    /// and equals, hashes and orders as the set built from the same pairs.
+    #[test]
+    fn descriptor_sets_give_back_their_values(
+        a in tricky_string(),
+        b in tricky_string(),
+        c in tricky_string(),
+    ) {
+        let (built, pairs) = both_sets(&a, &b);
+        let (other, other_pairs) = both_sets(&c, &b);
+        prop_assert_eq!(built.get("a"), Some(a.as_str()));
+        prop_assert_eq!(built.get("b"), Some(b.as_str()));
+        prop_assert_eq!(
+            built.iter().collect::<Vec<_>>(),
+            vec![("a", a.as_str()), ("b", b.as_str())]
+        );
+        prop_assert_eq!(&built, &pairs);
+        prop_assert_eq!(format!("{built:?}"), format!("{pairs:?}"));
+        prop_assert_eq!(built.cmp(&other), pairs.cmp(&other_pairs));
+        prop_assert_eq!(built == other, pairs == other_pairs);
+        let state = std::collections::hash_map::RandomState::new();
+        let hash = |set: &LabelSet| std::hash::BuildHasher::hash_one(&state, set);
+        prop_assert_eq!(hash(&built), hash(&pairs));
+        prop_assert_eq!(built.pairs(), pairs.pairs());
     }
 }
