@@ -570,7 +570,7 @@ mod tests {
     #[test]
     fn threads_parsing_at_once_agree_on_one_set_of_pairs() {
         let (pairs, text) = tricky();
-        for _ in 0..20 {
+        for _ in 0..if cfg!(miri) { 4 } else { 20 } {
             let set = Packed::from_text(pairs.len(), &text).unwrap();
             let seen: Vec<usize> = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..4)
