@@ -222,13 +222,14 @@ impl LabelSet {
         // too long) in the scratch buffer.
         let mut plain = [0; PLAIN_TEXT];
         if let Some(len) = crate::encoding::render_plain(pairs.clone(), &mut plain) {
-            return Self::from_text(n, plain.get(..len).unwrap_or_default());
+            return Self::from_text(n, plain.get(..len).unwrap_or_default(), false);
         }
         // Cell::take: this thread's buffer, or a new one if its thread-locals are gone.
         let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
         text.clear();
         crate::encoding::write_named(&mut text, pairs);
-        let set = Self::from_text(n, &text);
+        let escaped = memchr::memchr(b'\\', &text).is_some();
+        let set = Self::from_text(n, &text, escaped);
         if text.capacity() <= SCRATCH_KEPT {
             // Err: the thread's locals are being destroyed; the buffer is dropped.
             let _ = SCRATCH.try_with(|scratch| scratch.set(text));
@@ -236,9 +237,10 @@ impl LabelSet {
         set
     }
 
-    /// The set of `n` pairs that `text` holds as both exposition formats write them.
-    fn from_text(n: usize, text: &[u8]) -> Self {
-        match Packed::from_text(n, text) {
+    /// The set of `n` pairs that `text` holds as both exposition formats write them,
+    /// `escaped` telling whether any value in it was escaped.
+    fn from_text(n: usize, text: &[u8], escaped: bool) -> Self {
+        match Packed::from_text(n, text, escaped) {
             Some(packed) => LabelSet(packed),
             // A text too long for an allocation of its own (over `isize::MAX` bytes with
             // the header): the pairs, then, without it.
@@ -268,10 +270,8 @@ impl LabelSet {
     /// [`LabelSet::pairs`] does): comparing, hashing and checking sets (what a registry
     /// does with the samples of a collector at each gather) allocates nothing.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        let text = self.0.text();
-        let plain = self.0.text_only() && !text.contains(&b'\\');
-        match std::str::from_utf8(text) {
-            Ok(rest) if plain => Pairs::Text {
+        match self.0.plain_text().map(std::str::from_utf8) {
+            Some(Ok(rest)) => Pairs::Text {
                 rest,
                 left: self.len(),
             },
@@ -347,14 +347,8 @@ impl<'a> Iterator for Pairs<'a> {
                 if *left == 0 {
                     return None;
                 }
-                // `name="value"`, after a comma but the first; no value holds a quote,
-                // which would have been escaped.
-                let pair = rest.strip_prefix(',').unwrap_or(rest);
-                let parsed = pair.split_once("=\"").and_then(|(name, tail)| {
-                    let (value, tail) = tail.split_once('"')?;
-                    Some((name, value, tail))
-                });
-                let Some((name, value, tail)) = parsed else {
+                // No value is escaped, so each is as written.
+                let Some((name, value, tail)) = packed::split_pair(rest) else {
                     *left = 0;
                     return None;
                 };

@@ -38,7 +38,7 @@ struct Header {
     /// How many pairs the set has.
     pairs: usize,
     /// How many bytes of text follow the header, with [`FROM_TEXT`] set for a set built
-    /// from its text alone.
+    /// from its text alone and [`ESCAPED`] for one whose text has an escaped value.
     text: usize,
     /// Where the pairs are: after the text, or for a set built from its text, null until
     /// a first `pairs` parses them into an allocation of their own (a boxed slice).
@@ -49,11 +49,23 @@ struct Header {
 /// allocation, so no text, is longer than `isize::MAX` bytes.
 const FROM_TEXT: usize = 1 << (usize::BITS - 1);
 
+/// The bit of `Header::text` that marks a text with an escaped value (a backslash in
+/// it), known when the set is built: a text without one is read in place by
+/// [`split_pair`], each value being the bytes between its quotes. Free as `FROM_TEXT`
+/// is: a longer text is left out of the allocation (see [`fits`]).
+const ESCAPED: usize = 1 << (usize::BITS - 2);
+
+/// Whether a text of `len` bytes leaves `Header::text`'s flag bits clear.
+#[inline]
+const fn fits(len: usize) -> bool {
+    len & (FROM_TEXT | ESCAPED) == 0
+}
+
 impl Header {
     /// How many bytes of text follow the header.
     #[inline]
     fn text_len(&self) -> usize {
-        self.text & !FROM_TEXT
+        self.text & !(FROM_TEXT | ESCAPED)
     }
 
     /// Whether the set was built from its text alone (its pairs, if any, are parsed
@@ -159,7 +171,8 @@ impl Packed {
 
     /// Moves the pairs out of `pairs` (left empty) and a copy of `text` into one new
     /// allocation. A text too long to fit beside the pairs in one allocation (over
-    /// `isize::MAX` bytes together) is left out, as if none had been given.
+    /// `isize::MAX` bytes together) or to leave the header's flag bits clear (2^62 bytes)
+    /// is left out, as if none had been given.
     ///
     /// `pairs` is borrowed, not taken by value: a `SmallVec` of eight inline pairs is 264
     /// bytes, which a move copies with a `memcpy` call (measured with callgrind: about 50
@@ -167,8 +180,8 @@ impl Packed {
     pub(super) fn new<const N: usize>(pairs: &mut SmallVec<[LabelPair; N]>, text: &[u8]) -> Packed {
         let n = pairs.len();
         let (text, layout) = match layout(n, text.len()) {
-            Some(layout) => (text, layout),
-            None => (&[][..], pairs_only(n)),
+            Some(layout) if fits(text.len()) => (text, layout),
+            _ => (&[][..], pairs_only(n)),
         };
         // SAFETY: `layout` has a non-zero size (the header's at least).
         let raw = unsafe { alloc::alloc(layout) };
@@ -203,13 +216,17 @@ impl Packed {
     /// A set of `pairs` pairs from `text` alone, which must be `pairs` pairs as
     /// [`write_pairs`](crate::encoding::write_pairs) writes them (each name followed by
     /// `="`, the value escaped, and `"`, separated by commas): the pairs are parsed from it
-    /// on the first call of [`Packed::pairs`], if any. `None` for a text too long for an
-    /// allocation.
+    /// on the first call of [`Packed::pairs`], if any. `escaped` tells whether any value
+    /// in it was escaped (holds a backslash): the caller rendered it, so knows without a
+    /// scan. `None` for a text too long for an allocation or the header's flag bits.
     ///
     /// A vec child's set is built this way: exposing it needs only the text, and most
     /// are never asked for their pairs, whose strings would otherwise be allocated (a
     /// value of its own for every new user id) and freed with each child.
-    pub(super) fn from_text(pairs: usize, text: &[u8]) -> Option<Packed> {
+    pub(super) fn from_text(pairs: usize, text: &[u8], escaped: bool) -> Option<Packed> {
+        if !fits(text.len()) {
+            return None;
+        }
         let layout = layout(0, text.len())?;
         // SAFETY: `layout` has a non-zero size (the header's at least).
         let raw = unsafe { alloc::alloc(layout) };
@@ -218,13 +235,12 @@ impl Packed {
         };
         // SAFETY: `ptr` is a fresh allocation of `layout`, which holds the header at
         // offset 0 and `text.len()` bytes at `TEXT_OFFSET`; nothing else refers to it yet,
-        // and `text` cannot overlap it. `text.len()` is below `isize::MAX` (`layout`
-        // checked it), so clear of `FROM_TEXT`.
+        // and `text` cannot overlap it. `text.len()` is clear of the flag bits (`fits`).
         unsafe {
             ptr.as_ptr().write(Header {
                 count: AtomicUsize::new(1),
                 pairs,
-                text: text.len() | FROM_TEXT,
+                text: text.len() | FROM_TEXT | if escaped { ESCAPED } else { 0 },
                 at: AtomicPtr::new(ptr::null_mut()),
             });
             ptr::copy_nonoverlapping(text.as_ptr(), raw.add(TEXT_OFFSET), text.len());
@@ -260,10 +276,12 @@ impl Packed {
         unsafe { std::slice::from_raw_parts(at, header.pairs) }
     }
 
-    /// Whether the set was built from its text alone (see [`Packed::from_text`]).
+    /// The text of a set built from its text alone (see [`Packed::from_text`]) none of
+    /// whose values is escaped, which [`split_pair`] reads the pairs from in place.
     #[inline]
-    pub(super) fn text_only(&self) -> bool {
-        self.header().text_only()
+    pub(super) fn plain_text(&self) -> Option<&[u8]> {
+        let header = self.header();
+        (header.text & (FROM_TEXT | ESCAPED) == FROM_TEXT).then(|| self.text())
     }
 
     /// How many pairs the set has, without parsing them.
@@ -390,13 +408,15 @@ impl Drop for Packed {
 
 /// The `n` pairs that `text` holds as [`write_pairs`](crate::encoding::write_pairs)
 /// writes them, in their order, each value unescaped. A set's text always holds its
-/// pairs (see [`Packed::from_text`]); should it hold fewer, the missing ones come out with
-/// empty names and values rather than as a panic.
+/// pairs (see [`Packed::from_text`]); should it hold fewer, or not be UTF-8, the missing
+/// ones come out with empty names and values rather than as a panic.
 pub(super) fn parse_text(text: &[u8], n: usize) -> Box<[LabelPair]> {
-    let mut rest = text;
+    let mut rest = std::str::from_utf8(text).unwrap_or_default();
     let mut pairs = Vec::with_capacity(n);
     for _ in 0..n {
-        let (pair, tail) = parse_pair(rest).unwrap_or_else(|| (LabelPair::new("", ""), &[]));
+        let parsed = split_pair(rest)
+            .and_then(|(name, value, tail)| Some((LabelPair::new(name, unescape(value)?), tail)));
+        let (pair, tail) = parsed.unwrap_or_else(|| (LabelPair::new("", ""), ""));
         pairs.push(pair);
         rest = tail;
     }
@@ -404,33 +424,44 @@ pub(super) fn parse_text(text: &[u8], n: usize) -> Box<[LabelPair]> {
 }
 
 /// The pair `name="value"` at the start of `text` (after the comma that separates it
-/// from the one before, if there is one), with its value unescaped (`\\`, `\"`,
-/// `\n`), and the text after it.
-fn parse_pair(text: &[u8]) -> Option<(LabelPair, &[u8])> {
-    let text = text.strip_prefix(b",").unwrap_or(text);
-    let (name, body) = text.split_at_checked(memchr::memchr(b'=', text)?)?;
-    let body = body.strip_prefix(b"=\"")?;
-    let mut value = Vec::with_capacity(body.len());
+/// from the one before, if there is one) as its name, its value as written (escapes
+/// kept) and the text after it; `None` if `text` does not start with a whole pair.
+///
+/// The value ends at the first quote that no backslash escapes: found by `memchr2`,
+/// whose first hit in a value without escapes (most) is its closing quote.
+pub(super) fn split_pair(text: &str) -> Option<(&str, &str, &str)> {
+    let text = text.strip_prefix(',').unwrap_or(text);
+    let (name, body) = text.split_once("=\"")?;
+    let bytes = body.as_bytes();
     let mut at = 0;
     loop {
-        match *body.get(at)? {
-            b'"' => break,
-            b'\\' => {
-                value.push(match *body.get(at + 1)? {
-                    b'n' => b'\n',
-                    escaped => escaped,
-                });
-                at += 2;
-            }
-            byte => {
-                value.push(byte);
-                at += 1;
-            }
+        at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
+        if bytes.get(at) == Some(&b'"') {
+            break;
         }
+        // A backslash: the byte after it is escaped.
+        at += 2;
     }
-    let name = std::str::from_utf8(name).ok()?;
-    let value = String::from_utf8(value).ok()?;
-    Some((LabelPair::new(name, value), body.get(at + 1..)?))
+    // `at` is the closing quote's index: ASCII, so both slices fall on character bounds.
+    Some((name, body.get(..at)?, body.get(at + 1..)?))
+}
+
+/// A value as written between its quotes, unescaped (`\\`, `\"`, `\n`); `None` if it ends
+/// in a lone backslash.
+fn unescape(raw: &str) -> Option<String> {
+    let mut value = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some((plain, escaped)) = rest.split_once('\\') {
+        value.push_str(plain);
+        let mut after = escaped.chars();
+        value.push(match after.next()? {
+            'n' => '\n',
+            other => other,
+        });
+        rest = after.as_str();
+    }
+    value.push_str(rest);
+    Some(value)
 }
 
 /// The layout `new` allocated for `n` pairs and `text` bytes of text.
@@ -545,7 +576,7 @@ mod tests {
     #[test]
     fn sets_built_from_text_parse_their_pairs_once() {
         let (pairs, text) = tricky();
-        let set = Packed::from_text(pairs.len(), &text).unwrap();
+        let set = Packed::from_text(pairs.len(), &text, true).unwrap();
         assert_eq!(set.text(), &text[..]);
         let clone = set.clone();
         assert_eq!(set.pairs(), &pairs[..]);
@@ -557,12 +588,35 @@ mod tests {
         assert_eq!(clone.pairs(), &pairs[..]);
         // Freed with and without parsed pairs (Miri reports a leak or a double free).
         drop(clone);
-        drop(Packed::from_text(pairs.len(), &text).unwrap());
+        drop(Packed::from_text(pairs.len(), &text, true).unwrap());
+    }
+
+    #[test]
+    fn pairs_end_at_the_first_unescaped_quote() {
+        let text = r#"a="x\"y\\",b="",c="\n""#;
+        let (name, value, rest) = split_pair(text).unwrap();
+        assert_eq!((name, value), ("a", r#"x\"y\\"#));
+        assert_eq!(unescape(value).as_deref(), Some(r#"x"y\"#));
+        let (name, value, rest) = split_pair(rest).unwrap();
+        assert_eq!(
+            (name, value, unescape(value).as_deref()),
+            ("b", "", Some(""))
+        );
+        let (name, value, rest) = split_pair(rest).unwrap();
+        assert_eq!(
+            (name, unescape(value).as_deref(), rest),
+            ("c", Some("\n"), "")
+        );
+        assert_eq!(split_pair(rest), None);
+        for cut in [r#"a="x"#, r#"a="x\"#, r#"a="x\""#, "a", r#"a=x""#] {
+            assert_eq!(split_pair(cut), None, "{cut}");
+        }
+        assert_eq!(unescape("x\\"), None);
     }
 
     #[test]
     fn a_text_missing_pairs_gives_empty_ones_instead_of_panicking() {
-        let set = Packed::from_text(3, b"a=\"x\",b=\"unterminated").unwrap();
+        let set = Packed::from_text(3, b"a=\"x\",b=\"unterminated", false).unwrap();
         let got: Vec<(&str, &str)> = set.pairs().iter().map(|p| (&*p.name, &*p.value)).collect();
         assert_eq!(got, [("a", "x"), ("", ""), ("", "")]);
     }
@@ -571,7 +625,7 @@ mod tests {
     fn threads_parsing_at_once_agree_on_one_set_of_pairs() {
         let (pairs, text) = tricky();
         for _ in 0..if cfg!(miri) { 4 } else { 20 } {
-            let set = Packed::from_text(pairs.len(), &text).unwrap();
+            let set = Packed::from_text(pairs.len(), &text, true).unwrap();
             let seen: Vec<usize> = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..4)
                     .map(|_| {
