@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::family::{MetricFamily, MetricType};
-use crate::labels::{check_label_name, check_metric_name, LabelPair, LabelSet};
+use crate::labels::{
+    check_label_name, check_metric_name, render_sorted, LabelPair, LabelSet, LabelText,
+};
 
 /// Options naming a metric, in the style of client_golang's `Opts`.
 ///
@@ -220,6 +222,17 @@ impl Desc {
     /// The label set of the series with these variable label `values` (in declaration
     /// order), constant labels included.
     pub fn labels(&self, values: &[&str]) -> Result<LabelSet> {
+        self.with_label_text(values, |text| text.into_set())
+    }
+
+    /// Renders the full label set for these variable label values (as
+    /// [`Desc::labels`] builds it) and hands its text to `f`: how a vec gives a new child
+    /// its set, which the child's metric places in its own allocation.
+    pub(crate) fn with_label_text<R>(
+        &self,
+        values: &[&str],
+        f: impl FnOnce(LabelText<'_>) -> R,
+    ) -> Result<R> {
         self.check_label_count(values.len())?;
         // In name order straight away (names were checked distinct by `Desc::new`): no
         // sort, no duplicate check.
@@ -236,7 +249,7 @@ impl Desc {
                     Some((&**variable.get(at)?, *values.get(at)?))
                 }
             });
-        Ok(LabelSet::from_sorted(pairs))
+        Ok(render_sorted(pairs, f))
     }
 
     /// Fails with [`Error::LabelCount`] unless `got` values match the variable labels.

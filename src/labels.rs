@@ -1,9 +1,11 @@
 //! Label name and value rules, and [`LabelSet`], the immutable, cheaply cloned set of
 //! label pairs every gathered sample carries.
 //!
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::cmp::Ordering;
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -210,47 +212,6 @@ impl LabelSet {
         Ok(LabelSet(Packed::new(&mut pairs, &[])))
     }
 
-    /// A set of the `(name, value)` pairs `pairs`, already sorted by name, with distinct
-    /// names (a descriptor's labels, put in order once when it was built), kept as their
-    /// rendered text only (see the type's doc).
-    pub(crate) fn from_sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
-        let n = pairs.clone().count();
-        if n == 0 {
-            return Self::empty();
-        }
-        // Most sets' text is short and needs no escaping: rendered on the stack, else (or
-        // too long) in the scratch buffer.
-        let mut plain = [0; PLAIN_TEXT];
-        if let Some(len) = crate::encoding::render_plain(pairs.clone(), &mut plain) {
-            return Self::from_text(n, plain.get(..len).unwrap_or_default(), false);
-        }
-        // Cell::take: this thread's buffer, or a new one if its thread-locals are gone.
-        let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
-        text.clear();
-        crate::encoding::write_named(&mut text, pairs);
-        let escaped = memchr::memchr(b'\\', &text).is_some();
-        let set = Self::from_text(n, &text, escaped);
-        if text.capacity() <= SCRATCH_KEPT {
-            // Err: the thread's locals are being destroyed; the buffer is dropped.
-            let _ = SCRATCH.try_with(|scratch| scratch.set(text));
-        }
-        set
-    }
-
-    /// The set of `n` pairs that `text` holds as both exposition formats write them,
-    /// `escaped` telling whether any value in it was escaped.
-    fn from_text(n: usize, text: &[u8], escaped: bool) -> Self {
-        match Packed::from_text(n, text, escaped) {
-            Some(packed) => LabelSet(packed),
-            // A text too long for an allocation of its own (over `isize::MAX` bytes with
-            // the header): the pairs, then, without it.
-            None => LabelSet(Packed::new(
-                &mut SmallVec::<[LabelPair; 0]>::from_vec(packed::parse_text(text, n).into_vec()),
-                &[],
-            )),
-        }
-    }
-
     /// The pairs, sorted by name.
     pub fn pairs(&self) -> &[LabelPair] {
         self.0.pairs()
@@ -325,6 +286,102 @@ impl LabelSet {
         pairs.extend_from_slice(self.pairs());
         pairs.extend_from_slice(extra);
         Self::from_vec(metric, pairs)
+    }
+}
+
+/// Renders the `(name, value)` pairs `pairs`, already sorted by name, with distinct
+/// names, as both exposition formats write them inside `{…}`, and hands the text to `f`.
+///
+/// Most sets' text is short and needs no escaping: rendered on the stack, else (or too
+/// long) in a buffer kept per thread.
+pub(crate) fn render_sorted<'a, R>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    f: impl FnOnce(LabelText<'_>) -> R,
+) -> R {
+    let n = pairs.clone().count();
+    if n == 0 {
+        return f(LabelText::default());
+    }
+    let mut plain = [0; PLAIN_TEXT];
+    if let Some(len) = crate::encoding::render_plain(pairs.clone(), &mut plain) {
+        return f(LabelText {
+            pairs: n,
+            text: plain.get(..len).unwrap_or_default(),
+            escaped: false,
+        });
+    }
+    // Cell::take: this thread's buffer, or a new one if its thread-locals are gone.
+    let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    text.clear();
+    crate::encoding::write_named(&mut text, pairs);
+    let escaped = memchr::memchr(b'\\', &text).is_some();
+    let out = f(LabelText {
+        pairs: n,
+        text: &text,
+        escaped,
+    });
+    if text.capacity() <= SCRATCH_KEPT {
+        // Err: the thread's locals are being destroyed; the buffer is dropped.
+        let _ = SCRATCH.try_with(|scratch| scratch.set(text));
+    }
+    out
+}
+
+/// A label set rendered but not yet placed in an allocation: `pairs` pairs as both
+/// exposition formats write them inside `{…}` (see [`render_sorted`]), `escaped` telling
+/// whether any value in the text was escaped. A vec hands a new child's this way to the
+/// child's metric, which places it in its own allocation (see `crate::metrics::shared`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LabelText<'a> {
+    pairs: usize,
+    text: &'a [u8],
+    escaped: bool,
+}
+
+impl LabelText<'_> {
+    /// The set in an allocation of its own.
+    pub(crate) fn into_set(self) -> LabelSet {
+        if self.pairs == 0 {
+            return LabelSet::empty();
+        }
+        match Packed::from_text(self.pairs, self.text, self.escaped) {
+            Some(packed) => LabelSet(packed),
+            // A text too long for an allocation of its own (over `isize::MAX` bytes with
+            // the header): the pairs, then, without it.
+            None => LabelSet(Packed::new(
+                &mut SmallVec::<[LabelPair; 0]>::from_vec(
+                    packed::parse_text(self.text, self.pairs).into_vec(),
+                ),
+                &[],
+            )),
+        }
+    }
+
+    /// How many bytes of text the set has.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The layout of an allocation holding `prefix` (a metric's shared state) and then
+    /// this set, with where the set starts in it; `None` when too large.
+    pub(crate) fn layout_after(&self, prefix: Layout) -> Option<(Layout, usize)> {
+        Packed::layout_within(prefix, self.text.len())
+    }
+
+    /// The set, placed at `at` in the allocation at `start`, which the set's last
+    /// reference frees.
+    ///
+    /// # Safety
+    ///
+    /// As for `Packed::write_within`: `start` is a live allocation of `layout` from the
+    /// global allocator, `(layout, at)` is what [`LabelText::layout_after`] returned, no
+    /// one else touches the bytes from `at` on, and nothing but the set's last reference
+    /// frees the allocation.
+    pub(crate) unsafe fn place(self, start: NonNull<u8>, layout: Layout, at: usize) -> LabelSet {
+        // SAFETY: the caller's promise, passed on.
+        LabelSet(unsafe {
+            Packed::write_within(start, layout, at, self.pairs, self.text, self.escaped)
+        })
     }
 }
 
@@ -434,7 +491,7 @@ mod tests {
     /// Labels `a` and `b` with these values, in both kinds of set: rendered when built
     /// (as from a descriptor) and not (from pairs, given out of order).
     fn both_kinds(a: &str, b: &str) -> [LabelSet; 2] {
-        let built = LabelSet::from_sorted([("a", a), ("b", b)].into_iter());
+        let built = render_sorted([("a", a), ("b", b)].into_iter(), |t| t.into_set());
         let parsed = LabelSet::from_pairs("m", &[("b", b), ("a", a)]).unwrap();
         [built, parsed]
     }
@@ -523,7 +580,7 @@ mod tests {
                 assert_eq!(x == y, px == py);
             }
         }
-        let one = LabelSet::from_sorted([("a", "x")].into_iter());
+        let one = render_sorted([("a", "x")].into_iter(), |t| t.into_set());
         assert!(!one.same_names(&sets[0].0));
     }
 

@@ -76,7 +76,7 @@ pub use metrics::sharded_counter::ShardedCounter;
 pub use metrics::stateset::{StateSet, StateSetConfig};
 pub use metrics::summary::{Summary, SummaryConfig};
 pub use metrics::timer::{Observe, Timer};
-pub use metrics::{Lifecycle, Metric};
+pub use metrics::{Lifecycle, Metric, NewChild};
 /// Derives [`LabelValue`](trait@LabelValue) for an enum of unit variants (see [`typed_labels`]).
 pub use promsdk_derive::LabelValue;
 /// Derives [`Labels`](trait@Labels) for a struct whose fields are labels (see [`typed_labels`]).

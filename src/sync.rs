@@ -2,14 +2,10 @@
 //! `cfg(promsdk_loom)` so the TTL-versus-update race can be model-checked on the real code.
 
 #[cfg(not(promsdk_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-#[cfg(not(promsdk_loom))]
-pub(crate) use std::sync::Arc;
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(promsdk_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-#[cfg(promsdk_loom)]
-pub(crate) use loom::sync::Arc;
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// A reader-writer lock: parking_lot's normally, loom's under `cfg(promsdk_loom)`.
 pub(crate) struct RwLock<T>(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use promsdk::{
     Collected, Collector, Counter, CounterVec, Error, GaugeVec, Lifecycle, ManualClock, Metric,
-    MetricType, MetricVec, Opts, Value,
+    MetricType, MetricVec, NewChild, Opts, Value,
 };
 
 /// A hasher that sends every key to the same bucket.
@@ -299,8 +299,8 @@ impl Metric for RacingCounter {
         Counter::check_config(metric, config)
     }
 
-    fn from_config(config: &(), lifecycle: Lifecycle) -> Self {
-        RacingCounter(Counter::from_config(config, lifecycle))
+    fn from_config(config: &(), child: NewChild<'_>) -> Self {
+        RacingCounter(Counter::from_config(config, child))
     }
 
     fn value(&self) -> Value {

@@ -253,7 +253,7 @@ mod tests {
 
     /// A descriptor-built set (with rendered text) of `pairs`.
     fn rendered_set(pairs: &[(&str, &str)]) -> LabelSet {
-        let set = LabelSet::from_sorted(pairs.iter().copied());
+        let set = crate::labels::render_sorted(pairs.iter().copied(), |t| t.into_set());
         assert_eq!(set.rendered().is_empty(), pairs.is_empty());
         set
     }

@@ -55,17 +55,34 @@ const FROM_TEXT: usize = 1 << (usize::BITS - 1);
 /// is: a longer text is left out of the allocation (see [`fits`]).
 const ESCAPED: usize = 1 << (usize::BITS - 2);
 
+/// The bit of `Header::text` that marks a set placed in another allocation, after a
+/// metric's shared state (see [`Packed::write_within`]): a [`Tail`] before the header
+/// tells where that allocation starts and how to free it.
+const EMBEDDED: usize = 1 << (usize::BITS - 3);
+
+/// The flag bits of `Header::text`.
+const FLAGS: usize = FROM_TEXT | ESCAPED | EMBEDDED;
+
 /// Whether a text of `len` bytes leaves `Header::text`'s flag bits clear.
 #[inline]
 const fn fits(len: usize) -> bool {
-    len & (FROM_TEXT | ESCAPED) == 0
+    len & FLAGS == 0
+}
+
+/// Right before the header of a set placed in another allocation: where that allocation
+/// starts (this many bytes before the header) and its layout, to free it with when the
+/// set's last reference goes.
+#[repr(C)]
+struct Tail {
+    header_at: usize,
+    layout: Layout,
 }
 
 impl Header {
     /// How many bytes of text follow the header.
     #[inline]
     fn text_len(&self) -> usize {
-        self.text & !(FROM_TEXT | ESCAPED)
+        self.text & !FLAGS
     }
 
     /// Whether the set was built from its text alone (its pairs, if any, are parsed
@@ -251,6 +268,68 @@ impl Packed {
         })
     }
 
+    /// The layout of an allocation that holds `prefix` (a metric's shared state) and then
+    /// a set of `text_len` bytes of text, with where the set's part starts in it (to give
+    /// [`Packed::write_within`]); `None` when too large.
+    pub(super) fn layout_within(prefix: Layout, text_len: usize) -> Option<(Layout, usize)> {
+        if !fits(text_len) {
+            return None;
+        }
+        let (with_tail, at) = prefix.extend(Layout::new::<Tail>()).ok()?;
+        let (with_header, header_at) = with_tail.extend(Layout::new::<Header>()).ok()?;
+        let (all, text_at) = with_header
+            .extend(Layout::array::<u8>(text_len).ok()?)
+            .ok()?;
+        debug_assert_eq!(
+            (header_at, text_at),
+            (at + size_of::<Tail>(), header_at + TEXT_OFFSET)
+        );
+        Some((all.pad_to_align(), at))
+    }
+
+    /// A set as [`Packed::from_text`] makes one, written at `at` in the allocation at
+    /// `start`, which its last reference frees (with `layout`): the caller keeps the rest
+    /// of that allocation alive while the set is, and frees nothing itself (see
+    /// `crate::metrics::shared`).
+    ///
+    /// # Safety
+    ///
+    /// `start` is a live allocation of `layout`, made by the global allocator, and
+    /// `(layout, at)` is what [`Packed::layout_within`] returned for `text.len()`; nothing
+    /// but this set reads or writes the bytes from `at` on, and nothing frees the
+    /// allocation but the set's last reference.
+    pub(super) unsafe fn write_within(
+        start: NonNull<u8>,
+        layout: Layout,
+        at: usize,
+        pairs: usize,
+        text: &[u8],
+        escaped: bool,
+    ) -> Packed {
+        let header_at = at + size_of::<Tail>();
+        // SAFETY: by the caller's promise, the tail, the header after it and the text after
+        // that lie inside the allocation (as `layout_within` placed them, each aligned for
+        // its type), which no one else touches; `text` cannot overlap a part nothing else
+        // writes. `text.len()` is clear of the flag bits (`layout_within` checked).
+        unsafe {
+            let tail = start.as_ptr().add(at).cast::<Tail>();
+            tail.write(Tail { header_at, layout });
+            let header = start.as_ptr().add(header_at).cast::<Header>();
+            header.write(Header {
+                count: AtomicUsize::new(1),
+                pairs,
+                text: text.len() | FROM_TEXT | EMBEDDED | if escaped { ESCAPED } else { 0 },
+                at: AtomicPtr::new(ptr::null_mut()),
+            });
+            let into = header.cast::<u8>().add(TEXT_OFFSET);
+            ptr::copy_nonoverlapping(text.as_ptr(), into, text.len());
+            Packed {
+                ptr: NonNull::new_unchecked(header),
+                _pairs: PhantomData,
+            }
+        }
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: `ptr` points to an initialized header (written by `new` or `from_text`,
         // or the static `EMPTY`) that lives while any `Packed` to it does, this one
@@ -391,8 +470,10 @@ impl Drop for Packed {
         // SAFETY: this was the last reference (the count reached zero; `EMPTY`'s never
         // does), so nothing reads the pairs or the text any more: each pair is dropped
         // once, here, either inside the allocation or as the boxed slice `parse_pairs`
-        // made, and the allocation freed with the layout it was made with (`inside` pairs
-        // and `text` bytes, for which `layout` succeeded then).
+        // made, and the allocation freed with the layout it was made with: for a set
+        // placed after a metric's state, the one its tail holds (`write_within`'s caller
+        // promised the set's last reference frees it, so the state is gone), else the one
+        // for `inside` pairs and `text` bytes, for which `layout` succeeded then.
         unsafe {
             if header.text_only() {
                 if !at.is_null() {
@@ -401,7 +482,13 @@ impl Drop for Packed {
             } else {
                 ptr::drop_in_place(pairs);
             }
-            alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), pairs_and_text(inside, text));
+            let start = self.ptr.as_ptr().cast::<u8>();
+            if header.text & EMBEDDED != 0 {
+                let tail = start.sub(size_of::<Tail>()).cast::<Tail>().read();
+                alloc::dealloc(start.sub(tail.header_at), tail.layout);
+            } else {
+                alloc::dealloc(start, pairs_and_text(inside, text));
+            }
         }
     }
 }

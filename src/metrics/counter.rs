@@ -1,10 +1,11 @@
 //! [`Counter`]: a monotonically increasing total with an integer fast path.
 
-use super::{atomic_f64_add, Lifecycle, Metric, PAIR_GAP};
+use super::shared::{HasLifecycle, Shared};
+use super::{atomic_f64_add, Lifecycle, Metric, NewChild, PAIR_GAP};
 use crate::error::{Error, Result};
 use crate::family::{Exemplar, MetricType, Value};
 use crate::labels::LabelSet;
-use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 
 /// The lifecycle, which every vec lookup reads (its identity), then the totals, which
 /// updates write: threads updating one child through its vec move only the totals' line
@@ -17,6 +18,12 @@ struct Core {
     lifecycle: Lifecycle,
     totals: Totals,
     _after: [u8; PAIR_GAP],
+}
+
+impl HasLifecycle for Core {
+    fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        &mut self.lifecycle
+    }
 }
 
 /// 16-byte aligned, so that it ends where the padding after it starts counting (see
@@ -61,11 +68,11 @@ impl Core {
 /// assert_eq!(c.get(), 3.5);
 /// ```
 #[derive(Clone)]
-pub struct Counter(Arc<Core>);
+pub struct Counter(Shared<Core>);
 
 impl Default for Counter {
     fn default() -> Self {
-        Self::from_config(&(), Lifecycle::default())
+        Self::from_config(&(), NewChild::default())
     }
 }
 
@@ -159,8 +166,8 @@ impl Metric for Counter {
         Ok(())
     }
 
-    fn from_config(_: &(), lifecycle: Lifecycle) -> Self {
-        Counter(Arc::new(Core::new(lifecycle)))
+    fn from_config(_: &(), child: NewChild<'_>) -> Self {
+        Counter(Shared::new(child, Core::new))
     }
 
     fn value(&self) -> Value {
@@ -181,7 +188,7 @@ impl Metric for Counter {
     }
 
     fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.handle_count()
     }
 
     /// The integer total, which every `inc_by` of at least one changes (it would take
@@ -200,7 +207,7 @@ impl Metric for Counter {
 mod tests {
     use super::*;
 
-    /// The identity a lookup reads, the totals an update writes and the `Arc` counts a
+    /// The identity a lookup reads, the totals an update writes and the handle count a
     /// clone writes are on different 64-byte lines, without the over-alignment that
     /// would take the allocator's slow path.
     #[test]

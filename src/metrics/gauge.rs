@@ -1,10 +1,11 @@
 //! [`Gauge`]: a value that goes up and down.
 
-use super::{atomic_f64_add, Lifecycle, Metric, PAIR_GAP};
+use super::shared::{HasLifecycle, Shared};
+use super::{atomic_f64_add, Lifecycle, Metric, NewChild, PAIR_GAP};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::family::{MetricType, Value};
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 /// The lifecycle, which every vec lookup reads, then the value, which updates write,
 /// each off the other's cache line, as in [`Counter`](crate::Counter)'s: threads
@@ -15,6 +16,12 @@ struct Core {
     lifecycle: Lifecycle,
     value: Value64,
     _after: [u8; PAIR_GAP],
+}
+
+impl HasLifecycle for Core {
+    fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        &mut self.lifecycle
+    }
 }
 
 /// The value as `f64` bits, 16-byte aligned so that it ends where the padding after it
@@ -48,11 +55,11 @@ impl Core {
 /// assert_eq!(g.get(), 8.5);
 /// ```
 #[derive(Debug, Clone)]
-pub struct Gauge(Arc<Core>);
+pub struct Gauge(Shared<Core>);
 
 impl Default for Gauge {
     fn default() -> Self {
-        Self::from_config(&(), Lifecycle::default())
+        Self::from_config(&(), NewChild::default())
     }
 }
 
@@ -109,8 +116,8 @@ impl Metric for Gauge {
         Ok(())
     }
 
-    fn from_config(_: &(), lifecycle: Lifecycle) -> Self {
-        Gauge(Arc::new(Core::new(lifecycle)))
+    fn from_config(_: &(), child: NewChild<'_>) -> Self {
+        Gauge(Shared::new(child, Core::new))
     }
 
     fn value(&self) -> Value {
@@ -122,7 +129,7 @@ impl Metric for Gauge {
     }
 
     fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.handle_count()
     }
 }
 
@@ -130,7 +137,7 @@ impl Metric for Gauge {
 mod tests {
     use super::*;
 
-    /// The identity a lookup reads, the value an update writes and the `Arc` counts a
+    /// The identity a lookup reads, the value an update writes and the handle count a
     /// clone writes are on different 64-byte lines.
     #[test]
     fn identity_and_value_have_cache_lines_of_their_own() {

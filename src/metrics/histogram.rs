@@ -13,8 +13,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::bucket_counts::BucketCounts;
+use super::shared::{HasLifecycle, Shared};
 use super::timer::{Observe, Timer};
-use super::{Lifecycle, Metric};
+use super::{Lifecycle, Metric, NewChild};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::family::{Bucket, Exemplar, HistogramValue, MetricType, Value};
@@ -169,6 +170,12 @@ struct Core {
     exemplars: Box<[Mutex<Option<Exemplar>>]>,
 }
 
+impl HasLifecycle for Core {
+    fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        &mut self.lifecycle
+    }
+}
+
 /// A histogram: counts observations into buckets with fixed upper bounds, and keeps
 /// their count and sum.
 ///
@@ -184,14 +191,14 @@ struct Core {
 /// assert_eq!((snap.count, snap.sum), (3, 12.5));
 /// ```
 #[derive(Debug, Clone)]
-pub struct Histogram(Arc<Core>);
+pub struct Histogram(Shared<Core>);
 
 impl Histogram {
     /// A histogram with the given bounds, checked as [`Metric::check_config`] does (the
     /// error names no metric: a standalone histogram does not know its name).
     pub fn new(config: &HistogramConfig) -> Result<Self> {
         Self::check_config("", config)?;
-        Ok(Self::from_config(config, Lifecycle::default()))
+        Ok(Self::from_config(config, NewChild::default()))
     }
 
     /// Which bucket `v` falls into: the index of its finite bucket, or the number of
@@ -328,7 +335,7 @@ impl Observe for Histogram {
 impl Default for Histogram {
     /// A histogram with [`DEFAULT_BUCKETS`].
     fn default() -> Self {
-        Self::from_config(&HistogramConfig::default(), Lifecycle::default())
+        Self::from_config(&HistogramConfig::default(), NewChild::default())
     }
 }
 
@@ -340,9 +347,9 @@ impl Metric for Histogram {
         check_bounds(metric, &config.bounds)
     }
 
-    fn from_config(config: &HistogramConfig, lifecycle: Lifecycle) -> Self {
+    fn from_config(config: &HistogramConfig, child: NewChild<'_>) -> Self {
         let bounds = config.bounds.clone();
-        Histogram(Arc::new(Core {
+        Histogram(Shared::new(child, |lifecycle| Core {
             lifecycle,
             counts: BucketCounts::new(bounds.len()),
             has_exemplar: AtomicBool::new(false),
@@ -360,7 +367,7 @@ impl Metric for Histogram {
     }
 
     fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.handle_count()
     }
 }
 

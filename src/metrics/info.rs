@@ -1,9 +1,8 @@
 //! [`Info`]: an OpenMetrics info metric, whose labels carry the information and whose
 //! value is always 1.
 
-use std::sync::Arc;
-
-use super::{Lifecycle, Metric};
+use super::shared::Shared;
+use super::{Lifecycle, Metric, NewChild};
 use crate::error::Result;
 use crate::family::{MetricType, Value};
 
@@ -17,8 +16,14 @@ use crate::family::{MetricType, Value};
 /// use promsdk::{Info, Metric, Value};
 /// assert_eq!(Info::default().value(), Value::Info);
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct Info(Arc<Lifecycle>);
+#[derive(Debug, Clone)]
+pub struct Info(Shared<Lifecycle>);
+
+impl Default for Info {
+    fn default() -> Self {
+        Self::from_config(&(), NewChild::default())
+    }
+}
 
 impl Info {
     /// An info metric.
@@ -40,8 +45,8 @@ impl Metric for Info {
         Ok(())
     }
 
-    fn from_config(_: &(), lifecycle: Lifecycle) -> Self {
-        Info(Arc::new(lifecycle))
+    fn from_config(_: &(), child: NewChild<'_>) -> Self {
+        Info(Shared::new(child, |lifecycle| lifecycle))
     }
 
     fn value(&self) -> Value {
@@ -53,7 +58,7 @@ impl Metric for Info {
     }
 
     fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.handle_count()
     }
 }
 

@@ -8,9 +8,10 @@
 
 use crate::error::Result;
 use crate::family::{MetricType, Value};
-use crate::labels::LabelSet;
+use crate::labels::{LabelSet, LabelText};
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use key::Key;
+use std::mem::ManuallyDrop;
 
 mod bucket_counts;
 pub mod counter;
@@ -20,6 +21,7 @@ pub mod info;
 pub(crate) mod key;
 mod quantile;
 pub mod sharded_counter;
+pub(crate) mod shared;
 pub mod stateset;
 pub mod summary;
 pub mod timer;
@@ -38,10 +40,10 @@ pub trait Metric: Clone + Send + Sync + 'static {
     fn check_config(metric: &str, config: &Self::Config) -> Result<()>;
 
     /// A fresh metric built from a configuration that passed [`Metric::check_config`],
-    /// keeping `lifecycle` in its shared state (returned by [`Metric::lifecycle`]).
-    /// A vec hands in the child's identity this way; a metric that is not a child gets
-    /// `Lifecycle::default()`.
-    fn from_config(config: &Self::Config, lifecycle: Lifecycle) -> Self;
+    /// whose shared state keeps a lifecycle (returned by [`Metric::lifecycle`]) made from
+    /// `child`: a vec hands in a new child's identity and label set this way; a metric
+    /// that is not a child gets `NewChild::default()`.
+    fn from_config(config: &Self::Config, child: NewChild<'_>) -> Self;
 
     /// A consistent snapshot of the current value.
     fn value(&self) -> Value;
@@ -67,6 +69,31 @@ pub trait Metric: Clone + Send + Sync + 'static {
     }
 }
 
+/// What a vec knows of a child it creates, for [`Metric::from_config`] to make the
+/// child's [`Lifecycle`] from: the hash of its label values, the values, its label set
+/// (rendered, for the metric to place beside its state) and the time. The default is
+/// for a metric that is no vec's child.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewChild<'a> {
+    hash: u64,
+    values: &'a [&'a str],
+    labels: LabelText<'a>,
+    now: u64,
+}
+
+impl<'a> NewChild<'a> {
+    /// The child with label values `values` hashed to `hash`, label set `labels`, seen at
+    /// `now` (vec clock nanoseconds).
+    pub(crate) fn new(hash: u64, values: &'a [&'a str], labels: LabelText<'a>, now: u64) -> Self {
+        NewChild {
+            hash,
+            values,
+            labels,
+            now,
+        }
+    }
+}
+
 /// Per-metric state that vecs use: the child's identity in its vec (the hash and label
 /// values a lookup compares), whether the metric was updated since the last TTL sweep
 /// looked at it, and what the vec keeps about the child (its label set, when it was last
@@ -86,7 +113,7 @@ pub trait Metric: Clone + Send + Sync + 'static {
 /// once per child a vec creates. Every part starts a multiple of 16 bytes from the
 /// allocation's start, and 48 bytes between two parts are enough for a line boundary
 /// between them wherever a 16-byte-aligned allocation starts (see `LINE_GAP`): before
-/// the identity (after the 16 bytes of `Arc` counts), and between its end and whatever
+/// the identity (after the 16 bytes of the handle count), and between its end and whatever
 /// follows the lifecycle.
 #[repr(C)]
 pub struct Lifecycle {
@@ -125,8 +152,9 @@ pub(crate) struct Identity {
 /// never by lookups or updates. 32 bytes.
 #[repr(C)]
 pub(crate) struct Child {
-    /// The child's full label set, as exported.
-    pub(crate) labels: LabelSet,
+    /// The child's full label set, as exported: in the metric's own allocation, whose
+    /// handles drop it last (see [`shared`]).
+    pub(crate) labels: ManuallyDrop<LabelSet>,
     /// When the child was last seen updated, in the vec clock's nanoseconds.
     pub(crate) last_seen: AtomicU64,
     /// The metric's [`Metric::untouched_progress`] at that time.
@@ -136,13 +164,6 @@ pub(crate) struct Child {
     /// publishes nothing, and readers that must see it (gathers, compaction) are
     /// ordered after the store by the vec's removal count (see `Inner::removed`).
     pub(crate) removed: AtomicBool,
-}
-
-impl Default for Lifecycle {
-    /// The lifecycle of a metric that is no vec's child.
-    fn default() -> Self {
-        Lifecycle::for_child(0, &[], LabelSet::empty(), 0)
-    }
 }
 
 impl std::fmt::Debug for Lifecycle {
@@ -157,7 +178,7 @@ impl std::fmt::Debug for Lifecycle {
 impl Lifecycle {
     /// The lifecycle of the vec child with these label values, hashed to `hash`, whose
     /// label set is `labels`, seen at `now` (vec clock nanoseconds).
-    pub(crate) fn for_child(hash: u64, values: &[&str], labels: LabelSet, now: u64) -> Self {
+    fn for_child(hash: u64, values: &[&str], labels: LabelSet, now: u64) -> Self {
         Lifecycle {
             _before: [0; LINE_GAP],
             id: Identity {
@@ -166,7 +187,7 @@ impl Lifecycle {
                 touched: AtomicBool::new(false),
             },
             child: Child {
-                labels,
+                labels: ManuallyDrop::new(labels),
                 last_seen: AtomicU64::new(now),
                 last_progress: AtomicU64::new(0),
                 removed: AtomicBool::new(false),
@@ -247,8 +268,8 @@ pub(crate) fn atomic_f64_add(cell: &AtomicU64, delta: f64) {
 /// Checks of how metric types lay out their shared state.
 #[cfg(test)]
 pub(crate) mod layout {
-    /// Where a metric's shared state starts in its `Arc` allocation: after the strong
-    /// and weak counts.
+    /// Where a metric's shared state starts in its allocation: after the 16 bytes of
+    /// its handle count (see [`super::shared`]), where an `Arc`'s two counts would be.
     pub(crate) const ARC_COUNTS: usize = 16;
 
     /// The `block`-byte blocks that `len` bytes at `offset` in an allocation starting
@@ -283,7 +304,7 @@ pub(crate) mod layout {
 
     /// Asserts how a metric type lays out its shared state of `size` bytes, with its
     /// lifecycle at `lifecycle` (first: see [`assert_lifecycle_first`]) and the part
-    /// updates write (`offset`, `len`): the `Arc` counts clones write, the identity
+    /// updates write (`offset`, `len`): the handle count clones write, the identity
     /// lookups read and that part on 64-byte lines of their own, and the part out of the
     /// 128-byte blocks of the counts and of the next allocation (which starts at the end
     /// of this one or later), all without the over-alignment that takes the allocator's
@@ -302,7 +323,7 @@ pub(crate) mod layout {
 
     /// Asserts that a metric type keeps its lifecycle (at `lifecycle` in its shared
     /// state) first, where a gather's prefetches expect it, with the identity lookups read
-    /// off the line of the `Arc` counts clones write, and no over-alignment to take the
+    /// off the line of the handle count clones write, and no over-alignment to take the
     /// allocator's slow path.
     pub(crate) fn assert_lifecycle_first(lifecycle: usize, align: usize) {
         assert_eq!(lifecycle, 0, "the lifecycle is not first");
@@ -310,7 +331,7 @@ pub(crate) mod layout {
         assert!(align <= 16, "aligned to {align}");
     }
 
-    /// Where the `Arc` counts are in a metric's allocation.
+    /// Where the handle count is in a metric's allocation.
     const COUNTS: (usize, usize) = (0, ARC_COUNTS);
 
     /// Where the identity is in a metric's allocation, its lifecycle first.

@@ -4,10 +4,11 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::{atomic_f64_add, Lifecycle, Metric};
+use super::shared::{HasLifecycle, Shared};
+use super::{atomic_f64_add, Lifecycle, Metric, NewChild};
 use crate::error::{Error, Result};
 use crate::family::{MetricType, Value};
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 /// One shard on a cache line of its own (128 bytes: adjacent-line prefetching makes
 /// neighbouring 64-byte lines contend too).
@@ -23,6 +24,12 @@ struct Shard {
 struct Core {
     lifecycle: Lifecycle,
     shards: Box<[Shard]>,
+}
+
+impl HasLifecycle for Core {
+    fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        &mut self.lifecycle
+    }
 }
 
 /// A counter sharded across cache lines: each thread adds to its own shard, so updates
@@ -43,7 +50,7 @@ struct Core {
 /// assert_eq!(c.get(), 4000.0);
 /// ```
 #[derive(Clone)]
-pub struct ShardedCounter(Arc<Core>);
+pub struct ShardedCounter(Shared<Core>);
 
 /// A thread's shard number, given back when the thread exits.
 ///
@@ -134,7 +141,7 @@ impl ShardedCounter {
 
 impl Default for ShardedCounter {
     fn default() -> Self {
-        Self::from_config(&(), Lifecycle::default())
+        Self::from_config(&(), NewChild::default())
     }
 }
 
@@ -152,7 +159,7 @@ impl Metric for ShardedCounter {
         Ok(())
     }
 
-    fn from_config(_: &(), lifecycle: Lifecycle) -> Self {
+    fn from_config(_: &(), child: NewChild<'_>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let n = cores.next_power_of_two().clamp(2, 16);
         let shards = (0..n)
@@ -161,7 +168,7 @@ impl Metric for ShardedCounter {
                 float: AtomicU64::new(0),
             })
             .collect();
-        ShardedCounter(Arc::new(Core { lifecycle, shards }))
+        ShardedCounter(Shared::new(child, |lifecycle| Core { lifecycle, shards }))
     }
 
     fn value(&self) -> Value {
@@ -173,7 +180,7 @@ impl Metric for ShardedCounter {
     }
 
     fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.handle_count()
     }
 }
 

@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Lifecycle, Metric};
+use super::shared::{HasLifecycle, Shared};
+use super::{Lifecycle, Metric, NewChild};
 use crate::error::{Error, Result};
 use crate::family::{MetricType, Value};
 
@@ -50,6 +51,12 @@ struct Core {
     bits: AtomicU64,
 }
 
+impl HasLifecycle for Core {
+    fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        &mut self.lifecycle
+    }
+}
+
 /// A state set: which of a fixed list of states hold. Use [`StateSet::set`] for
 /// independent flags and [`StateSet::set_only`] for an enum (exactly one state set).
 ///
@@ -67,14 +74,14 @@ struct Core {
 /// assert_eq!(on, ["running"]);
 /// ```
 #[derive(Debug, Clone)]
-pub struct StateSet(Arc<Core>);
+pub struct StateSet(Shared<Core>);
 
 impl StateSet {
     /// A state set with the given states, all unset, checked as
     /// [`Metric::check_config`] does (the error names no metric).
     pub fn new(config: &StateSetConfig) -> Result<Self> {
         Self::check_config("", config)?;
-        Ok(Self::from_config(config, Lifecycle::default()))
+        Ok(Self::from_config(config, NewChild::default()))
     }
 
     /// The bit of `state`, or [`Error::UnknownState`] naming it.
@@ -156,8 +163,8 @@ impl Metric for StateSet {
         Ok(())
     }
 
-    fn from_config(config: &StateSetConfig, lifecycle: Lifecycle) -> Self {
-        StateSet(Arc::new(Core {
+    fn from_config(config: &StateSetConfig, child: NewChild<'_>) -> Self {
+        StateSet(Shared::new(child, |lifecycle| Core {
             lifecycle,
             states: config.states.clone(),
             bits: AtomicU64::new(0),
@@ -183,7 +190,7 @@ impl Metric for StateSet {
     }
 
     fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.handle_count()
     }
 }
 

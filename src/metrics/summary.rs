@@ -16,8 +16,9 @@ use parking_lot::Mutex;
 
 use super::bucket_counts::BucketCounts;
 use super::quantile::QuantileStream;
+use super::shared::{HasLifecycle, Shared};
 use super::timer::{Observe, Timer};
-use super::{Lifecycle, Metric};
+use super::{Lifecycle, Metric, NewChild};
 use crate::clock::{system_clock, Clock};
 use crate::error::{Error, Result};
 use crate::family::{MetricType, SummaryValue, Value};
@@ -245,6 +246,12 @@ struct Core {
     kind: Kind,
 }
 
+impl HasLifecycle for Core {
+    fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        &mut self.lifecycle
+    }
+}
+
 /// A summary: quantiles of recent observations (over a sliding window), plus the count
 /// and sum of all observations.
 ///
@@ -261,14 +268,14 @@ struct Core {
 /// assert!((45.0..=55.0).contains(&median), "{median}");
 /// ```
 #[derive(Debug, Clone)]
-pub struct Summary(Arc<Core>);
+pub struct Summary(Shared<Core>);
 
 impl Summary {
     /// A summary built from `config`, checked as [`Metric::check_config`] does (the error
     /// names no metric: a standalone summary does not know its name).
     pub fn new(config: SummaryConfig) -> Result<Self> {
         Self::check_config("", &config)?;
-        Ok(Self::from_config(&config, Lifecycle::default()))
+        Ok(Self::from_config(&config, NewChild::default()))
     }
 
     /// Records one observation. Without objectives lock-free; with objectives it takes
@@ -338,7 +345,7 @@ impl Observe for Summary {
 impl Default for Summary {
     /// A summary without objectives: only count and sum.
     fn default() -> Self {
-        Self::from_config(&SummaryConfig::default(), Lifecycle::default())
+        Self::from_config(&SummaryConfig::default(), NewChild::default())
     }
 }
 
@@ -350,13 +357,13 @@ impl Metric for Summary {
         config.check(metric)
     }
 
-    fn from_config(config: &SummaryConfig, lifecycle: Lifecycle) -> Self {
+    fn from_config(config: &SummaryConfig, child: NewChild<'_>) -> Self {
         let kind = if config.objectives.is_empty() {
             Kind::Plain(BucketCounts::new(0))
         } else {
             Kind::Windowed(Mutex::new(Window::new(config)))
         };
-        Summary(Arc::new(Core {
+        Summary(Shared::new(child, |lifecycle| Core {
             lifecycle,
             objectives: config.objectives.clone(),
             clock: config.clock.clone(),
@@ -373,7 +380,7 @@ impl Metric for Summary {
     }
 
     fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.handle_count()
     }
 }
 

@@ -11,6 +11,7 @@ use crate::collector::{Collected, Collector};
 use crate::desc::Desc;
 use crate::error::Error;
 use crate::family::Sample;
+use crate::labels::LabelSet;
 use crate::metrics::Metric;
 use crate::prefetch::AHEAD;
 use crate::sync::Ordering;
@@ -82,7 +83,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                     continue;
                 }
                 let value = e.value();
-                let labels = &child(e).labels;
+                let labels: &LabelSet = &child(e).labels;
                 match samples.get_mut(n) {
                     Some(s) if s.labels.same_set(labels) => {
                         s.value = value;
@@ -100,7 +101,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
         match inner.overflow.get() {
             Some(e) => {
                 // Not necessarily last in label order: the gather sorts.
-                family.push_sample(Sample::new(child(e).labels.clone(), e.value()));
+                family.push_sample(Sample::new(LabelSet::clone(&child(e).labels), e.value()));
             }
             // Children come from the sorted copy (distinct label values, so strictly
             // increasing) with labels built from the descriptor.

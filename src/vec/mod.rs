@@ -27,8 +27,8 @@ use smallvec::SmallVec;
 use crate::clock::Clock;
 use crate::desc::Desc;
 use crate::error::{Error, Result};
-use crate::labels::LabelSet;
-use crate::metrics::{Child, Lifecycle, Metric};
+use crate::labels::{LabelSet, LabelText};
+use crate::metrics::{Child, Metric, NewChild};
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
 use ttl::Ttl;
 
@@ -379,7 +379,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     fn with_detached<R>(&self, f: impl FnOnce(&M) -> R) -> R {
         // Relaxed: a statistic reported at the next gather.
         self.inner.invalid_lookups.fetch_add(1, Ordering::Relaxed);
-        f(&M::from_config(&self.inner.config, Lifecycle::default()))
+        f(&M::from_config(&self.inner.config, NewChild::default()))
     }
 
     /// The child for these label values, created if missing; never fails.
@@ -659,8 +659,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         // Build the child before taking the lock (it allocates), so the lock is held
         // only to look again and insert; if another thread inserted it meanwhile, this
         // one is dropped unused.
-        let labels = inner.desc.labels(values)?;
-        let metric = self.new_child(hash, values, labels);
+        let metric = inner
+            .desc
+            .with_label_text(values, |labels| self.new_child(hash, values, labels))?;
         let mut map = inner.shard(hash).write();
         let found = map
             .table
@@ -695,26 +696,23 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
     }
 
     /// A new child with these values, hashed to `hash`, and its label set `labels`.
-    fn new_child(&self, hash: u64, values: &[&str], labels: LabelSet) -> M {
+    fn new_child(&self, hash: u64, values: &[&str], labels: LabelText<'_>) -> M {
         // Only TTL expiry reads the time a child was last seen.
         let now = match self.inner.ttl {
             Some(_) => self.inner.clock.monotonic_nanos(),
             None => 0,
         };
-        let lifecycle = Lifecycle::for_child(hash, values, labels, now);
-        M::from_config(&self.inner.config, lifecycle)
+        M::from_config(&self.inner.config, NewChild::new(hash, values, labels, now))
     }
 
     fn overflow_child(&self) -> &M {
         self.inner.overflow.get_or_init(|| {
             let n = self.inner.desc.variable_labels().len();
             let values = vec![OVERFLOW_LABEL_VALUE; n];
-            let labels = self
-                .inner
+            self.inner
                 .desc
-                .labels(&values)
-                .unwrap_or_else(|_| LabelSet::empty());
-            self.new_child(0, &values, labels)
+                .with_label_text(&values, |labels| self.new_child(0, &values, labels))
+                .unwrap_or_else(|_| self.new_child(0, &values, LabelText::default()))
         })
     }
 
