@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use crate::error::{Error, Result};
 
 use packed::Packed;
+pub(crate) use packed::PLACED_HEAD;
 
 mod packed;
 

@@ -69,6 +69,10 @@ const fn fits(len: usize) -> bool {
     len & FLAGS == 0
 }
 
+/// The bytes a set placed after a metric's state (see [`Packed::write_within`]) takes
+/// before its text: its tail and header.
+pub(crate) const PLACED_HEAD: usize = size_of::<Tail>() + size_of::<Header>();
+
 /// Right before the header of a set placed in another allocation: where that allocation
 /// starts (this many bytes before the header) and its layout, to free it with when the
 /// set's last reference goes.

@@ -1,7 +1,7 @@
 //! [`Counter`]: a monotonically increasing total with an integer fast path.
 
 use super::shared::{HasLifecycle, Shared};
-use super::{atomic_f64_add, Lifecycle, Metric, NewChild, PAIR_GAP};
+use super::{atomic_f64_add, Lifecycle, Metric, NewChild, STATE_GAP};
 use crate::error::{Error, Result};
 use crate::family::{Exemplar, MetricType, Value};
 use crate::labels::LabelSet;
@@ -11,13 +11,14 @@ use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 /// updates write: threads updating one child through its vec move only the totals' line
 /// between their cores, while the identity's stays shared (one line for both cost two
 /// transfers per update: one to read the label values, one to add). The lifecycle keeps
-/// its identity off the totals' line, and `_after` keeps the totals out of the 128-byte
-/// block of whatever the allocator places next (see [`Lifecycle`]).
+/// its identity off the totals' line, and `_after`, with the label set's head
+/// placed after the state, keeps the totals out of the 128-byte block of whatever the
+/// allocator places next (see [`STATE_GAP`](super::STATE_GAP)).
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
     totals: Totals,
-    _after: [u8; PAIR_GAP],
+    _after: [u8; STATE_GAP],
 }
 
 impl HasLifecycle for Core {
@@ -27,7 +28,7 @@ impl HasLifecycle for Core {
 }
 
 /// 16-byte aligned, so that it ends where the padding after it starts counting (see
-/// `PAIR_GAP`).
+/// `STATE_GAP`).
 #[repr(C, align(16))]
 struct Totals {
     /// Whole increments: one `fetch_add`, the fast path.
@@ -48,7 +49,7 @@ impl Core {
                 has_exemplar: AtomicBool::new(false),
                 exemplar: Mutex::new(None),
             },
-            _after: [0; PAIR_GAP],
+            _after: [0; STATE_GAP],
         }
     }
 }

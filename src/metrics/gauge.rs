@@ -1,7 +1,7 @@
 //! [`Gauge`]: a value that goes up and down.
 
 use super::shared::{HasLifecycle, Shared};
-use super::{atomic_f64_add, Lifecycle, Metric, NewChild, PAIR_GAP};
+use super::{atomic_f64_add, Lifecycle, Metric, NewChild, STATE_GAP};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::family::{MetricType, Value};
@@ -15,7 +15,7 @@ use crate::sync::{AtomicU64, Ordering};
 struct Core {
     lifecycle: Lifecycle,
     value: Value64,
-    _after: [u8; PAIR_GAP],
+    _after: [u8; STATE_GAP],
 }
 
 impl HasLifecycle for Core {
@@ -25,7 +25,7 @@ impl HasLifecycle for Core {
 }
 
 /// The value as `f64` bits, 16-byte aligned so that it ends where the padding after it
-/// starts counting (see `PAIR_GAP`).
+/// starts counting (see `STATE_GAP`).
 #[derive(Debug)]
 #[repr(C, align(16))]
 struct Value64 {
@@ -39,7 +39,7 @@ impl Core {
             value: Value64 {
                 bits: AtomicU64::new(0),
             },
-            _after: [0; PAIR_GAP],
+            _after: [0; STATE_GAP],
         }
     }
 }

@@ -155,7 +155,7 @@ impl Default for HistogramConfig {
 }
 
 /// The lifecycle first: its padding keeps the identity that lookups read off the line
-/// of the `Arc` counts before it (see [`Lifecycle`]). What observations write, the
+/// of the handle count before it (see [`Lifecycle`]). What observations write, the
 /// buckets, is an allocation of its own; the rest is read only. No alignment beyond the
 /// allocator's 16 bytes, which would take its slow path for every child a vec creates.
 #[derive(Debug)]
@@ -376,7 +376,7 @@ mod tests {
     use super::*;
 
     /// The lifecycle comes first, its identity (which a lookup reads) off the line of the
-    /// `Arc` counts (which a clone writes), without the over-alignment that takes the
+    /// handle count (which a clone writes), without the over-alignment that takes the
     /// allocator's slow path.
     #[test]
     fn lifecycle_first_without_over_alignment() {

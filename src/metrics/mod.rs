@@ -139,6 +139,15 @@ pub(crate) const LINE_GAP: usize = 48;
 /// bytes from a 16-byte-aligned start, is always past its block's end.
 pub(crate) const PAIR_GAP: usize = 112;
 
+/// Bytes after such a part at the end of a metric's state, before the label set that
+/// [`shared`] places after the state: the set's first [`PLACED_HEAD`] bytes (its tail and
+/// header) make up the rest of [`PAIR_GAP`] before whatever the allocator places next.
+/// They are written when the set is made and then only at gathers, by a new sample's
+/// reference: rarely, beside the updates.
+///
+/// [`PLACED_HEAD`]: crate::labels::PLACED_HEAD
+pub(crate) const STATE_GAP: usize = PAIR_GAP - crate::labels::PLACED_HEAD;
+
 /// What a lookup compares: one 64-byte part (label values up to 46 bytes encoded are
 /// kept inline).
 #[repr(C)]
@@ -306,9 +315,9 @@ pub(crate) mod layout {
     /// lifecycle at `lifecycle` (first: see [`assert_lifecycle_first`]) and the part
     /// updates write (`offset`, `len`): the handle count clones write, the identity
     /// lookups read and that part on 64-byte lines of their own, and the part out of the
-    /// 128-byte blocks of the counts and of the next allocation (which starts at the end
-    /// of this one or later), all without the over-alignment that takes the allocator's
-    /// slow path.
+    /// 128-byte blocks of the counts and of the next allocation (which starts after the
+    /// label set's head that follows the state, or later), all without the
+    /// over-alignment that takes the allocator's slow path.
     pub(crate) fn assert_state_apart(
         lifecycle: usize,
         (offset, len): (usize, usize),
@@ -318,7 +327,8 @@ pub(crate) mod layout {
         assert_lifecycle_first(lifecycle, align);
         let written = (ARC_COUNTS + offset, len);
         assert_apart(&[COUNTS, IDENTITY, written]);
-        assert_apart_in(128, &[COUNTS, written, (ARC_COUNTS + size, 16)]);
+        let next = ARC_COUNTS + size + crate::labels::PLACED_HEAD;
+        assert_apart_in(128, &[COUNTS, written, (next, 16)]);
     }
 
     /// Asserts that a metric type keeps its lifecycle (at `lifecycle` in its shared

@@ -209,6 +209,17 @@ mod tests {
         })
     }
 
+    /// The layout tests of the metric types count on the label set's head following
+    /// the state at once (see `crate::metrics::STATE_GAP`).
+    #[test]
+    fn the_label_set_starts_right_after_the_state() {
+        let (layout, at) = crate::labels::LabelText::default()
+            .layout_after(Layout::new::<Inner<Lifecycle>>())
+            .unwrap();
+        assert_eq!(at, size_of::<Inner<Lifecycle>>());
+        assert!(layout.size() >= at + crate::labels::PLACED_HEAD);
+    }
+
     #[test]
     fn samples_outlive_handles_and_handles_outlive_samples() {
         let dropped = std::sync::Arc::new(());

@@ -390,7 +390,7 @@ mod tests {
     use crate::clock::ManualClock;
 
     /// The lifecycle comes first, its identity (which a lookup reads) off the line of the
-    /// `Arc` counts (which a clone writes), without the over-alignment that takes the
+    /// handle count (which a clone writes), without the over-alignment that takes the
     /// allocator's slow path.
     #[test]
     fn lifecycle_first_without_over_alignment() {
