@@ -40,9 +40,10 @@ pub(crate) fn prefetch_after<T>(value: &T) {
 }
 
 /// Asks, as [`prefetch`] does, for the cache line holding the reference counts of the
-/// `Arc` whose value starts with `value` (a `str`, or a metric's lifecycle, which metric
-/// types keep first): the 16 bytes before it, which dropping a handle changes. Only a
-/// hint: for any other value it asks for a line nothing needs.
+/// `Arc` whose value starts with `value` (a `str`), or the handle count of the metric
+/// whose state starts with it (a metric's lifecycle, which metric types keep first; see
+/// `crate::metrics::shared`): the 16 bytes before it, which dropping a handle changes.
+/// Only a hint: for any other value it asks for a line nothing needs.
 #[inline(always)]
 pub(crate) fn prefetch_handle<T: ?Sized>(value: &T) {
     line((value as *const T).cast::<i8>().wrapping_sub(16));

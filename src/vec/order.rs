@@ -3,6 +3,7 @@
 
 use super::{child, key};
 use crate::metrics::Metric;
+use crate::prefetch::AHEAD;
 use crate::sync::Ordering;
 
 /// Adds `fresh` (children inserted since the last gather) to `sorted` (children in label
@@ -13,8 +14,23 @@ use crate::sync::Ordering;
 /// already removed are left out. Compares keys, the label values kept inline in each
 /// child's metric, in the order `key_order` gives (see `Key::cmp_by`).
 pub(super) fn add_in_order<M: Metric>(sorted: &mut Vec<M>, mut fresh: Vec<M>, key_order: &[usize]) {
-    // Relaxed: see `Child::removed`.
-    fresh.retain(|e| !child(e).removed.load(Ordering::Relaxed));
+    // Children created since the last gather, possibly on other cores, in creation
+    // order, not in memory order: the first look at each (its removal mark here, its key
+    // next, in `sort`) would be a miss in turn. Ask for both lines a few steps ahead.
+    let mut kept = 0;
+    for i in 0..fresh.len() {
+        if let Some(ahead) = fresh.get(i + AHEAD) {
+            let lifecycle = ahead.lifecycle();
+            crate::prefetch::prefetch(&lifecycle.child);
+            crate::prefetch::prefetch(lifecycle.identity());
+        }
+        // Relaxed: see `Child::removed`.
+        if !child(&fresh[i]).removed.load(Ordering::Relaxed) {
+            fresh.swap(kept, i);
+            kept += 1;
+        }
+    }
+    fresh.truncate(kept);
     let cmp = |a: &M, b: &M| key(a).cmp_by(key(b), key_order);
     sort(&mut fresh, key_order);
     if sorted.is_empty() {
