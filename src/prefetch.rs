@@ -49,6 +49,13 @@ pub(crate) fn prefetch_handle<T: ?Sized>(value: &T) {
     line((value as *const T).cast::<i8>().wrapping_sub(16));
 }
 
+/// Asks, as [`prefetch`] does, for the cache line holding `at`, which may be any
+/// address: nothing is read.
+#[inline(always)]
+pub(crate) fn prefetch_line(at: *const u8) {
+    line(at.cast());
+}
+
 /// The cache line size of the targets this matters on.
 const LINE: usize = 64;
 
