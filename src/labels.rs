@@ -130,8 +130,9 @@ const SCRATCH_KEPT: usize = 4096;
 /// Ordering compares the pairs in turn (name, then value), which is the order gathered
 /// series come out in.
 ///
-/// A set is one allocation. A set built from a descriptor (a metric's or a vec child's
-/// labels, which exist to be exposed) holds the reference count and the pairs as both
+/// A set is one allocation, or for a vec child's, part of the child's (after its value).
+/// A set built from a descriptor (a metric's or a vec child's labels, which exist to be
+/// exposed) holds the reference count and the pairs as both
 /// exposition formats write them, rendered once when the set is built; its pairs are
 /// parsed from that text when first asked for ([`LabelSet::pairs`], and what uses it),
 /// so that creating a series allocates no string per label value. Other sets

@@ -11,11 +11,15 @@
 //! ```
 //!
 //! The text comes first: an encode reads the header and the text, contiguous from the
-//! allocation's start, and nothing else. A set built from its text alone (a vec child's:
+//! allocation's start, and nothing else. A set built from its text alone (a metric's:
 //! see [`Packed::from_text`]) holds no pairs: the first call of [`Packed::pairs`] parses
 //! them from the text into an allocation of their own, which `at` then points to until
 //! the set is freed. Everything else is written once, before the allocation is shared,
 //! and never changed after.
+//!
+//! A vec child's set is the same header and text, placed after the child's metric state
+//! in the metric's allocation (see [`Packed::write_within`]), behind a tail that tells
+//! its last reference how to free that allocation.
 //!
 //! This is `Arc<(text, [LabelPair])>` written by hand, as neither `std` nor a well-kept
 //! crate holds two slices of different types behind one count (`triomphe::ThinArc` holds
@@ -241,9 +245,10 @@ impl Packed {
     /// in it was escaped (holds a backslash): the caller rendered it, so knows without a
     /// scan. `None` for a text too long for an allocation or the header's flag bits.
     ///
-    /// A vec child's set is built this way: exposing it needs only the text, and most
-    /// are never asked for their pairs, whose strings would otherwise be allocated (a
-    /// value of its own for every new user id) and freed with each child.
+    /// Sets built from a descriptor are kept this way (and a vec child's, placed after its
+    /// metric's state, likewise: see [`Packed::write_within`]): exposing them needs only
+    /// the text, and most are never asked for their pairs, whose strings would otherwise
+    /// be allocated (a value of its own for every new user id) and freed with each child.
     pub(super) fn from_text(pairs: usize, text: &[u8], escaped: bool) -> Option<Packed> {
         if !fits(text.len()) {
             return None;

@@ -28,6 +28,10 @@ pub mod timer;
 
 /// A metric type that can be a child of a [`MetricVec`](crate::MetricVec) or be
 /// registered alone.
+///
+/// promsdk's metric types implement it; a type of your own implements it by wrapping one
+/// of them, whose allocation holds the lifecycle and the child's label set (see
+/// [`NewChild`]).
 pub trait Metric: Clone + Send + Sync + 'static {
     /// What every child of a vec is built from (bucket bounds, quantile objectives);
     /// `()` for counters and gauges.
