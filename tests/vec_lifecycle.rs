@@ -256,6 +256,40 @@ fn removed_children_are_freed_without_a_gather() {
     assert_eq!(held.handle_count(), 1, "only the held handle is left");
 }
 
+/// A gathered sample keeps its label set (which lives in the child's allocation) after
+/// the child is removed, its handles dropped and the vec itself dropped: the set is freed
+/// with the last sample, and reads the same until then.
+#[test]
+fn gathered_samples_outlive_their_children_and_vec() {
+    let v = CounterVec::new(Opts::new("c_total", "h"), &["path", "code"]).unwrap();
+    let values = [["/a", "200"], ["/b\"q\"\\", "500"], ["/\n", "404"]];
+    for vals in &values {
+        v.with_label_values(vals).inc();
+    }
+    let mut out = Collected::default();
+    v.collect(&mut out);
+    let families = out.families().to_vec();
+    let mut before = Vec::new();
+    promsdk::encode(&families, promsdk::Format::Text, &mut before);
+    for vals in &values {
+        assert!(v.remove(vals));
+    }
+    drop(out);
+    drop(v);
+    let mut after = Vec::new();
+    promsdk::encode(&families, promsdk::Format::Text, &mut after);
+    assert_eq!(after, before);
+    let samples = &families[0].samples;
+    assert_eq!(samples.len(), 3);
+    let paths: Vec<&str> = samples
+        .iter()
+        .filter_map(|s| s.labels.get("path"))
+        .collect();
+    // In label order: `code` first.
+    assert_eq!(paths, ["/a", "/\n", "/b\"q\"\\"]);
+    assert_eq!(samples[1].labels.pairs()[0].value.as_ref(), "404");
+}
+
 fn ttl_vec(clock: &ManualClock) -> CounterVec {
     CounterVec::builder(Opts::new("c_total", "h"), &["k"])
         .ttl(Duration::from_secs(60))
