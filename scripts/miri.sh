@@ -2,8 +2,9 @@
 # Runs the unit tests of the modules with unsafe code under Miri (undefined behaviour,
 # leaks, data races; strict provenance): the label set's one allocation
 # (src/labels/packed.rs), a metric's state with its label set in one allocation
-# (src/metrics/shared.rs; vec::typed's tests make and drop vec children too), the per-thread shortcut to a vec's caches and tables
-# (src/vec/recent.rs, used by src/vec/cache.rs and src/vec/typed.rs), the encoders' writes
+# (src/metrics/shared.rs; vec::typed's tests make and drop vec children too), the
+# per-thread shortcut to a vec's caches and tables (src/vec/recent.rs, used by
+# src/vec/cache.rs and src/vec/typed.rs), the encoders' writes
 # into a buffer's spare capacity (src/encoding/line.rs, `write_plain_line`). Miri needs a nightly
 # toolchain with its `miri` and `rust-src` components: installed through rustup if missing.
 set -euo pipefail

@@ -260,21 +260,9 @@ impl Packed {
             alloc::handle_alloc_error(layout)
         };
         // SAFETY: `ptr` is a fresh allocation of `layout`, which holds the header at
-        // offset 0 and `text.len()` bytes at `TEXT_OFFSET`; nothing else refers to it yet,
-        // and `text` cannot overlap it. `text.len()` is clear of the flag bits (`fits`).
-        unsafe {
-            ptr.as_ptr().write(Header {
-                count: AtomicUsize::new(1),
-                pairs,
-                text: text.len() | FROM_TEXT | if escaped { ESCAPED } else { 0 },
-                at: AtomicPtr::new(ptr::null_mut()),
-            });
-            ptr::copy_nonoverlapping(text.as_ptr(), raw.add(TEXT_OFFSET), text.len());
-        }
-        Some(Packed {
-            ptr,
-            _pairs: PhantomData,
-        })
+        // offset 0 and `text.len()` bytes at `TEXT_OFFSET`; nothing else refers to it yet.
+        // `text.len()` is clear of the flag bits (`fits`).
+        Some(unsafe { write_text_set(ptr, pairs, text, FROM_TEXT | escape_bit(escaped)) })
     }
 
     /// The layout of an allocation that holds `prefix` (a metric's shared state) and then
@@ -323,19 +311,13 @@ impl Packed {
         unsafe {
             let tail = start.as_ptr().add(at).cast::<Tail>();
             tail.write(Tail { header_at, layout });
-            let header = start.as_ptr().add(header_at).cast::<Header>();
-            header.write(Header {
-                count: AtomicUsize::new(1),
+            let header = start.add(header_at).cast::<Header>();
+            write_text_set(
+                header,
                 pairs,
-                text: text.len() | FROM_TEXT | EMBEDDED | if escaped { ESCAPED } else { 0 },
-                at: AtomicPtr::new(ptr::null_mut()),
-            });
-            let into = header.cast::<u8>().add(TEXT_OFFSET);
-            ptr::copy_nonoverlapping(text.as_ptr(), into, text.len());
-            Packed {
-                ptr: NonNull::new_unchecked(header),
-                _pairs: PhantomData,
-            }
+                text,
+                FROM_TEXT | EMBEDDED | escape_bit(escaped),
+            )
         }
     }
 
@@ -406,9 +388,9 @@ impl Packed {
     #[inline]
     pub(super) fn text(&self) -> &[u8] {
         let header = self.header();
-        // SAFETY: `new` or `from_text` copied `header.text_len()` bytes here, never
-        // changed after; for `EMPTY` the slice is empty at the static's end. The borrow of `self` keeps the
-        // allocation alive.
+        // SAFETY: `new` or `write_text_set` copied `header.text_len()` bytes here, never
+        // changed after; for `EMPTY` the slice is empty at the static's end. The borrow of
+        // `self` keeps the allocation alive.
         unsafe {
             let at = self.ptr.as_ptr().cast::<u8>().add(TEXT_OFFSET);
             std::slice::from_raw_parts(at, header.text_len())
@@ -499,6 +481,47 @@ impl Drop for Packed {
                 alloc::dealloc(start, pairs_and_text(inside, text));
             }
         }
+    }
+}
+
+/// [`ESCAPED`] if `escaped`, else no bit.
+#[inline]
+const fn escape_bit(escaped: bool) -> usize {
+    if escaped {
+        ESCAPED
+    } else {
+        0
+    }
+}
+
+/// Writes a set built from its text alone at `header`: the header (one reference,
+/// `pairs` pairs not yet parsed, `flags` beside the text's length) and `text` after it.
+///
+/// # Safety
+///
+/// `header` is aligned for a [`Header`] and starts `TEXT_OFFSET + text.len()` bytes of
+/// one allocation that nothing else reads or writes yet, which `text` does not overlap;
+/// `text.len()` is clear of the flag bits.
+unsafe fn write_text_set(
+    header: NonNull<Header>,
+    pairs: usize,
+    text: &[u8],
+    flags: usize,
+) -> Packed {
+    // SAFETY: the caller's promise: room for the header, then for the text.
+    unsafe {
+        header.as_ptr().write(Header {
+            count: AtomicUsize::new(1),
+            pairs,
+            text: text.len() | flags,
+            at: AtomicPtr::new(ptr::null_mut()),
+        });
+        let into = header.as_ptr().cast::<u8>().add(TEXT_OFFSET);
+        ptr::copy_nonoverlapping(text.as_ptr(), into, text.len());
+    }
+    Packed {
+        ptr: header,
+        _pairs: PhantomData,
     }
 }
 
