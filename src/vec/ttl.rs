@@ -39,7 +39,7 @@ use std::hash::BuildHasher;
 use std::time::Duration;
 
 use super::{child, Inner};
-use crate::metrics::Metric;
+use crate::metrics::{Lifecycle, Metric};
 use crate::prefetch::AHEAD;
 use crate::sync::{fence, AtomicU64, Ordering};
 
@@ -106,26 +106,22 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     for shard in inner.shards.iter() {
         let mut map = shard.0.write();
         let before = map.table.len();
-        // Where each child's identity is, in the order `retain` visits them (the table's),
-        // to ask a few children ahead for the lines a look reads (the mark, the child
-        // state and the progress after it): children lie anywhere in memory, and a look
-        // at each in turn waited for every miss. Reads only the table.
-        let lines: Vec<*const u8> = map
+        // Where each child's lifecycle is, in the order `retain` visits them (the
+        // table's), to ask a few children ahead for the lines a look reads (see
+        // `Lifecycle::prefetch_look`): children lie anywhere in memory, and a look at
+        // each in turn waited for every miss. Reads only the table.
+        let lifecycles: Vec<*const Lifecycle> = map
             .table
             .iter()
-            .map(|e| std::ptr::from_ref(e.lifecycle().identity()).cast::<u8>())
+            .map(|e| std::ptr::from_ref(e.lifecycle()))
             .collect();
         let mut at = 0;
         // With the shard's write lock held no lookup can hand out a handle to one of its
         // children or fill a thread cache with one, so a child that only the vec
         // references stays that way until it is gone.
         map.table.retain(|e| {
-            if let Some(&ahead) = lines.get(at + AHEAD) {
-                // The handle count (a look at an idle child reads it), 64 bytes before
-                // the identity; the identity; the child state and the value after it.
-                for offset in [-64, 0, 64, 112] {
-                    crate::prefetch::prefetch_line(ahead.wrapping_offset(offset));
-                }
+            if let Some(&ahead) = lifecycles.get(at + AHEAD) {
+                Lifecycle::prefetch_look(ahead);
             }
             at += 1;
             if !ttl.is_expired(e, now) {
