@@ -14,4 +14,5 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal --component miri,rust-src
 fi
 MIRIFLAGS="-Zmiri-strict-provenance" \
-    cargo +nightly miri test -p promsdk --lib -- labels:: metrics::shared:: vec::recent vec::typed encoding::
+    cargo +nightly miri test -p promsdk --lib -- labels:: metrics::shared:: metrics::bucket_counts:: \
+    metrics::thread_slot:: vec::recent vec::typed encoding::

@@ -2,10 +2,31 @@
 //! `cfg(promsdk_loom)` so the TTL-versus-update race can be model-checked on the real code.
 
 #[cfg(not(promsdk_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
 
 #[cfg(promsdk_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
+
+/// Waits a little before the `attempts`-th retry of a read that found a writer at work:
+/// spins at first, then lets other threads run (the writer may be descheduled).
+#[cfg(not(promsdk_loom))]
+pub(crate) fn spin_wait(attempts: u32) {
+    if attempts < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Under loom: lets the model run another thread.
+#[cfg(promsdk_loom)]
+pub(crate) fn spin_wait(_attempts: u32) {
+    loom::thread::yield_now();
+}
 
 /// A reader-writer lock: parking_lot's normally, loom's under `cfg(promsdk_loom)`.
 pub(crate) struct RwLock<T>(

@@ -164,6 +164,7 @@ fn the_counter_sees_allocations() {
     assert!(n > 0, "growing a cold buffer allocated nothing?");
 }
 
+/// Updates allocate nothing, except a thread's first observation of each histogram.
 #[test]
 fn updates_and_lookups_of_existing_children_do_not_allocate() {
     let counter = Counter::default();
@@ -171,6 +172,10 @@ fn updates_and_lookups_of_existing_children_do_not_allocate() {
     let histogram = Histogram::default();
     let vec = CounterVec::new(Opts::new("c_total", "C."), &["a", "b"]).unwrap();
     vec.with_label_values(&["x", "y"]).inc();
+    // A thread's first observation of a histogram makes the thread's shard of it: the
+    // one allocation on its update path, once.
+    let n = allocations_during(|| histogram.observe(0.5));
+    assert_eq!(n, 1, "{n} allocations for a thread's first observation");
     let n = allocations_during(|| {
         for i in 0..1_000 {
             counter.inc();

@@ -1,34 +1,56 @@
 //! [`BucketCounts`]: lock-free bucket counts, `_count` and `_sum` that a concurrent
 //! snapshot always reads as one consistent set of observations.
 //!
-//! Each bucket (one per finite upper bound, and one for `+Inf`) keeps how many
-//! observations fell into it *and their sum*, together in one 16-byte atomic word
-//! ([`CountSum`]): an observation changes both by one compare-and-swap, so it is never
-//! half done. A snapshot reads each bucket's word atomically and derives `_count` as the
-//! total of the counts and `_sum` as the total of the sums: buckets, count and sum then
-//! describe exactly the observations in the words as read, whatever observers do
-//! meanwhile. Observers never wait; snapshots never wait, flip or lock.
+//! **A shard per thread.** Each thread observing a histogram writes into a shard of its
+//! own (its bucket counts and the sum of its observations), made at its first
+//! observation, for the first [`SHARDS`] thread slots (see `thread_slot.rs`). Only that
+//! thread writes the shard, so an observation takes no atomic read-modify-write: plain
+//! loads and stores, as a sequence lock's writer (the sequence odd, the counts, the sum,
+//! the sequence even again). A snapshot reads a shard between two equal even sequence
+//! numbers, so it has each of the thread's observations entirely or not at all. Under
+//! contention nothing is shared: the observing threads never write the same line.
 //!
-//! That is one atomic read-modify-write per observation. client_golang's hot/cold scheme
-//! (`countAndHotIdx`) takes four (hot index and started count, sum, bucket, finished
-//! count) and makes a snapshot wait for observations in flight; with 8-byte atomics
-//! only, a count and a sum cannot change in one step, which is what it works around.
+//! **Shared words for the rest.** A thread without a shard (slot [`SHARDS`] or more, or
+//! exiting), or whose shard a snapshot is waiting to read, counts into the shared words:
+//! per bucket, how many observations fell into it *and their sum*, in one 16-byte atomic
+//! word ([`CountSum`]) changed by one compare-and-swap, so never half done.
 //!
-//! `_sum` adds the per-bucket sums: the same total as adding the observations in any
-//! other order, up to floating-point rounding (which concurrent adds make unordered
-//! anyway).
+//! A snapshot adds up the shards and the shared words: `_count` is the total of the
+//! counts and `_sum` the total of the sums, and they describe exactly the observations
+//! read. A snapshot never blocks observers. It waits only for an observation in flight
+//! in a shard (a few instructions, unless its thread is descheduled); if the shard keeps
+//! changing under it, it asks the shard's thread to count in the shared words meanwhile.
+//!
+//! client_golang's hot/cold scheme (`countAndHotIdx`) takes four atomic read-modify-writes
+//! per observation (hot index and started count, sum, bucket, finished count), on lines
+//! every observing thread writes.
+//!
+//! `_sum` adds partial sums: the same total as adding the observations in any other
+//! order, up to floating-point rounding (which concurrent adds make unordered anyway).
 //!
 //! Used by [`Histogram`](crate::Histogram) and by summaries without objectives (zero
 //! finite buckets: just a count and a sum).
 
-use crate::sync::CountSum;
+use std::ptr;
+
+use smallvec::SmallVec;
+
+use super::thread_slot;
+use crate::sync::{fence, spin_wait, AtomicPtr, AtomicU64, CountSum, Ordering};
+
+/// Thread slots with a shard of their own in each histogram; threads beyond them share
+/// the compare-and-swap words. A histogram holds at most this many shards.
+pub(crate) const SHARDS: usize = 8;
 
 /// Consistent counts of observations into `buckets` finite buckets and `+Inf`.
 #[derive(Debug)]
 pub(crate) struct BucketCounts {
     /// Non-cumulative count and sum per bucket, one per finite upper bound and a last
-    /// one for `+Inf`.
+    /// one for `+Inf`: the observations of threads without a shard.
     buckets: Box<[CountSum]>,
+    /// Shard per thread slot, null until that slot's thread first observes; a shard's
+    /// blocks are a leaked `Box<[Block]>` of [`blocks_for`] blocks, freed on drop.
+    shards: [AtomicPtr<Block>; SHARDS],
 }
 
 /// What a snapshot read: observation count and sum (bucket counts go to a caller slice).
@@ -38,38 +60,218 @@ pub(crate) struct Totals {
     pub sum: f64,
 }
 
+/// Words per block.
+const WORDS: usize = 16;
+
+/// A shard is a row of blocks, each on cache lines of its own (128 bytes: the pair of
+/// lines that adjacent-line prefetching moves together), so no other thread's writes
+/// share them. No padding within or between blocks: the row is one run of words.
+#[repr(C, align(128))]
+struct Block([AtomicU64; WORDS]);
+
+const _: () = assert!(std::mem::size_of::<Block>() == WORDS * 8);
+
+/// A shard's words: the sequence number (odd while its thread writes), how many
+/// snapshots ask its thread to stay out, the sum's bits, then one count per bucket.
+const SEQUENCE: usize = 0;
+const READERS: usize = 1;
+const SUM: usize = 2;
+const FIRST_COUNT: usize = 3;
+
+/// Blocks of a shard for `buckets` buckets (`+Inf` included).
+fn blocks_for(buckets: usize) -> usize {
+    (FIRST_COUNT + buckets).div_ceil(WORDS)
+}
+
+/// A shard's words: written by one thread, read by snapshots.
+struct Shard<'a>(&'a [AtomicU64]);
+
+impl<'a> Shard<'a> {
+    /// The shard whose blocks start at `blocks`, for `buckets` buckets.
+    ///
+    /// # Safety
+    ///
+    /// `blocks` is a shard made by `BucketCounts::make_shard` for `buckets` buckets and
+    /// not freed during `'a`.
+    unsafe fn at(blocks: *const Block, buckets: usize) -> Self {
+        // SAFETY: the caller's promise; the blocks are one run of words (`Block`).
+        Shard(unsafe {
+            std::slice::from_raw_parts(blocks.cast::<AtomicU64>(), blocks_for(buckets) * WORDS)
+        })
+    }
+
+    #[inline]
+    fn word(&self, i: usize) -> &AtomicU64 {
+        &self.0[i]
+    }
+
+    /// Counts `v` in `bucket`, unless a snapshot asked to stay out (then `false`). Only
+    /// the shard's thread calls this, so loads and stores need no read-modify-write.
+    #[inline]
+    fn observe(&self, bucket: usize, v: f64) -> bool {
+        // Relaxed: a hint only; a snapshot that set it just now still checks the
+        // sequence number.
+        if self.word(READERS).load(Ordering::Relaxed) != 0 {
+            return false;
+        }
+        let sequence = self.word(SEQUENCE);
+        let s = sequence.load(Ordering::Relaxed);
+        sequence.store(s.wrapping_add(1), Ordering::Relaxed);
+        // Release: the odd number is visible before any of the stores below. A snapshot
+        // that reads one of them reads the odd number or a later one afterwards (its
+        // Acquire fence), and tries again.
+        fence(Ordering::Release);
+        let count = self.word(FIRST_COUNT + bucket);
+        count.store(
+            count.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        let sum = self.word(SUM);
+        let total = f64::from_bits(sum.load(Ordering::Relaxed)) + v;
+        sum.store(total.to_bits(), Ordering::Relaxed);
+        // Release: a snapshot that reads the even number reads the stores above.
+        sequence.store(s.wrapping_add(2), Ordering::Release);
+        true
+    }
+
+    /// The shard's counts into `counts` (one per bucket) and its sum, read together.
+    fn read(&self, counts: &mut [u64]) -> f64 {
+        let sequence = self.word(SEQUENCE);
+        let mut asked = false;
+        let mut attempts = 0u32;
+        loop {
+            // Acquire: pairs with the Release of the store that made it even.
+            let before = sequence.load(Ordering::Acquire);
+            if before % 2 == 0 {
+                for (i, out) in counts.iter_mut().enumerate() {
+                    *out = self.word(FIRST_COUNT + i).load(Ordering::Relaxed);
+                }
+                let sum = self.word(SUM).load(Ordering::Relaxed);
+                // Acquire: if a load above read a store of an observation begun since
+                // `before`, the reload below sees that observation's odd number.
+                fence(Ordering::Acquire);
+                if sequence.load(Ordering::Relaxed) == before {
+                    if asked {
+                        self.word(READERS).fetch_sub(1, Ordering::Relaxed);
+                    }
+                    return f64::from_bits(sum);
+                }
+            }
+            attempts += 1;
+            if attempts == 4 && !asked {
+                // The thread keeps observing: ask it to use the shared words until this
+                // read is done. An observation it began before seeing this ends soon.
+                self.word(READERS).fetch_add(1, Ordering::Relaxed);
+                asked = true;
+            }
+            spin_wait(attempts);
+        }
+    }
+}
+
 impl BucketCounts {
     /// Counters for `buckets` finite buckets, all zero.
     pub(crate) fn new(buckets: usize) -> Self {
         BucketCounts {
             buckets: (0..=buckets).map(|_| CountSum::new()).collect(),
+            shards: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
     }
 
     /// Records `v`, counted in bucket `bucket`: a finite bucket's index, or the number of
-    /// finite buckets (or more) for `+Inf`. Lock-free and allocation-free: one atomic
-    /// read-modify-write.
+    /// finite buckets (or more) for `+Inf`. Lock-free: plain loads and stores in this
+    /// thread's shard (made by the thread's first observation, the one allocation), or
+    /// one atomic read-modify-write of the shared words.
     #[inline]
     pub(crate) fn observe(&self, bucket: usize, v: f64) {
         // Never out of range: there is always the `+Inf` bucket.
-        self.buckets[bucket.min(self.buckets.len() - 1)].add(v);
+        let bucket = bucket.min(self.buckets.len() - 1);
+        if let Some(shard) = thread_slot::current().and_then(|slot| self.own_shard(slot)) {
+            if shard.observe(bucket, v) {
+                return;
+            }
+        }
+        self.buckets[bucket].add(v);
+    }
+
+    /// The shard of the calling thread, whose slot is `slot`, made if it has none yet.
+    #[inline]
+    fn own_shard(&self, slot: usize) -> Option<Shard<'_>> {
+        let cell = self.shards.get(slot)?;
+        // Relaxed: only this thread stores into its slot's cell (a thread that held the
+        // slot before it exited first, and the slot's hand-over orders that store).
+        let mut blocks = cell.load(Ordering::Relaxed);
+        if blocks.is_null() {
+            blocks = self.make_shard(cell);
+        }
+        // SAFETY: a non-null cell holds a shard made by `make_shard`, freed only by
+        // `drop`, which `&self` rules out meanwhile.
+        Some(unsafe { Shard::at(blocks, self.buckets.len()) })
+    }
+
+    #[cold]
+    fn make_shard(&self, cell: &AtomicPtr<Block>) -> *mut Block {
+        let blocks: Box<[Block]> = (0..blocks_for(self.buckets.len()))
+            .map(|_| Block(std::array::from_fn(|_| AtomicU64::new(0))))
+            .collect();
+        let blocks = Box::into_raw(blocks).cast::<Block>();
+        // Release: a snapshot that finds the shard finds its words made.
+        cell.store(blocks, Ordering::Release);
+        blocks
     }
 
     /// Writes the non-cumulative finite bucket counts into `counts` (its length must be
     /// the finite bucket count; extra entries are left alone) and returns count and sum,
     /// all from the same set of observations.
     pub(crate) fn snapshot(&self, counts: &mut [u64]) -> Totals {
-        let finite = self.buckets.len() - 1;
+        let buckets = self.buckets.len();
+        let finite = buckets - 1;
+        let kept = finite.min(counts.len());
+        let counts = &mut counts[..kept];
+        counts.fill(0);
         let mut totals = Totals { count: 0, sum: 0.0 };
+        let mut add = |i: usize, count: u64, totals: &mut Totals| {
+            totals.count = totals.count.wrapping_add(count);
+            if let Some(out) = counts.get_mut(i) {
+                *out = out.wrapping_add(count);
+            }
+        };
         for (i, bucket) in self.buckets.iter().enumerate() {
             let (count, sum) = bucket.load();
-            totals.count = totals.count.wrapping_add(count);
+            add(i, count, &mut totals);
             totals.sum += sum;
-            if let Some(out) = counts.get_mut(i).filter(|_| i < finite) {
-                *out = count;
+        }
+        // On the stack for up to 15 finite buckets (client_golang's default has 11).
+        let mut shard_counts = SmallVec::<[u64; 16]>::new();
+        for cell in &self.shards {
+            // Acquire: pairs with the Release in `make_shard`.
+            let blocks = cell.load(Ordering::Acquire);
+            if blocks.is_null() {
+                continue;
+            }
+            // SAFETY: as in `own_shard`.
+            let shard = unsafe { Shard::at(blocks, buckets) };
+            shard_counts.resize(buckets, 0);
+            totals.sum += shard.read(&mut shard_counts);
+            for (i, &count) in shard_counts.iter().enumerate() {
+                add(i, count, &mut totals);
             }
         }
         totals
+    }
+}
+
+impl Drop for BucketCounts {
+    fn drop(&mut self) {
+        let blocks = blocks_for(self.buckets.len());
+        for cell in &mut self.shards {
+            let shard = cell.load(Ordering::Relaxed);
+            if !shard.is_null() {
+                // SAFETY: made by `make_shard` from a `Box<[Block]>` of `blocks` blocks,
+                // and never freed before: `&mut self`, and the cell is not read again.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(shard, blocks)) });
+            }
+        }
     }
 }
 
@@ -110,11 +312,12 @@ mod tests {
     fn concurrent_observers_and_snapshots_stay_consistent() {
         // Each thread observes 1.0 into bucket 0 and 2.0 into `+Inf` in turn: in any
         // consistent snapshot, sum == count_0 * 1 + (count - count_0) * 2.
+        const PER_THREAD: u64 = if cfg!(miri) { 200 } else { 50_000 };
         let bc = BucketCounts::new(1);
         std::thread::scope(|s| {
             for _ in 0..2 {
                 s.spawn(|| {
-                    for i in 0..50_000 {
+                    for i in 0..PER_THREAD {
                         if i % 2 == 0 {
                             bc.observe(0, 1.0);
                         } else {
@@ -125,7 +328,7 @@ mod tests {
             }
             s.spawn(|| {
                 let mut counts = [0; 1];
-                for _ in 0..2_000 {
+                for _ in 0..if cfg!(miri) { 20 } else { 2_000 } {
                     let t = bc.snapshot(&mut counts);
                     assert_eq!(t.sum, (counts[0] + 2 * (t.count - counts[0])) as f64);
                 }
@@ -135,10 +338,122 @@ mod tests {
         assert_eq!(
             bc.snapshot(&mut counts),
             Totals {
-                count: 100_000,
-                sum: 150_000.0
+                count: 2 * PER_THREAD,
+                sum: 3.0 * PER_THREAD as f64
             }
         );
-        assert_eq!(counts, [50_000]);
+        assert_eq!(counts, [PER_THREAD]);
+    }
+
+    /// How many shards `bc` has, and how many observations its shared words hold.
+    fn shards_and_shared(bc: &BucketCounts) -> (usize, u64) {
+        let shards = bc
+            .shards
+            .iter()
+            .filter(|c| !c.load(Ordering::Relaxed).is_null());
+        let shared = bc.buckets.iter().map(|b| b.load().0).sum();
+        (shards.count(), shared)
+    }
+
+    #[test]
+    fn each_thread_counts_in_a_shard_of_its_own() {
+        // Tests running beside this one may hold the low slots; a thread with a slot
+        // beyond the shards counts in the shared words instead.
+        let with_shard = |slot: Option<usize>| slot.is_some_and(|slot| slot < SHARDS);
+        let bc = BucketCounts::new(1);
+        let first = with_shard(thread_slot::current());
+        bc.observe(0, 1.0);
+        let mut expected = (usize::from(first), u64::from(!first));
+        assert_eq!(shards_and_shared(&bc), expected, "first thread");
+        let second = std::thread::scope(|s| {
+            s.spawn(|| {
+                bc.observe(1, 2.0);
+                with_shard(thread_slot::current())
+            })
+            .join()
+            .unwrap()
+        });
+        expected.0 += usize::from(second);
+        expected.1 += u64::from(!second);
+        assert_eq!(shards_and_shared(&bc), expected, "second thread");
+        let mut counts = [0; 1];
+        assert_eq!(bc.snapshot(&mut counts), Totals { count: 2, sum: 3.0 });
+        assert_eq!(counts, [1]);
+    }
+
+    #[test]
+    fn threads_beyond_the_shards_count_in_the_shared_words() {
+        const THREADS: usize = SHARDS + 4;
+        const PER_THREAD: u64 = if cfg!(miri) { 10 } else { 1_000 };
+        let bc = BucketCounts::new(1);
+        let alive = std::sync::Barrier::new(THREADS);
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    // Slots taken while all are alive, so distinct: at least four of
+                    // them beyond the shards.
+                    thread_slot::current();
+                    alive.wait();
+                    for _ in 0..PER_THREAD {
+                        bc.observe(0, 0.5);
+                    }
+                });
+            }
+        });
+        let (shards, shared) = shards_and_shared(&bc);
+        assert!(shards <= SHARDS, "{shards} shards");
+        assert!(
+            shared >= 4 * PER_THREAD,
+            "{shared} observations in the shared words"
+        );
+        let mut counts = [0; 1];
+        let total = THREADS as u64 * PER_THREAD;
+        assert_eq!(
+            bc.snapshot(&mut counts),
+            Totals {
+                count: total,
+                sum: total as f64 / 2.0
+            }
+        );
+        assert_eq!(counts, [total]);
+    }
+
+    #[test]
+    fn snapshots_of_a_shard_in_constant_use_finish_and_stay_consistent() {
+        // One thread observes without a pause (1.0 into bucket 0, 2.0 into `+Inf` by
+        // turns): snapshots must still get through (asking it to use the shared words),
+        // each consistent, and hand the shard back afterwards.
+        let bc = BucketCounts::new(1);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let observed = std::thread::scope(|s| {
+            let observer = s.spawn(|| {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    bc.observe((n % 2) as usize, if n % 2 == 0 { 1.0 } else { 2.0 });
+                    n += 1;
+                }
+                n
+            });
+            let mut counts = [0; 1];
+            for _ in 0..if cfg!(miri) { 20 } else { 5_000 } {
+                let t = bc.snapshot(&mut counts);
+                assert_eq!(t.sum, (counts[0] + 2 * (t.count - counts[0])) as f64);
+            }
+            stop.store(true, Ordering::Relaxed);
+            observer.join().unwrap()
+        });
+        let mut counts = [0; 1];
+        let t = bc.snapshot(&mut counts);
+        assert_eq!(t.count, observed);
+        assert_eq!(counts[0], observed.div_ceil(2));
+        for cell in &bc.shards {
+            let blocks = cell.load(Ordering::Relaxed);
+            if !blocks.is_null() {
+                // SAFETY: a shard of `bc`, alive while `bc` is.
+                let shard = unsafe { Shard::at(blocks, 2) };
+                assert_eq!(shard.word(READERS).load(Ordering::Relaxed), 0);
+                assert_eq!(shard.word(SEQUENCE).load(Ordering::Relaxed) % 2, 0);
+            }
+        }
     }
 }

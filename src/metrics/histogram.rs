@@ -2,16 +2,17 @@
 //! the bucket helpers [`DEFAULT_BUCKETS`], [`linear_buckets`] and
 //! [`exponential_buckets`].
 //!
-//! Observing is lock-free and allocation-free. A gather running concurrently with
-//! observations always sees buckets, `_count` and `_sum` from one and the same set of
-//! observations (each bucket's count and sum change together in one atomic step; see
-//! `bucket_counts.rs`).
+//! Observing is lock-free and, after a thread's first observation, allocation-free.
+//! A gather running concurrently with observations always sees buckets, `_count` and
+//! `_sum` from one and the same set of observations (each thread's shard is read
+//! between two equal sequence numbers; see `bucket_counts.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::bounds::Bounds;
 use super::bucket_counts::BucketCounts;
 use super::shared::{HasLifecycle, Shared};
 use super::timer::{Observe, Timer};
@@ -25,9 +26,6 @@ use crate::labels::LabelSet;
 pub const DEFAULT_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-
-/// Below this many bounds a linear scan beats a binary search (client_golang uses 35).
-const LINEAR_SEARCH_MAX: usize = 32;
 
 fn bucket_error(reason: String) -> Error {
     Error::InvalidBuckets {
@@ -115,7 +113,8 @@ fn check_bounds(metric: &str, bounds: &[f64]) -> Result<()> {
 
 /// The upper bounds every histogram of a vec is built with; `+Inf` is implicit.
 ///
-/// Built once and shared by all children (an `Arc<[f64]>`). Validated by
+/// Built once and shared by all children (in an `Arc`, with the table that finds a
+/// value's bucket among the bounds in a step or two). Validated by
 /// [`Metric::check_config`] (or [`Histogram::new`]): bounds must be strictly increasing
 /// and not NaN.
 ///
@@ -127,7 +126,7 @@ fn check_bounds(metric: &str, bounds: &[f64]) -> Result<()> {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramConfig {
-    bounds: Arc<[f64]>,
+    bounds: Arc<Bounds>,
 }
 
 impl HistogramConfig {
@@ -138,13 +137,13 @@ impl HistogramConfig {
             _ => bounds,
         };
         HistogramConfig {
-            bounds: bounds.into(),
+            bounds: Arc::new(Bounds::new(bounds)),
         }
     }
 
     /// The finite upper bounds.
     pub fn bounds(&self) -> &[f64] {
-        &self.bounds
+        self.bounds.finite()
     }
 }
 
@@ -162,7 +161,7 @@ impl Default for HistogramConfig {
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
-    bounds: Arc<[f64]>,
+    bounds: Arc<Bounds>,
     counts: BucketCounts,
     has_exemplar: AtomicBool,
     /// The latest exemplar per bucket, `+Inf` last. A lock per bucket, taken only by
@@ -201,26 +200,14 @@ impl Histogram {
         Ok(Self::from_config(config, NewChild::default()))
     }
 
-    /// Which bucket `v` falls into: the index of its finite bucket, or the number of
-    /// finite buckets for `+Inf` (also NaN, as in client_golang).
-    #[inline]
-    fn bucket_index(&self, v: f64) -> usize {
-        let bounds = &self.0.bounds;
-        if bounds.len() <= LINEAR_SEARCH_MAX {
-            bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len())
-        } else if v.is_nan() {
-            bounds.len()
-        } else {
-            bounds.partition_point(|&b| b < v)
-        }
-    }
-
-    /// Records one observation: allocation-free, and lock-free (one 16-byte
-    /// compare-and-swap) on targets with 16-byte atomics, such as x86-64 and aarch64.
+    /// Records one observation. Lock-free, with no atomic read-modify-write: each
+    /// thread counts into a shard of its own (made by its first observation of this
+    /// histogram, the one allocation), which no other thread writes. Beyond eight
+    /// threads at once, the rest share one 16-byte compare-and-swap per observation.
     #[inline]
     pub fn observe(&self, v: f64) {
         self.0.lifecycle.touch();
-        self.0.counts.observe(self.bucket_index(v), v);
+        self.0.counts.observe(self.0.bounds.index(v), v);
     }
 
     /// Records one observation and keeps `exemplar_labels` (e.g. `trace_id`) as the
@@ -250,7 +237,7 @@ impl Histogram {
     /// ```
     pub fn observe_with_exemplar(&self, v: f64, exemplar_labels: LabelSet) -> Result<()> {
         Exemplar::check_labels("", &exemplar_labels)?;
-        let bucket = self.bucket_index(v);
+        let bucket = self.0.bounds.index(v);
         self.0.counts.observe(bucket, v);
         if let Some(cell) = self.0.exemplars.get(bucket) {
             *cell.lock() = Some(Exemplar {
@@ -280,13 +267,13 @@ impl Histogram {
 
     /// The finite upper bounds.
     pub fn bounds(&self) -> &[f64] {
-        &self.0.bounds
+        self.0.bounds.finite()
     }
 
     /// A consistent snapshot: cumulative buckets ending with `+Inf` (whose count equals
     /// `count`), count and sum, all from the same set of observations.
     pub fn snapshot(&self) -> HistogramValue {
-        let bounds = &self.0.bounds;
+        let bounds = self.0.bounds.finite();
         let mut counts = vec![0u64; bounds.len()];
         let totals = self.0.counts.snapshot(&mut counts);
         // Acquire: pairs with the Release in `observe_with_exemplar`.
@@ -344,16 +331,18 @@ impl Metric for Histogram {
     const TYPE: MetricType = MetricType::Histogram;
 
     fn check_config(metric: &str, config: &HistogramConfig) -> Result<()> {
-        check_bounds(metric, &config.bounds)
+        check_bounds(metric, config.bounds())
     }
 
     fn from_config(config: &HistogramConfig, child: NewChild<'_>) -> Self {
         let bounds = config.bounds.clone();
         Histogram(Shared::new(child, |lifecycle| Core {
             lifecycle,
-            counts: BucketCounts::new(bounds.len()),
+            counts: BucketCounts::new(bounds.finite().len()),
             has_exemplar: AtomicBool::new(false),
-            exemplars: (0..=bounds.len()).map(|_| Mutex::new(None)).collect(),
+            exemplars: (0..=bounds.finite().len())
+                .map(|_| Mutex::new(None))
+                .collect(),
             bounds,
         }))
     }

@@ -2,9 +2,10 @@
 //! [`MetricVec`](crate::MetricVec) create, snapshot and expire them.
 //!
 //! Every metric is a cheap `Clone` handle over shared atomics: clones update the same
-//! value. Update paths are lock-free, allocation-free and use `Relaxed` orderings: a
-//! metric value is a statistic read by a later gather, nothing else is published
-//! through it, so only the atomicity of each update matters.
+//! value. Update paths are lock-free, allocation-free (but for a thread's first
+//! observation of a histogram, which makes the thread's shard of it) and use `Relaxed`
+//! orderings: a metric value is a statistic read by a later gather, nothing else is
+//! published through it, so only the atomicity of each update matters.
 
 use crate::error::Result;
 use crate::family::{MetricType, Value};
@@ -13,6 +14,7 @@ use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use key::Key;
 use std::mem::ManuallyDrop;
 
+mod bounds;
 mod bucket_counts;
 pub mod counter;
 pub mod gauge;
@@ -24,6 +26,7 @@ pub mod sharded_counter;
 pub(crate) mod shared;
 pub mod stateset;
 pub mod summary;
+mod thread_slot;
 pub mod timer;
 
 /// A metric type that can be a child of a [`MetricVec`](crate::MetricVec) or be
