@@ -36,6 +36,7 @@ labeled_typed                    labeled_typed           promsdk                
 labeled_typed/strings            labeled_typed           promsdk/strings         -
 contended_inc_2threads           contended_inc_2threads  promsdk                 -
 contended_inc_2threads/sharded   contended_inc_2threads  promsdk/sharded         -
+contended_observe_2threads       contended_observe_2threads promsdk              -
 encode_text_10k                  encode_text_10k         promsdk                 -
 mt_high_cardinality              mt_high_cardinality     promsdk                 -
 split/inserts                    high_cardinality_split  promsdk/inserts         inserts

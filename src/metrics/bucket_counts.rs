@@ -157,7 +157,7 @@ impl<'a> Shard<'a> {
                     return f64::from_bits(sum);
                 }
             }
-            attempts += 1;
+            attempts = attempts.saturating_add(1);
             if attempts == 4 && !asked {
                 // The thread keeps observing: ask it to use the shared words until this
                 // read is done. An observation it began before seeing this ends soon.

@@ -6,14 +6,21 @@
 //! promsdk runs twice: `promsdk` is the plain `Counter` (one atomic, like every peer's
 //! counter), `promsdk/sharded` the `ShardedCounter` made for contended updates (one
 //! cache line per shard).
+//!
+//! `contended_observe_2threads`: the same with one histogram (default buckets), each
+//! thread observing `OBSERVED` in a cycle. `metrics` drains its observations into
+//! buckets (`run_upkeep`) once both threads are done, inside the timed region.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use metrics::{Key, Recorder};
 
-use crate::peers::{recorder, METADATA};
+use measured::metric::histogram::Thresholds;
+
+use crate::peers::{recorder, BUCKETS, METADATA};
 use crate::threads::both;
+use crate::updates::next;
 
 pub fn contended_inc_2threads(c: &mut Criterion) {
     let mut group = crate::group(c, "contended_inc_2threads");
@@ -59,6 +66,64 @@ pub fn contended_inc_2threads(c: &mut Criterion) {
     });
 
     group.finish();
+}
+
+pub fn contended_observe_2threads(c: &mut Criterion) {
+    let mut group = crate::group(c, "contended_observe_2threads");
+
+    let histogram = promsdk::Histogram::default();
+    group.bench_function("promsdk", |b| {
+        b.iter_custom(|iters| two_threads_observing(iters, |v| histogram.observe(v)))
+    });
+
+    let histogram = prometheus::Histogram::with_opts(
+        prometheus::HistogramOpts::new("latency_seconds", "Latency.").buckets(BUCKETS.to_vec()),
+    )
+    .unwrap();
+    group.bench_function("prometheus", |b| {
+        b.iter_custom(|iters| two_threads_observing(iters, |v| histogram.observe(v)))
+    });
+
+    let histogram = prometheus_client::metrics::histogram::Histogram::new(BUCKETS);
+    group.bench_function("prometheus-client", |b| {
+        b.iter_custom(|iters| two_threads_observing(iters, |v| histogram.observe(v)))
+    });
+
+    let recorder = recorder();
+    let handle = recorder.handle();
+    let histogram =
+        recorder.register_histogram(&Key::from_static_name("latency_seconds"), &METADATA);
+    group.bench_function("metrics", |b| {
+        b.iter_custom(|iters| {
+            let observing = two_threads_observing(iters, |v| histogram.record(v));
+            let began = Instant::now();
+            handle.run_upkeep();
+            observing + began.elapsed()
+        })
+    });
+
+    let histogram = measured::Histogram::with_metadata(Thresholds::with_buckets(BUCKETS));
+    group.bench_function("measured", |b| {
+        b.iter_custom(|iters| two_threads_observing(iters, |v| histogram.observe(v)))
+    });
+
+    let histogram = fastmetrics::metrics::histogram::Histogram::new(BUCKETS);
+    group.bench_function("fastmetrics", |b| {
+        b.iter_custom(|iters| two_threads_observing(iters, |v| histogram.observe(v)))
+    });
+
+    group.finish();
+}
+
+/// `iters` calls of `observe`, with values cycling through `OBSERVED`, on each of two
+/// threads at the same time.
+fn two_threads_observing(iters: u64, observe: impl Fn(f64) + Sync) -> Duration {
+    both(|_| {
+        let mut i = 0;
+        for _ in 0..iters {
+            observe(next(&mut i));
+        }
+    })
 }
 
 /// `iters` calls of `inc` on each of two threads at the same time.

@@ -51,6 +51,7 @@ fn main() {
     labeled::labeled_inc(&mut c, "labeled_inc_1000", 1000);
     typed::labeled_typed(&mut c);
     contended::contended_inc_2threads(&mut c);
+    contended::contended_observe_2threads(&mut c);
     encode::encode_text_10k(&mut c);
     high_cardinality::mt_high_cardinality(&mut c);
     high_cardinality::high_cardinality_split(&mut c);

@@ -124,7 +124,7 @@ pub fn histogram_observe(c: &mut Criterion) {
 
 /// The next observed value, cycling through `OBSERVED`.
 #[inline]
-fn next(i: &mut usize) -> f64 {
+pub fn next(i: &mut usize) -> f64 {
     *i = (*i + 1) % OBSERVED.len();
     black_box(OBSERVED[*i])
 }
