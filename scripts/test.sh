@@ -41,7 +41,7 @@ loom() {
     ./scripts/loom.sh
 }
 miri() {
-    echo "== Miri: the unsafe code's unit tests (label set allocation, per-thread shortcut, encoders' spare-capacity writes)"
+    echo "== Miri: the unsafe code's unit tests (label set allocation, per-thread shortcut, encoders' spare-capacity writes, histogram shards)"
     ./scripts/miri.sh
 }
 
