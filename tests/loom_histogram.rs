@@ -5,8 +5,9 @@
 //!
 //! Each loom thread has a shard of its own, so these models check the shards' sequence
 //! numbers: an observation seen in part would show as a snapshot no set of finished
-//! observations explains. Interleavings with up to three preemptions are explored (more
-//! take hours; races of this kind show within two or three).
+//! observations explains. Interleavings with up to three preemptions are explored
+//! (unbounded, the first model ran for over 12 minutes without finishing); taking out
+//! the shard writer's release fence or the snapshot's sequence check fails them.
 #![cfg(promsdk_loom)]
 
 use promsdk::{Histogram, HistogramConfig, HistogramValue};
