@@ -242,7 +242,7 @@ impl BucketCounts {
             totals.sum += sum;
         }
         // On the stack for up to 15 finite buckets (client_golang's default has 11).
-        let mut shard_counts = SmallVec::<[u64; 16]>::new();
+        let mut shard_counts: SmallVec<[u64; 16]> = smallvec::smallvec![0; buckets];
         for cell in &self.shards {
             // Acquire: pairs with the Release in `make_shard`.
             let blocks = cell.load(Ordering::Acquire);
@@ -251,7 +251,6 @@ impl BucketCounts {
             }
             // SAFETY: as in `own_shard`.
             let shard = unsafe { Shard::at(blocks, buckets) };
-            shard_counts.resize(buckets, 0);
             totals.sum += shard.read(&mut shard_counts);
             for (i, &count) in shard_counts.iter().enumerate() {
                 add(i, count, &mut totals);

@@ -1,10 +1,8 @@
 //! [`ShardedCounter`]: a counter for values updated from many threads at once, spread
 //! over one cache line per shard so that concurrent updates do not contend.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use super::shared::{HasLifecycle, Shared};
+use super::thread_slot;
 use super::{atomic_f64_add, Lifecycle, Metric, NewChild};
 use crate::error::{Error, Result};
 use crate::family::{MetricType, Value};
@@ -52,53 +50,14 @@ impl HasLifecycle for Core {
 #[derive(Clone)]
 pub struct ShardedCounter(Shared<Core>);
 
-/// A thread's shard number, given back when the thread exits.
-///
-/// A thread takes the lowest number no live thread holds when it first updates a sharded
-/// counter, so N threads busy at once hold N distinct numbers however many threads came
-/// and went before them. (Handing out ever larger numbers put a new thread on the shard
-/// of a live one every other time on two cores: short-lived threads took the others.)
-struct ShardNumber(usize);
-
-/// The shard numbers given back by exited threads, and the next never-used one.
-static FREE_SHARD_NUMBERS: parking_lot::Mutex<(BinaryHeap<Reverse<usize>>, usize)> =
-    parking_lot::const_mutex((BinaryHeap::new(), 0));
-
-impl ShardNumber {
-    fn take() -> Self {
-        let mut free = FREE_SHARD_NUMBERS.lock();
-        match free.0.pop() {
-            Some(Reverse(n)) => ShardNumber(n),
-            None => {
-                let n = free.1;
-                free.1 += 1;
-                ShardNumber(n)
-            }
-        }
-    }
-}
-
-impl Drop for ShardNumber {
-    fn drop(&mut self) {
-        FREE_SHARD_NUMBERS.lock().0.push(Reverse(self.0));
-    }
-}
-
-/// This thread's shard number (see [`ShardNumber`]); 0 while the thread is exiting.
-#[inline]
-fn shard_of_this_thread() -> usize {
-    thread_local! {
-        static SHARD: ShardNumber = ShardNumber::take();
-    }
-    SHARD.try_with(|s| s.0).unwrap_or(0)
-}
-
 impl ShardedCounter {
     #[inline]
     fn shard(&self) -> &Shard {
         let shards = &self.0.shards;
-        // The length is a power of two, so the mask is a cheap modulo.
-        &shards[shard_of_this_thread() & (shards.len() - 1)]
+        // The thread's slot (0 while it exits); the length is a power of two, so the mask
+        // is a cheap modulo.
+        let slot = thread_slot::current().unwrap_or(0);
+        &shards[slot & (shards.len() - 1)]
     }
 
     /// Adds one.
@@ -214,34 +173,6 @@ mod tests {
             }
         });
         assert_eq!(c.get(), 8.0 * 20_000.0 * 1.25);
-    }
-
-    #[test]
-    fn exited_threads_give_their_shard_numbers_back() {
-        // A hundred threads one after another: each takes the lowest free number, so
-        // they reuse a few numbers instead of counting up (other tests running at the
-        // same time hold a few numbers of their own).
-        let numbers: Vec<usize> = (0..100)
-            .map(|_| std::thread::spawn(shard_of_this_thread).join().unwrap())
-            .collect();
-        assert!(numbers.iter().all(|&n| n < 50), "{numbers:?}");
-        // Threads alive at the same time never share a number.
-        let barrier = std::sync::Barrier::new(4);
-        let mut live: Vec<usize> = std::thread::scope(|s| {
-            let threads: Vec<_> = (0..4)
-                .map(|_| {
-                    s.spawn(|| {
-                        let n = shard_of_this_thread();
-                        barrier.wait();
-                        n
-                    })
-                })
-                .collect();
-            threads.into_iter().map(|t| t.join().unwrap()).collect()
-        });
-        live.sort_unstable();
-        live.dedup();
-        assert_eq!(live.len(), 4);
     }
 
     #[test]
