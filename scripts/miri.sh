@@ -5,8 +5,9 @@
 # (src/metrics/shared.rs; vec::typed's tests make and drop vec children too), the
 # per-thread shortcut to a vec's caches and tables (src/vec/recent.rs, used by
 # src/vec/cache.rs and src/vec/typed.rs), the encoders' writes into a buffer's spare
-# capacity (src/encoding/line.rs, `write_plain_line`), a histogram's per-thread shards
-# (src/metrics/bucket_counts.rs). Miri needs a nightly toolchain with its `miri` and
+# capacity (src/encoding/line.rs, `write_plain_line`), the per-thread rows of histograms
+# and counters (src/metrics/thread_shards.rs, used by src/metrics/bucket_counts.rs and
+# src/metrics/counter.rs). Miri needs a nightly toolchain with its `miri` and
 # `rust-src` components: installed through rustup if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,7 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
 fi
 MIRIFLAGS="-Zmiri-strict-provenance" \
     cargo +nightly miri test -p promsdk --lib -- labels:: metrics::shared:: metrics::bucket_counts:: \
+    metrics::thread_shards:: metrics::counter::tests::a_counter_on_its_own \
+    metrics::counter::tests::threads_with_and_without_rows metrics::counter::tests::clones_share \
+    metrics::sharded_counter:: \
     vec::recent vec::typed encoding::

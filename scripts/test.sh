@@ -37,11 +37,11 @@ parser() {
     ./scripts/parser_interop.sh
 }
 loom() {
-    echo "== loom models: the TTL/update race, a histogram snapshot racing with observations"
+    echo "== loom models: the TTL/update race, a histogram snapshot racing with observations, a counter read while threads count"
     ./scripts/loom.sh
 }
 miri() {
-    echo "== Miri: the unsafe code's unit tests (label set allocation, per-thread shortcut, encoders' spare-capacity writes, histogram shards)"
+    echo "== Miri: the unsafe code's unit tests (label set allocation, per-thread shortcut, encoders' spare-capacity writes, per-thread rows of histograms and counters)"
     ./scripts/miri.sh
 }
 

@@ -164,7 +164,8 @@ fn the_counter_sees_allocations() {
     assert!(n > 0, "growing a cold buffer allocated nothing?");
 }
 
-/// Updates allocate nothing, except a thread's first observation of each histogram.
+/// Updates allocate nothing, except a thread's first observation of each histogram and
+/// its first update of each counter made on its own (not a vec's child).
 #[test]
 fn updates_and_lookups_of_existing_children_do_not_allocate() {
     let counter = Counter::default();
@@ -176,6 +177,9 @@ fn updates_and_lookups_of_existing_children_do_not_allocate() {
     // one allocation on its update path, once.
     let n = allocations_during(|| histogram.observe(0.5));
     assert_eq!(n, 1, "{n} allocations for a thread's first observation");
+    // The same for a counter on its own: its first update makes the thread's row.
+    let n = allocations_during(|| counter.inc());
+    assert_eq!(n, 1, "{n} allocations for a thread's first increment");
     let n = allocations_during(|| {
         for i in 0..1_000 {
             counter.inc();
@@ -188,6 +192,7 @@ fn updates_and_lookups_of_existing_children_do_not_allocate() {
     });
     assert_eq!(n, 0, "{n} allocations on update paths");
     assert_eq!(vec.with_label_values(&["x", "y"]).get(), 1_001.0);
+    assert_eq!(counter.get(), 1_501.0);
 }
 
 /// A series' label set is one allocation, its exposition text included, however many

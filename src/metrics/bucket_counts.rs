@@ -3,14 +3,14 @@
 //!
 //! **A shard per thread.** Each thread observing a histogram writes into a shard of its
 //! own (its bucket counts and the sum of its observations), made at its first
-//! observation, for the first [`SHARDS`] thread slots (see `thread_slot.rs`). Only that
+//! observation, for the first few thread slots (see [`ThreadShards`]). Only that
 //! thread writes the shard, so an observation takes no atomic read-modify-write: plain
 //! loads and stores, as a sequence lock's writer (the sequence odd, the counts, the sum,
 //! the sequence even again). A snapshot reads a shard between two equal even sequence
 //! numbers, so it has each of the thread's observations entirely or not at all. Under
 //! contention nothing is shared: the observing threads never write the same line.
 //!
-//! **Shared words for the rest.** A thread without a shard (slot [`SHARDS`] or more, or
+//! **Shared words for the rest.** A thread without a shard (its slot past the shards, or
 //! exiting), or whose shard a snapshot is waiting to read, counts into the shared words:
 //! per bucket, how many observations fell into it *and their sum*, in one 16-byte atomic
 //! word ([`CountSum`]) changed by one compare-and-swap, so never half done.
@@ -31,16 +31,10 @@
 //! Used by [`Histogram`](crate::Histogram) and by summaries without objectives (zero
 //! finite buckets: just a count and a sum).
 
-use std::ptr;
-
 use smallvec::SmallVec;
 
-use super::thread_slot;
-use crate::sync::{fence, spin_wait, AtomicPtr, AtomicU64, CountSum, Ordering};
-
-/// Thread slots with a shard of their own in each histogram; threads beyond them share
-/// the compare-and-swap words. A histogram holds at most this many shards.
-pub(crate) const SHARDS: usize = 8;
+use super::thread_shards::ThreadShards;
+use crate::sync::{fence, spin_wait, AtomicU64, CountSum, Ordering};
 
 /// Consistent counts of observations into `buckets` finite buckets and `+Inf`.
 #[derive(Debug)]
@@ -48,9 +42,8 @@ pub(crate) struct BucketCounts {
     /// Non-cumulative count and sum per bucket, one per finite upper bound and a last
     /// one for `+Inf`: the observations of threads without a shard.
     buckets: Box<[CountSum]>,
-    /// Shard per thread slot, null until that slot's thread first observes; a shard's
-    /// blocks are a leaked `Box<[Block]>` of [`blocks_for`] blocks, freed on drop.
-    shards: [AtomicPtr<Block>; SHARDS],
+    /// A shard per thread slot: [`FIRST_COUNT`] words and a count per bucket.
+    shards: ThreadShards,
 }
 
 /// What a snapshot read: observation count and sum (bucket counts go to a caller slice).
@@ -60,17 +53,6 @@ pub(crate) struct Totals {
     pub sum: f64,
 }
 
-/// Words per block.
-const WORDS: usize = 16;
-
-/// A shard is a row of blocks, each on cache lines of its own (128 bytes: the pair of
-/// lines that adjacent-line prefetching moves together), so no other thread's writes
-/// share them. No padding within or between blocks: the row is one run of words.
-#[repr(C, align(128))]
-struct Block([AtomicU64; WORDS]);
-
-const _: () = assert!(std::mem::size_of::<Block>() == WORDS * 8);
-
 /// A shard's words: the sequence number (odd while its thread writes), how many
 /// snapshots ask its thread to stay out, the sum's bits, then one count per bucket.
 const SEQUENCE: usize = 0;
@@ -78,28 +60,10 @@ const READERS: usize = 1;
 const SUM: usize = 2;
 const FIRST_COUNT: usize = 3;
 
-/// Blocks of a shard for `buckets` buckets (`+Inf` included).
-fn blocks_for(buckets: usize) -> usize {
-    (FIRST_COUNT + buckets).div_ceil(WORDS)
-}
-
 /// A shard's words: written by one thread, read by snapshots.
 struct Shard<'a>(&'a [AtomicU64]);
 
 impl<'a> Shard<'a> {
-    /// The shard whose blocks start at `blocks`, for `buckets` buckets.
-    ///
-    /// # Safety
-    ///
-    /// `blocks` is a shard made by `BucketCounts::make_shard` for `buckets` buckets and
-    /// not freed during `'a`.
-    unsafe fn at(blocks: *const Block, buckets: usize) -> Self {
-        // SAFETY: the caller's promise; the blocks are one run of words (`Block`).
-        Shard(unsafe {
-            std::slice::from_raw_parts(blocks.cast::<AtomicU64>(), blocks_for(buckets) * WORDS)
-        })
-    }
-
     #[inline]
     fn word(&self, i: usize) -> &AtomicU64 {
         &self.0[i]
@@ -174,7 +138,7 @@ impl BucketCounts {
     pub(crate) fn new(buckets: usize) -> Self {
         BucketCounts {
             buckets: (0..=buckets).map(|_| CountSum::new()).collect(),
-            shards: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            shards: ThreadShards::new(FIRST_COUNT + buckets + 1),
         }
     }
 
@@ -186,38 +150,12 @@ impl BucketCounts {
     pub(crate) fn observe(&self, bucket: usize, v: f64) {
         // Never out of range: there is always the `+Inf` bucket.
         let bucket = bucket.min(self.buckets.len() - 1);
-        if let Some(shard) = thread_slot::current().and_then(|slot| self.own_shard(slot)) {
-            if shard.observe(bucket, v) {
+        if let Some(words) = self.shards.own() {
+            if Shard(words).observe(bucket, v) {
                 return;
             }
         }
         self.buckets[bucket].add(v);
-    }
-
-    /// The shard of the calling thread, whose slot is `slot`, made if it has none yet.
-    #[inline]
-    fn own_shard(&self, slot: usize) -> Option<Shard<'_>> {
-        let cell = self.shards.get(slot)?;
-        // Relaxed: only this thread stores into its slot's cell (a thread that held the
-        // slot before it exited first, and the slot's hand-over orders that store).
-        let mut blocks = cell.load(Ordering::Relaxed);
-        if blocks.is_null() {
-            blocks = self.make_shard(cell);
-        }
-        // SAFETY: a non-null cell holds a shard made by `make_shard`, freed only by
-        // `drop`, which `&self` rules out meanwhile.
-        Some(unsafe { Shard::at(blocks, self.buckets.len()) })
-    }
-
-    #[cold]
-    fn make_shard(&self, cell: &AtomicPtr<Block>) -> *mut Block {
-        let blocks: Box<[Block]> = (0..blocks_for(self.buckets.len()))
-            .map(|_| Block(std::array::from_fn(|_| AtomicU64::new(0))))
-            .collect();
-        let blocks = Box::into_raw(blocks).cast::<Block>();
-        // Release: a snapshot that finds the shard finds its words made.
-        cell.store(blocks, Ordering::Release);
-        blocks
     }
 
     /// Writes the non-cumulative finite bucket counts into `counts` (its length must be
@@ -243,15 +181,8 @@ impl BucketCounts {
         }
         // On the stack for up to 15 finite buckets (client_golang's default has 11).
         let mut shard_counts: SmallVec<[u64; 16]> = smallvec::smallvec![0; buckets];
-        for cell in &self.shards {
-            // Acquire: pairs with the Release in `make_shard`.
-            let blocks = cell.load(Ordering::Acquire);
-            if blocks.is_null() {
-                continue;
-            }
-            // SAFETY: as in `own_shard`.
-            let shard = unsafe { Shard::at(blocks, buckets) };
-            totals.sum += shard.read(&mut shard_counts);
+        for words in self.shards.rows() {
+            totals.sum += Shard(words).read(&mut shard_counts);
             for (i, &count) in shard_counts.iter().enumerate() {
                 add(i, count, &mut totals);
             }
@@ -260,22 +191,10 @@ impl BucketCounts {
     }
 }
 
-impl Drop for BucketCounts {
-    fn drop(&mut self) {
-        let blocks = blocks_for(self.buckets.len());
-        for cell in &mut self.shards {
-            let shard = cell.load(Ordering::Relaxed);
-            if !shard.is_null() {
-                // SAFETY: made by `make_shard` from a `Box<[Block]>` of `blocks` blocks,
-                // and never freed before: `&mut self`, and the cell is not read again.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(shard, blocks)) });
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::thread_shards::SHARDS;
+    use super::super::thread_slot;
     use super::*;
 
     #[test]
@@ -346,12 +265,8 @@ mod tests {
 
     /// How many shards `bc` has, and how many observations its shared words hold.
     fn shards_and_shared(bc: &BucketCounts) -> (usize, u64) {
-        let shards = bc
-            .shards
-            .iter()
-            .filter(|c| !c.load(Ordering::Relaxed).is_null());
         let shared = bc.buckets.iter().map(|b| b.load().0).sum();
-        (shards.count(), shared)
+        (bc.shards.rows().count(), shared)
     }
 
     #[test]
@@ -445,14 +360,10 @@ mod tests {
         let t = bc.snapshot(&mut counts);
         assert_eq!(t.count, observed);
         assert_eq!(counts[0], observed.div_ceil(2));
-        for cell in &bc.shards {
-            let blocks = cell.load(Ordering::Relaxed);
-            if !blocks.is_null() {
-                // SAFETY: a shard of `bc`, alive while `bc` is.
-                let shard = unsafe { Shard::at(blocks, 2) };
-                assert_eq!(shard.word(READERS).load(Ordering::Relaxed), 0);
-                assert_eq!(shard.word(SEQUENCE).load(Ordering::Relaxed) % 2, 0);
-            }
+        for words in bc.shards.rows() {
+            let shard = Shard(words);
+            assert_eq!(shard.word(READERS).load(Ordering::Relaxed), 0);
+            assert_eq!(shard.word(SEQUENCE).load(Ordering::Relaxed) % 2, 0);
         }
     }
 }

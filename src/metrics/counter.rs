@@ -1,6 +1,7 @@
 //! [`Counter`]: a monotonically increasing total with an integer fast path.
 
 use super::shared::{HasLifecycle, Shared};
+use super::thread_shards::ThreadShards;
 use super::{atomic_f64_add, Lifecycle, Metric, NewChild, STATE_GAP};
 use crate::error::{Error, Result};
 use crate::family::{Exemplar, MetricType, Value};
@@ -14,12 +15,27 @@ use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 /// its identity off the totals' line, and `_after`, with the label set's head
 /// placed after the state, keeps the totals out of the 128-byte block of whatever the
 /// allocator places next (see [`STATE_GAP`](super::STATE_GAP)).
+///
+/// `rows`, which every update reads, lies in that padding, [`ROWS_GAP`] bytes after the
+/// totals: off their line, which threads updating a vec's child take turns to write (a
+/// read of a word on it before the add would move the line twice per update).
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
     totals: Totals,
-    _after: [u8; STATE_GAP],
+    _gap: [u8; ROWS_GAP],
+    /// Per-thread totals (see [`ThreadShards`]), for a counter outside a vec or a
+    /// [`ShardedCounter`](crate::ShardedCounter): words [`INT`] and [`FLOAT`] of each
+    /// thread's row. `None` for a vec's children: a row per thread and child would cost
+    /// each new series an allocation per updating thread.
+    rows: Option<Box<ThreadShards>>,
+    _after: [u8; STATE_GAP - ROWS_GAP - 8],
 }
+
+/// Bytes between the totals and `rows`: with the totals' last 32 bytes (the exemplar,
+/// rarely written), the [`LINE_GAP`](super::LINE_GAP) that keeps `rows` off the line of
+/// the totals' first 16 (the two words updates write).
+const ROWS_GAP: usize = 16;
 
 impl HasLifecycle for Core {
     fn lifecycle_mut(&mut self) -> &mut Lifecycle {
@@ -31,16 +47,21 @@ impl HasLifecycle for Core {
 /// `STATE_GAP`).
 #[repr(C, align(16))]
 struct Totals {
-    /// Whole increments: one `fetch_add`, the fast path.
+    /// Whole increments of threads without a row: one `fetch_add`.
     int: AtomicU64,
-    /// Fractional increments, as `f64` bits.
+    /// Fractional increments of threads without a row, as `f64` bits.
     float: AtomicU64,
     has_exemplar: AtomicBool,
     exemplar: Mutex<Option<Box<Exemplar>>>,
 }
 
+/// A row's word for whole increments.
+const INT: usize = 0;
+/// A row's word for fractional increments, as `f64` bits.
+const FLOAT: usize = 1;
+
 impl Core {
-    fn new(lifecycle: Lifecycle) -> Self {
+    fn new(lifecycle: Lifecycle, per_thread: bool) -> Self {
         Core {
             lifecycle,
             totals: Totals {
@@ -49,15 +70,60 @@ impl Core {
                 has_exemplar: AtomicBool::new(false),
                 exemplar: Mutex::new(None),
             },
-            _after: [0; STATE_GAP],
+            _gap: [0; ROWS_GAP],
+            rows: per_thread.then(|| Box::new(ThreadShards::new(2))),
+            _after: [0; STATE_GAP - ROWS_GAP - 8],
         }
+    }
+}
+
+impl Core {
+    /// Adds `n` in this thread's row of `rows` (the counter's), or to the shared total if
+    /// the thread has none.
+    #[inline]
+    fn inc_by_in_row(&self, rows: &ThreadShards, n: u64) {
+        if let Some(row) = rows.own() {
+            // Relaxed: only this thread writes its row, and a reader needs each word
+            // read whole, which every atomic load and store is.
+            let int = &row[INT];
+            int.store(
+                int.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            // Relaxed: as above.
+            self.totals.int.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The whole and the fractional total: the shared words and every row.
+    fn read(&self) -> (u64, f64) {
+        // Relaxed: a statistic; each word is read atomically, and each only grows, so
+        // a later read by the same thread is never smaller.
+        let mut int = self.totals.int.load(Ordering::Relaxed);
+        let mut float = f64::from_bits(self.totals.float.load(Ordering::Relaxed));
+        for row in self.rows.iter().flat_map(|rows| rows.rows()) {
+            int = int.wrapping_add(row[INT].load(Ordering::Relaxed));
+            float += f64::from_bits(row[FLOAT].load(Ordering::Relaxed));
+        }
+        (int, float)
     }
 }
 
 /// A counter: a total that only goes up (until the process restarts).
 ///
-/// `inc` and `inc_by` take the integer fast path (one atomic add); `add` takes any
-/// non-negative `f64`. The exposed value is the sum of both.
+/// `inc` and `inc_by` take the integer fast path; `add` takes any non-negative `f64`.
+/// The exposed value is the sum of both.
+///
+/// A counter made on its own (`Counter::default()`, registered with
+/// [`Registry::register_metric`](crate::Registry::register_metric)) counts per thread:
+/// each thread adds to a row of its own (made by its first update, one allocation of
+/// 128 bytes, for the first 8 threads alive at once), with a plain load and store and
+/// no locked instruction, and threads sharing the counter never write the same cache
+/// line. Reading adds up the rows. A vec's child (see
+/// [`CounterVec`](crate::CounterVec)) has one atomic total instead, updated by one
+/// atomic add: a row per thread and series would cost series churn an allocation
+/// each; [`ShardedCounter`](crate::ShardedCounter) is the per-thread kind as a child.
 ///
 /// ```
 /// use promsdk::Counter;
@@ -92,15 +158,19 @@ impl Counter {
 
     /// Adds a whole number.
     ///
-    /// One atomic add and no update mark: TTL expiry sees the integer total change (see
-    /// [`Metric::untouched_progress`]). Only adding zero, which changes nothing, marks.
+    /// A load and a store of this thread's row, or one atomic add, and no update mark:
+    /// TTL expiry sees the integer total change (see [`Metric::untouched_progress`]).
+    /// Only adding zero, which changes nothing, marks.
     #[inline]
     pub fn inc_by(&self, n: u64) {
         if n == 0 {
             self.0.lifecycle.touch();
         }
-        // Relaxed: only atomicity matters (see the `metrics` module doc).
-        self.0.totals.int.fetch_add(n, Ordering::Relaxed);
+        match &self.0.rows {
+            // Relaxed: only atomicity matters (see the `metrics` module doc).
+            None => _ = self.0.totals.int.fetch_add(n, Ordering::Relaxed),
+            Some(rows) => self.0.inc_by_in_row(rows, n),
+        }
     }
 
     /// Adds `v`, which must be non-negative and not NaN.
@@ -110,7 +180,14 @@ impl Counter {
             return Err(Error::NegativeCounterAdd { value: v });
         }
         self.0.lifecycle.touch();
-        atomic_f64_add(&self.0.totals.float, v);
+        if let Some(row) = self.0.rows.as_deref().and_then(ThreadShards::own) {
+            // Relaxed: as in `inc_by`.
+            let float = &row[FLOAT];
+            let sum = f64::from_bits(float.load(Ordering::Relaxed)) + v;
+            float.store(sum.to_bits(), Ordering::Relaxed);
+        } else {
+            atomic_f64_add(&self.0.totals.float, v);
+        }
         Ok(())
     }
 
@@ -154,8 +231,18 @@ impl Counter {
 
     /// The current total.
     pub fn get(&self) -> f64 {
-        self.0.totals.int.load(Ordering::Relaxed) as f64
-            + f64::from_bits(self.0.totals.float.load(Ordering::Relaxed))
+        let (int, float) = self.0.read();
+        int as f64 + float
+    }
+
+    /// A counter on its own if `child` is the default (see [`NewChild`]), counting per
+    /// thread; a vec's child with one atomic total otherwise, or per thread if
+    /// `per_thread`.
+    pub(crate) fn with_rows(child: NewChild<'_>, per_thread: bool) -> Self {
+        let per_thread = per_thread || child.is_standalone();
+        Counter(Shared::new(child, |lifecycle| {
+            Core::new(lifecycle, per_thread)
+        }))
     }
 }
 
@@ -168,7 +255,7 @@ impl Metric for Counter {
     }
 
     fn from_config(_: &(), child: NewChild<'_>) -> Self {
-        Counter(Shared::new(child, Core::new))
+        Self::with_rows(child, false)
     }
 
     fn value(&self) -> Value {
@@ -197,10 +284,10 @@ impl Metric for Counter {
     fn untouched_progress(&self) -> u64 {
         // Relaxed: an older total only makes a child look idle; a sweep frees one only
         // after a second look ordered after the drops of the handles that updated it
-        // (see `crate::vec::ttl`), and a gather hides it for that gather at most. A
-        // plain load: a read-modify-write here (as before) took the totals' line
-        // exclusive at every gather of a TTL vec, a locked instruction per child.
-        self.0.totals.int.load(Ordering::Relaxed)
+        // (see `crate::vec::ttl`), and a gather hides it for that gather at most. Plain
+        // loads: a read-modify-write here (as before) took the totals' line exclusive
+        // at every gather of a TTL vec, a locked instruction per child.
+        self.0.read().0
     }
 }
 
@@ -210,7 +297,7 @@ mod tests {
 
     /// The identity a lookup reads, the totals an update writes and the handle count a
     /// clone writes are on different 64-byte lines, without the over-alignment that
-    /// would take the allocator's slow path.
+    /// would take the allocator's slow path; `rows` is off the totals' line.
     #[test]
     fn identity_and_totals_have_cache_lines_of_their_own() {
         crate::metrics::layout::assert_state_apart(
@@ -222,6 +309,11 @@ mod tests {
             std::mem::size_of::<Core>(),
             std::mem::align_of::<Core>(),
         );
+        // The words updates write, and `rows`, which they read.
+        crate::metrics::layout::assert_state_parts_apart(&[
+            (std::mem::offset_of!(Core, totals), 16),
+            (std::mem::offset_of!(Core, rows), 8),
+        ]);
     }
 
     /// `inc` is one atomic add: no mark, but the progress TTL expiry compares moves;
@@ -242,19 +334,119 @@ mod tests {
 
     #[test]
     fn clones_share_the_value_across_threads() {
+        const PER_THREAD: u64 = if cfg!(miri) { 50 } else { 10_000 };
         let c = Counter::default();
         std::thread::scope(|s| {
             for _ in 0..4 {
                 let c = c.clone();
                 s.spawn(move || {
-                    for _ in 0..10_000 {
+                    for _ in 0..PER_THREAD {
                         c.inc();
                         c.add(0.5).unwrap();
                     }
                 });
             }
         });
-        assert_eq!(c.get(), 60_000.0);
+        assert_eq!(c.get(), 4.0 * 1.5 * PER_THREAD as f64);
+    }
+
+    /// How many rows `c` has, and what its shared words hold.
+    fn rows_and_shared(c: &Counter) -> (Option<usize>, f64) {
+        let totals = &c.0.totals;
+        let shared = totals.int.load(Ordering::Relaxed) as f64
+            + f64::from_bits(totals.float.load(Ordering::Relaxed));
+        (c.0.rows.as_ref().map(|rows| rows.rows().count()), shared)
+    }
+
+    /// Whether the calling thread has a row in metrics with rows (tests running beside
+    /// this one may hold the low slots).
+    fn has_row() -> bool {
+        super::super::thread_slot::current()
+            .is_some_and(|slot| slot < super::super::thread_shards::SHARDS)
+    }
+
+    #[test]
+    fn a_counter_on_its_own_counts_per_thread_a_child_in_one_atomic() {
+        let c = Counter::default();
+        c.inc();
+        c.add(0.5).unwrap();
+        let row = has_row();
+        let expected = if row { (Some(1), 0.0) } else { (Some(0), 1.5) };
+        assert_eq!(rows_and_shared(&c), expected);
+        let other = std::thread::scope(|s| {
+            s.spawn(|| {
+                c.inc_by(2);
+                has_row()
+            })
+            .join()
+            .unwrap()
+        });
+        let rows = usize::from(row) + usize::from(other);
+        let shared = if row { 0.0 } else { 1.5 } + if other { 0.0 } else { 2.0 };
+        assert_eq!(rows_and_shared(&c), (Some(rows), shared));
+        assert_eq!(c.get(), 3.5);
+
+        let vec = crate::CounterVec::new(crate::Opts::new("c_total", "C."), &["a"]).unwrap();
+        let child = vec.with_label_values(&["x"]);
+        child.inc();
+        child.add(0.5).unwrap();
+        assert_eq!(rows_and_shared(&child), (None, 1.5));
+        let vec = crate::MetricVec::<crate::ShardedCounter>::new(
+            crate::Opts::new("s_total", "S."),
+            &["a"],
+        )
+        .unwrap();
+        let child = vec.with_label_values(&["x"]);
+        child.inc();
+        let expected = if row { (Some(1), 0.0) } else { (Some(0), 1.0) };
+        assert_eq!(rows_and_shared(&child.0), expected, "a sharded child");
+    }
+
+    /// 12 threads alive at once: at least 4 of them past the rows, in the shared words;
+    /// a reader meanwhile never sees the total go down; the total is exact.
+    #[test]
+    fn threads_with_and_without_rows_add_up_exactly_while_read() {
+        const THREADS: usize = super::super::thread_shards::SHARDS + 4;
+        const PER_THREAD: u64 = if cfg!(miri) { 10 } else { 20_000 };
+        let c = Counter::default();
+        let alive = std::sync::Barrier::new(THREADS + 1);
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    // Slots taken while all are alive, so distinct.
+                    has_row();
+                    alive.wait();
+                    for _ in 0..PER_THREAD {
+                        c.inc();
+                        c.add(0.25).unwrap();
+                    }
+                });
+            }
+            s.spawn(|| {
+                alive.wait();
+                let mut last = 0.0;
+                while !done.load(Ordering::Relaxed) {
+                    let now = c.get();
+                    assert!(now >= last, "{now} after {last}");
+                    last = now;
+                }
+            });
+            // Released once every updating thread is done.
+            s.spawn(|| {
+                while c.get() < (THREADS as u64 * PER_THREAD) as f64 * 1.25 {
+                    std::thread::yield_now();
+                }
+                done.store(true, Ordering::Relaxed);
+            });
+        });
+        let (rows, shared) = rows_and_shared(&c);
+        assert!(rows.is_some_and(|r| r <= super::super::thread_shards::SHARDS));
+        assert!(
+            shared >= (4 * PER_THREAD) as f64 * 1.25,
+            "{shared} in the shared words"
+        );
+        assert_eq!(c.get(), (THREADS as u64 * PER_THREAD) as f64 * 1.25);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod sharded_counter;
 pub(crate) mod shared;
 pub mod stateset;
 pub mod summary;
+mod thread_shards;
 mod thread_slot;
 pub mod timer;
 
@@ -86,6 +87,8 @@ pub struct NewChild<'a> {
     values: &'a [&'a str],
     labels: LabelText<'a>,
     now: u64,
+    /// Made by a vec (`new`), not the default.
+    in_vec: bool,
 }
 
 impl<'a> NewChild<'a> {
@@ -97,7 +100,13 @@ impl<'a> NewChild<'a> {
             values,
             labels,
             now,
+            in_vec: true,
         }
+    }
+
+    /// Whether this is the default: for a metric that is no vec's child.
+    pub(crate) fn is_standalone(&self) -> bool {
+        !self.in_vec
     }
 }
 
@@ -311,6 +320,16 @@ pub(crate) mod layout {
     /// line, wherever a 16-byte-aligned allocation starts.
     fn assert_apart(parts: &[(usize, usize)]) {
         assert_apart_in(64, parts);
+    }
+
+    /// Asserts that no two of `parts` (offset, length) of a metric's shared state share
+    /// a 64-byte line, wherever its 16-byte-aligned allocation starts.
+    pub(crate) fn assert_state_parts_apart(parts: &[(usize, usize)]) {
+        let in_allocation: Vec<_> = parts
+            .iter()
+            .map(|&(offset, len)| (ARC_COUNTS + offset, len))
+            .collect();
+        assert_apart(&in_allocation);
     }
 
     /// Asserts that no two of `parts` share a `block`-byte block, wherever a

@@ -205,6 +205,7 @@ mod tests {
                 values,
                 labels,
                 now: 0,
+                in_vec: true,
             })
         })
     }

@@ -3,9 +3,10 @@
 //! same loop: both threads do `iters` increments, timed from a common start until both
 //! are done.
 //!
-//! promsdk runs twice: `promsdk` is the plain `Counter` (one atomic, like every peer's
-//! counter), `promsdk/sharded` the `ShardedCounter` made for contended updates (one
-//! cache line per shard).
+//! promsdk runs twice: `promsdk` is the plain `Counter`, made on its own, and
+//! `promsdk/sharded` the `ShardedCounter` (the same per-thread rows, also as a vec's
+//! child). Both count in a row per thread (a plain load and store on a line of the
+//! thread's own); every peer's counter is one atomic that both threads add to.
 //!
 //! `contended_observe_2threads`: the same with one histogram (default buckets), each
 //! thread observing `OBSERVED` in a cycle. `metrics` drains its observations into
