@@ -16,9 +16,11 @@ use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 /// placed after the state, keeps the totals out of the 128-byte block of whatever the
 /// allocator places next (see [`STATE_GAP`](super::STATE_GAP)).
 ///
-/// `rows`, which every update reads, lies in that padding, [`ROWS_GAP`] bytes after the
-/// totals: off their line, which threads updating a vec's child take turns to write (a
-/// read of a word on it before the add would move the line twice per update).
+/// `rows`, which every update of a counter with rows reads, lies in that padding,
+/// [`ROWS_GAP`] bytes after the totals: off their line, which threads past the rows add
+/// to (a read of a word on it before the add would move the line twice per update).
+/// Whether a counter has rows is the mark of its handles (see [`Shared::new_marked`]):
+/// a vec child's update reads nothing before its add.
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
@@ -38,6 +40,10 @@ struct Core {
 const ROWS_GAP: usize = 16;
 
 impl HasLifecycle for Core {
+    /// Marked: the handles of a counter with rows, so that an update tells the two kinds
+    /// apart from the handle alone.
+    const MARKED: bool = true;
+
     fn lifecycle_mut(&mut self) -> &mut Lifecycle {
         &mut self.lifecycle
     }
@@ -78,11 +84,16 @@ impl Core {
 }
 
 impl Core {
-    /// Adds `n` in this thread's row of `rows` (the counter's), or to the shared total if
-    /// the thread has none.
+    /// This thread's row, if the counter has rows and the thread one of them.
     #[inline]
-    fn inc_by_in_row(&self, rows: &ThreadShards, n: u64) {
-        if let Some(row) = rows.own() {
+    fn own_row(&self) -> Option<&[AtomicU64]> {
+        self.rows.as_deref()?.own()
+    }
+
+    /// Adds `n` in this thread's row, or to the shared total if it has none.
+    #[inline]
+    fn inc_by_in_row(&self, n: u64) {
+        if let Some(row) = self.own_row() {
             // Relaxed: only this thread writes its row, and a reader needs each word
             // read whole, which every atomic load and store is.
             let int = &row[INT];
@@ -91,8 +102,20 @@ impl Core {
                 Ordering::Relaxed,
             );
         } else {
-            // Relaxed: as above.
+            // Relaxed: only atomicity matters (see the `metrics` module doc).
             self.totals.int.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `v` in this thread's row, or to the shared total if it has none.
+    fn add_in_row(&self, v: f64) {
+        if let Some(row) = self.own_row() {
+            // Relaxed: as in `inc_by_in_row`.
+            let float = &row[FLOAT];
+            let sum = f64::from_bits(float.load(Ordering::Relaxed)) + v;
+            float.store(sum.to_bits(), Ordering::Relaxed);
+        } else {
+            atomic_f64_add(&self.totals.float, v);
         }
     }
 
@@ -166,10 +189,12 @@ impl Counter {
         if n == 0 {
             self.0.lifecycle.touch();
         }
-        match &self.0.rows {
+        // A vec's child is unmarked (no rows): told from the handle alone, so its
+        // update reads nothing before its add.
+        match self.0.unmarked() {
             // Relaxed: only atomicity matters (see the `metrics` module doc).
-            None => _ = self.0.totals.int.fetch_add(n, Ordering::Relaxed),
-            Some(rows) => self.0.inc_by_in_row(rows, n),
+            Some(core) => _ = core.totals.int.fetch_add(n, Ordering::Relaxed),
+            None => self.0.inc_by_in_row(n),
         }
     }
 
@@ -180,13 +205,9 @@ impl Counter {
             return Err(Error::NegativeCounterAdd { value: v });
         }
         self.0.lifecycle.touch();
-        if let Some(row) = self.0.rows.as_deref().and_then(ThreadShards::own) {
-            // Relaxed: as in `inc_by`.
-            let float = &row[FLOAT];
-            let sum = f64::from_bits(float.load(Ordering::Relaxed)) + v;
-            float.store(sum.to_bits(), Ordering::Relaxed);
-        } else {
-            atomic_f64_add(&self.0.totals.float, v);
+        match self.0.unmarked() {
+            Some(core) => atomic_f64_add(&core.totals.float, v),
+            None => self.0.add_in_row(v),
         }
         Ok(())
     }
@@ -240,9 +261,8 @@ impl Counter {
     /// `per_thread`.
     pub(crate) fn with_rows(child: NewChild<'_>, per_thread: bool) -> Self {
         let per_thread = per_thread || child.is_standalone();
-        Counter(Shared::new(child, |lifecycle| {
-            Core::new(lifecycle, per_thread)
-        }))
+        let state = |lifecycle| Core::new(lifecycle, per_thread);
+        Counter(Shared::new_marked(child, state, per_thread))
     }
 }
 

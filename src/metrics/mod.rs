@@ -3,7 +3,8 @@
 //!
 //! Every metric is a cheap `Clone` handle over shared atomics: clones update the same
 //! value. Update paths are lock-free, allocation-free (but for a thread's first
-//! observation of a histogram, which makes the thread's shard of it) and use `Relaxed`
+//! observation of a histogram or first update of a counter with per-thread rows, which
+//! makes the thread's row of it: see `thread_shards.rs`) and use `Relaxed`
 //! orderings: a metric value is a statistic read by a later gather, nothing else is
 //! published through it, so only the atomicity of each update matters.
 
