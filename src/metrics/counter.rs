@@ -81,9 +81,7 @@ impl Core {
             _after: [0; STATE_GAP - ROWS_GAP - 8],
         }
     }
-}
 
-impl Core {
     /// This thread's row, if the counter has rows and the thread one of them.
     #[inline]
     fn own_row(&self) -> Option<&[AtomicU64]> {
@@ -119,13 +117,23 @@ impl Core {
         }
     }
 
-    /// The whole and the fractional total: the shared words and every row.
-    fn read(&self) -> (u64, f64) {
+    /// The whole and the fractional total of the shared words.
+    #[inline]
+    fn shared_totals(&self) -> (u64, f64) {
         // Relaxed: a statistic; each word is read atomically, and each only grows, so
         // a later read by the same thread is never smaller.
-        let mut int = self.totals.int.load(Ordering::Relaxed);
-        let mut float = f64::from_bits(self.totals.float.load(Ordering::Relaxed));
+        let int = self.totals.int.load(Ordering::Relaxed);
+        (
+            int,
+            f64::from_bits(self.totals.float.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// The whole and the fractional total: the shared words and every row.
+    fn totals_with_rows(&self) -> (u64, f64) {
+        let (mut int, mut float) = self.shared_totals();
         for row in self.rows.iter().flat_map(|rows| rows.rows()) {
+            // Relaxed: as in `shared_totals`.
             int = int.wrapping_add(row[INT].load(Ordering::Relaxed));
             float += f64::from_bits(row[FLOAT].load(Ordering::Relaxed));
         }
@@ -252,8 +260,18 @@ impl Counter {
 
     /// The current total.
     pub fn get(&self) -> f64 {
-        let (int, float) = self.0.read();
+        let (int, float) = self.totals();
         int as f64 + float
+    }
+
+    /// The whole and the fractional total. A vec's child (unmarked) has no rows to read:
+    /// a gather or a TTL sweep reads its totals' line alone, not the line of `rows`.
+    #[inline]
+    fn totals(&self) -> (u64, f64) {
+        match self.0.unmarked() {
+            Some(core) => core.shared_totals(),
+            None => self.0.totals_with_rows(),
+        }
     }
 
     /// A counter on its own if `child` is the default (see [`NewChild`]), counting per
@@ -307,7 +325,7 @@ impl Metric for Counter {
         // (see `crate::vec::ttl`), and a gather hides it for that gather at most. Plain
         // loads: a read-modify-write here (as before) took the totals' line exclusive
         // at every gather of a TTL vec, a locked instruction per child.
-        self.0.read().0
+        self.totals().0
     }
 }
 
