@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use promsdk::{
     Collected, Collector, Counter, CounterVec, Error, GaugeVec, Lifecycle, ManualClock, Metric,
-    MetricType, MetricVec, NewChild, Opts, Value,
+    MetricType, MetricVec, NewChild, Opts, ShardedCounter, Value,
 };
 
 /// A hasher that sends every key to the same bucket.
@@ -465,6 +465,29 @@ fn every_kind_of_counter_update_keeps_its_series() {
         ]
     );
     assert_eq!(v.expire_idle(), 1, "only the idle child is freed");
+}
+
+/// A `ShardedCounter` child counts in rows per thread, without an update mark: its
+/// increments, there and not in its shared total, still keep its series alive.
+#[test]
+fn sharded_counter_children_are_kept_by_increments_in_their_rows() {
+    let clock = ManualClock::new();
+    let v = MetricVec::<ShardedCounter>::builder(Opts::new("s_total", "h"), &["k"])
+        .ttl(Duration::from_secs(60))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    // From a thread of its own as well, which takes a row of its own.
+    thread::scope(|s| {
+        s.spawn(|| v.with_label_values(&["busy"]).inc());
+    });
+    v.with_label_values(&["idle"]).inc();
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(50));
+        v.with_label_values(&["busy"]).inc();
+        v.expire_idle();
+    }
+    assert_eq!(exported(&v), vec![(labels(&[("k", "busy")]), 4.0)]);
 }
 
 #[test]
