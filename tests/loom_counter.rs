@@ -7,12 +7,9 @@
 
 use promsdk::Counter;
 
-/// Runs `f` in every interleaving with at most three preemptions.
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(f);
-}
+#[path = "common/loom_model.rs"]
+mod loom_model;
+use loom_model::model;
 
 /// Two threads each adding 1 and then 0.5 in their rows (made by their first
 /// increment), read twice meanwhile.

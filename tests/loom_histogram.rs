@@ -23,12 +23,9 @@ fn read(h: &Histogram) -> (u64, u64, f64) {
     (buckets[0].cumulative_count, count, sum)
 }
 
-/// Runs `f` in every interleaving with at most three preemptions.
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(f);
-}
+#[path = "common/loom_model.rs"]
+mod loom_model;
+use loom_model::model;
 
 /// Two observers (0.5 into `le="1"`, 2.0 into `+Inf`) and a snapshot between them.
 #[test]

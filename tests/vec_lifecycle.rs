@@ -290,12 +290,17 @@ fn gathered_samples_outlive_their_children_and_vec() {
     assert_eq!(samples[1].labels.pairs()[0].value.as_ref(), "404");
 }
 
-fn ttl_vec(clock: &ManualClock) -> CounterVec {
-    CounterVec::builder(Opts::new("c_total", "h"), &["k"])
-        .ttl(Duration::from_secs(60))
+/// A vec of `M` labelled `k` whose children expire after `ttl` idle, timed by `clock`.
+fn vec_with_ttl<M: Metric<Config = ()>>(clock: &ManualClock, ttl: Duration) -> MetricVec<M> {
+    MetricVec::builder(Opts::new("c_total", "h"), &["k"])
+        .ttl(ttl)
         .clock(Arc::new(clock.clone()))
         .build()
         .unwrap()
+}
+
+fn ttl_vec(clock: &ManualClock) -> CounterVec {
+    vec_with_ttl(clock, Duration::from_secs(60))
 }
 
 #[test]
@@ -365,11 +370,7 @@ impl Metric for RacingCounter {
 #[test]
 fn an_update_through_a_handle_dropped_during_a_sweep_is_kept() {
     let clock = ManualClock::new();
-    let v = MetricVec::<RacingCounter>::builder(Opts::new("c_total", "h"), &["k"])
-        .ttl(Duration::from_secs(1))
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap();
+    let v: MetricVec<RacingCounter> = vec_with_ttl(&clock, Duration::from_secs(1));
     let handle = v.with_label_values(&["a"]);
     handle.0.inc();
     clock.advance(Duration::from_secs(5));
@@ -472,11 +473,7 @@ fn every_kind_of_counter_update_keeps_its_series() {
 #[test]
 fn sharded_counter_children_are_kept_by_increments_in_their_rows() {
     let clock = ManualClock::new();
-    let v = MetricVec::<ShardedCounter>::builder(Opts::new("s_total", "h"), &["k"])
-        .ttl(Duration::from_secs(60))
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap();
+    let v: MetricVec<ShardedCounter> = vec_with_ttl(&clock, Duration::from_secs(60));
     // From a thread of its own as well, which takes a row of its own.
     thread::scope(|s| {
         s.spawn(|| v.with_label_values(&["busy"]).inc());
