@@ -95,7 +95,8 @@ impl<T: HasLifecycle> Shared<T> {
         state: impl FnOnce(Lifecycle) -> T,
         marked: bool,
     ) -> Self {
-        debug_assert!(T::MARKED || !marked, "a mark on a type without marks");
+        // Only a type whose handles clear the mark before reaching the state gets one.
+        let marked = marked && T::MARKED;
         let Some((layout, at)) = child.labels.layout_after(Layout::new::<Inner<T>>()) else {
             // A label text of over 2^61 bytes, longer than any memory holds.
             panic!(
