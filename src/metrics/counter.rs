@@ -31,13 +31,16 @@ struct Core {
     /// thread's row. `None` for a vec's children: a row per thread and child would cost
     /// each new series an allocation per updating thread.
     rows: Option<Box<ThreadShards>>,
-    _after: [u8; STATE_GAP - ROWS_GAP - 8],
+    _after: [u8; STATE_GAP - ROWS_GAP - ROWS_SIZE],
 }
 
 /// Bytes between the totals and `rows`: with the totals' last 32 bytes (the exemplar,
 /// rarely written), the [`LINE_GAP`](super::LINE_GAP) that keeps `rows` off the line of
 /// the totals' first 16 (the two words updates write).
 const ROWS_GAP: usize = 16;
+
+/// The size of `rows`, which the padding after the totals gives room to.
+const ROWS_SIZE: usize = std::mem::size_of::<Option<Box<ThreadShards>>>();
 
 impl HasLifecycle for Core {
     /// Marked: the handles of a counter with rows, so that an update tells the two kinds
@@ -77,8 +80,8 @@ impl Core {
                 exemplar: Mutex::new(None),
             },
             _gap: [0; ROWS_GAP],
-            rows: per_thread.then(|| Box::new(ThreadShards::new(2))),
-            _after: [0; STATE_GAP - ROWS_GAP - 8],
+            rows: per_thread.then(|| Box::new(ThreadShards::new(FLOAT + 1))),
+            _after: [0; STATE_GAP - ROWS_GAP - ROWS_SIZE],
         }
     }
 

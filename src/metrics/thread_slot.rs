@@ -1,5 +1,5 @@
-//! A small number for each live thread, its *slot*: the index of the thread's own
-//! shard in a histogram's (see `bucket_counts.rs`) and in a sharded counter's.
+//! A small number for each live thread, its *slot*: the index of the thread's own row
+//! in a histogram's or a counter's per-thread rows (see `thread_shards.rs`).
 //!
 //! A thread takes a slot at its first call to [`current`] and gives it back when it
 //! exits; the lowest free slot is taken first, so N threads busy at once hold N distinct
