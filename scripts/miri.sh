@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the unit tests of the modules with unsafe code under Miri (undefined behaviour,
 # leaks, data races; strict provenance): the label set's one allocation
-# (src/labels/packed.rs), a metric's state with its label set in one allocation
-# (src/metrics/shared.rs; vec::typed's tests make and drop vec children too), the
+# (src/labels/packed.rs), a metric's state with its label set (and its key, when too
+# long to be inline: src/metrics/key.rs) in one allocation (src/metrics/shared.rs;
+# vec::typed's tests make and drop vec children too), the
 # per-thread shortcut to a vec's caches and tables (src/vec/recent.rs, used by
 # src/vec/cache.rs and src/vec/typed.rs), the encoders' writes into a buffer's spare
 # capacity (src/encoding/line.rs, `write_plain_line`), the per-thread rows of histograms
@@ -19,5 +20,5 @@ MIRIFLAGS="-Zmiri-strict-provenance" \
     cargo +nightly miri test -p promsdk --lib -- labels:: metrics::shared:: metrics::bucket_counts:: \
     metrics::thread_shards:: metrics::counter::tests::a_counter_on_its_own \
     metrics::counter::tests::threads_with_and_without_rows metrics::counter::tests::clones_share \
-    metrics::sharded_counter:: \
+    metrics::sharded_counter:: metrics::key::tests::long_values metrics::key::tests::matches_exactly \
     vec::recent vec::typed encoding::

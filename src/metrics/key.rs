@@ -2,39 +2,78 @@
 //! without following a pointer per value.
 
 use std::cmp::Ordering;
+use std::ptr::NonNull;
 
 /// Label values stored back to back, each as its length (LEB128: one byte below 128)
 /// followed by its bytes; inline in the child's [`Lifecycle`](super::Lifecycle) when they
 /// fit (up to [`INLINE`] bytes: three values of 13 bytes do), so the compare on a lookup
-/// reads only the lifecycle's first cache line.
+/// reads only the lifecycle's first cache line. Longer ones are placed in the child's own
+/// allocation, after its state (see [`Key::placed`]), which saves each such child an
+/// allocation of its own.
 pub(crate) struct Key(Repr);
 
-/// The bytes, inline or in an allocation of their own. 48 bytes either way: the tag,
-/// the inline length and `INLINE` bytes; with the lifecycle's hash and mark, one
-/// 64-byte line.
+/// The bytes, inline or in the allocation of the metric holding the key. 48 bytes
+/// either way: the tag, the inline length and `INLINE` bytes; with the lifecycle's hash
+/// and mark, one 64-byte line.
 enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<[u8]>),
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    /// `len` bytes at `at`, which outlive the key (see [`Key::placed`]).
+    Placed {
+        at: NonNull<u8>,
+        len: usize,
+    },
 }
 
-/// Bytes a key holds without an allocation of its own.
+// SAFETY: a placed key's bytes are written before the key is made and never after, and
+// outlive it (`Key::placed`'s contract): the key only hands out shared access to bytes
+// nothing changes, as a `Box<[u8]>` would.
+unsafe impl Send for Key {}
+// SAFETY: as for `Send` above.
+unsafe impl Sync for Key {}
+
+/// Bytes a key holds inline.
 const INLINE: usize = 46;
 
 impl Key {
-    pub(crate) fn new(values: &[&str]) -> Self {
+    /// How many bytes the key of `values` takes outside its lifecycle (see
+    /// [`Key::placed`]): `None` when it fits inline.
+    pub(crate) fn placed_len(values: &[&str]) -> Option<usize> {
         let total: usize = values.iter().map(|v| len_size(v.len()) + v.len()).sum();
-        if total <= INLINE {
+        (total > INLINE).then_some(total)
+    }
+
+    /// The key of `values`: inline when `room` is `None` (`placed_len` is), else
+    /// written into `room`, which has `placed_len(values)` bytes.
+    ///
+    /// # Safety
+    ///
+    /// `room`, if any, is valid for writes of its length, which is `placed_len(values)`,
+    /// and nothing else reads or writes it while the key, or any key moved from it,
+    /// lives, nor frees it before: in a metric's allocation, the key lives in the state,
+    /// which is dropped before the allocation is freed.
+    pub(crate) unsafe fn placed(values: &[&str], room: Option<NonNull<[u8]>>) -> Self {
+        let Some(room) = room else {
             let mut bytes = [0; INLINE];
             let len = write_values(values, &mut bytes);
-            // Fits: at most `INLINE` bytes.
+            // At most `INLINE` bytes: `placed_len` is `None` (the caller's promise), and
+            // `write_values` writes no more than `bytes` holds.
             return Key(Repr::Inline {
                 len: len as u8,
                 bytes,
             });
-        }
-        let mut bytes = vec![0; total].into_boxed_slice();
-        write_values(values, &mut bytes);
-        Key(Repr::Heap(bytes))
+        };
+        let (at, len) = (room.cast::<u8>(), room.len());
+        // SAFETY: the caller's promise: `len` writable bytes that only this key uses,
+        // zeroed first so that the slice below refers to initialized bytes.
+        let bytes = unsafe {
+            at.as_ptr().write_bytes(0, len);
+            std::slice::from_raw_parts_mut(at.as_ptr(), len)
+        };
+        write_values(values, bytes);
+        Key(Repr::Placed { at, len })
     }
 
     /// The encoded values.
@@ -42,7 +81,9 @@ impl Key {
     fn bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
-            Repr::Heap(bytes) => bytes,
+            // SAFETY: `len` bytes written by `placed`, unchanged and alive while the key
+            // is (its contract).
+            Repr::Placed { at, len } => unsafe { std::slice::from_raw_parts(at.as_ptr(), *len) },
         }
     }
 
@@ -389,6 +430,30 @@ pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
 mod tests {
     use super::*;
 
+    /// A key of `values` as tests use one: placed, if too long to be inline, in a
+    /// buffer that lives as long as it.
+    struct Owned {
+        key: Key,
+        _bytes: Vec<u8>,
+    }
+
+    impl std::ops::Deref for Owned {
+        type Target = Key;
+
+        fn deref(&self) -> &Key {
+            &self.key
+        }
+    }
+
+    fn key(values: &[&str]) -> Owned {
+        let mut bytes = vec![0; Key::placed_len(values).unwrap_or(0)];
+        let room = Key::placed_len(values).map(|_| NonNull::from(bytes.as_mut_slice()));
+        // SAFETY: the buffer has room for the placed bytes, only the key uses it, and it
+        // is dropped after the key (the fields drop in order).
+        let key = unsafe { Key::placed(values, room) };
+        Owned { key, _bytes: bytes }
+    }
+
     #[test]
     fn bytes_eq_finds_a_difference_at_every_position_of_every_length() {
         for n in 0..48 {
@@ -426,7 +491,7 @@ mod tests {
                             .unwrap()
                     };
                     assert_eq!(
-                        Key::new(a).cmp_by(&Key::new(b), order),
+                        key(a).cmp_by(&key(b), order),
                         set(a).cmp(&set(b)),
                         "{names:?}: {a:?} vs {b:?}"
                     );
@@ -464,11 +529,7 @@ mod tests {
         }
         for a in &keys {
             for b in &keys {
-                assert_eq!(
-                    Key::new(a).cmp_by(&Key::new(b), &[]),
-                    a.cmp(b),
-                    "{a:?} vs {b:?}"
-                );
+                assert_eq!(key(a).cmp_by(&key(b), &[]), a.cmp(b), "{a:?} vs {b:?}");
             }
         }
     }
@@ -479,14 +540,14 @@ mod tests {
     fn sort_keys_order_as_keys_do() {
         let long = "y".repeat(130);
         let values = ["", "a", "ab", "b", "x-longer-than-eight", "é", &long];
-        let mut keys: Vec<Key> = Vec::new();
+        let mut keys: Vec<Owned> = Vec::new();
         for a in values {
             for b in values {
-                keys.push(Key::new(&[a, b]));
+                keys.push(key(&[a, b]));
                 // Written after other bytes, the values each with their zero, in order.
                 for order in [&[][..], &[1, 0][..]] {
                     let mut out = vec![7];
-                    assert!(Key::new(&[a, b]).write_sort_key(order, &mut out));
+                    assert!(key(&[a, b]).write_sort_key(order, &mut out));
                     let (first, second) = if order.is_empty() { (a, b) } else { (b, a) };
                     let expected = [&[7][..], first.as_bytes(), &[0], second.as_bytes(), &[0]];
                     assert_eq!(out, expected.concat(), "{a:?} {b:?} {order:?}");
@@ -505,7 +566,7 @@ mod tests {
                 }
             }
         }
-        assert!(!Key::new(&["a", "b\0"]).write_sort_key(&[], &mut Vec::new()));
+        assert!(!key(&["a", "b\0"]).write_sort_key(&[], &mut Vec::new()));
         // A zero anywhere in a value is refused, whatever its place in a word.
         for len in 1..20 {
             for at in 0..len {
@@ -513,7 +574,7 @@ mod tests {
                 value[at] = 0;
                 let value = String::from_utf8(value).unwrap();
                 for (order, first) in [(&[][..], ""), (&[][..], "a"), (&[1, 0][..], "a")] {
-                    let key = Key::new(&[first, &value]);
+                    let key = key(&[first, &value]);
                     assert!(
                         !key.write_sort_key(order, &mut vec![7; at % 5]),
                         "{len} {at}"
@@ -563,7 +624,7 @@ mod tests {
     #[test]
     fn long_values_take_longer_lengths() {
         let (a, b, c) = ("a".repeat(127), "b".repeat(128), "c".repeat(20_000));
-        let key = Key::new(&[&a, &b, &c, ""]);
+        let key = key(&[&a, &b, &c, ""]);
         assert_eq!(key.values().collect::<Vec<_>>(), [&a[..], &b, &c, ""]);
         assert!(key.matches(&[&a, &b, &c, ""]));
         let mut c2 = c.clone();
@@ -584,13 +645,13 @@ mod tests {
             &["ü", "日本"],
         ];
         for (i, a) in cases.iter().enumerate() {
-            let key = Key::new(a);
+            let key = key(a);
             assert_eq!(key.values().collect::<Vec<_>>(), *a, "case {i}");
             for (j, b) in cases.iter().enumerate() {
                 assert_eq!(key.matches(b), i == j, "{a:?} vs {b:?}");
             }
         }
-        let key = Key::new(&["x", "y"]);
+        let key = key(&["x", "y"]);
         assert_eq!(key.value(1), Some("y"));
         assert_eq!(key.value(2), None);
         assert!(!key.matches(&["x", "z"]));

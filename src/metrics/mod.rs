@@ -202,14 +202,14 @@ impl std::fmt::Debug for Lifecycle {
 }
 
 impl Lifecycle {
-    /// The lifecycle of the vec child with these label values, hashed to `hash`, whose
-    /// label set is `labels`, seen at `now` (vec clock nanoseconds).
-    fn for_child(hash: u64, values: &[&str], labels: LabelSet, now: u64) -> Self {
+    /// The lifecycle of the vec child whose label values, hashed to `hash`, are `key`,
+    /// whose label set is `labels`, seen at `now` (vec clock nanoseconds).
+    fn for_child(hash: u64, key: Key, labels: LabelSet, now: u64) -> Self {
         Lifecycle {
             _before: [0; LINE_GAP],
             id: Identity {
                 hash,
-                key: Key::new(values),
+                key,
                 touched: AtomicBool::new(false),
             },
             child: Child {

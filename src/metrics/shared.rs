@@ -5,6 +5,7 @@
 //! ```text
 //! Counts { handles }    16 bytes, where `Arc`'s strong and weak counts would be
 //! the state             the metric's, its lifecycle first
+//! the key               label values too long for the lifecycle (see `Key::placed`), if any
 //! the label set         its tail, header and text (see `crate::labels::LabelText::place`)
 //! ```
 //!
@@ -25,6 +26,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
 
+use super::key::Key;
 use super::{Lifecycle, NewChild};
 use crate::sync::{fence, AtomicUsize, Ordering};
 
@@ -97,10 +99,24 @@ impl<T: HasLifecycle> Shared<T> {
     ) -> Self {
         // Only a type whose handles clear the mark before reaching the state gets one.
         let marked = marked && T::MARKED;
-        let Some((layout, at)) = child.labels.layout_after(Layout::new::<Inner<T>>()) else {
-            // A label text of over 2^61 bytes, longer than any memory holds.
+        // The state, then the key's bytes if they do not fit in the lifecycle (where
+        // nothing writes them after it is made), then the label set.
+        let placed_len = Key::placed_len(child.values);
+        let state_layout = Layout::new::<Inner<T>>();
+        let with_key = match placed_len {
+            None => Some((state_layout, state_layout.size())),
+            Some(len) => Layout::array::<u8>(len)
+                .and_then(|key| state_layout.extend(key))
+                .ok(),
+        };
+        let Some(((layout, at), key_at)) = with_key
+            .and_then(|(prefix, key_at)| Some((child.labels.layout_after(prefix)?, key_at)))
+        else {
+            // Label values or a label text of over 2^61 bytes, longer than any memory
+            // holds.
             panic!(
-                "capacity overflow: a label set of {} bytes",
+                "capacity overflow: label values of {} bytes, a label set of {} bytes",
+                placed_len.unwrap_or(0),
                 child.labels.text_len()
             );
         };
@@ -110,11 +126,18 @@ impl<T: HasLifecycle> Shared<T> {
             alloc::handle_alloc_error(layout)
         };
         // SAFETY: `start` is a fresh allocation of `layout` from the global allocator and
-        // `(layout, at)` what `layout_after` gave; the state below is written before
-        // `at` only, and nothing frees the allocation but the set's last reference (see
-        // `Drop`).
+        // `(layout, at)` what `layout_after` gave; the state and the key below are
+        // written before `at` only, and nothing frees the allocation but the set's last
+        // reference (see `Drop`).
         let labels = unsafe { child.labels.place(start, layout, at) };
-        let lifecycle = Lifecycle::for_child(child.hash, child.values, labels, child.now);
+        // SAFETY: the `placed_len` bytes from `key_at`, if any, lie before `at`, inside
+        // the allocation, and only the key uses them; the key lives in the state, which
+        // `Drop` drops in place before the set's last reference frees the allocation.
+        let key = unsafe {
+            let room = placed_len.map(|len| NonNull::slice_from_raw_parts(start.add(key_at), len));
+            Key::placed(child.values, room)
+        };
+        let lifecycle = Lifecycle::for_child(child.hash, key, labels, child.now);
         let inner = Inner {
             counts: Counts {
                 handles: AtomicUsize::new(1),
@@ -276,7 +299,13 @@ mod tests {
         // Marked handles or not: both reach their state and free it once.
         let dropped = std::sync::Arc::new(());
         for (samples_last, marked) in [(false, false), (true, false), (false, true), (true, true)] {
-            for values in [["x", "y"], ["q\"uote", "back\\slash"], ["", ""]] {
+            // The last two values are too long for the key to be inline: it is placed
+            // in the allocation, after the state.
+            let long = [
+                "a-label-value-of-thirty-bytes!",
+                "and-another-one-just-as-long!!",
+            ];
+            for values in [["x", "y"], ["q\"uote", "back\\slash"], ["", ""], long] {
                 let state = |lifecycle| State {
                     lifecycle,
                     _held: dropped.clone(),
@@ -291,6 +320,9 @@ mod tests {
                     LabelSet::from_pairs("m", &[("a", values[0]), ("b", values[1])]).unwrap();
                 assert_eq!(labels, expected);
                 assert_eq!(labels.pairs(), expected.pairs(), "parsed from the text");
+                let lifecycle = shared.lifecycle_ref();
+                assert!(lifecycle.is_child(7, &values));
+                assert!(lifecycle.key().values().eq(values));
                 assert_eq!(std::sync::Arc::strong_count(&dropped), 2);
                 drop(twin);
                 assert_eq!(shared.handle_count(), 1);
