@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::family::{MetricFamily, MetricType};
 use crate::labels::{
-    check_label_name, check_metric_name, render_sorted, LabelPair, LabelSet, LabelText,
+    check_label_name, check_metric_name, render_sorted, LabelPair, LabelSet, LabelText, Part,
+    Template,
 };
 
 /// Options naming a metric, in the style of client_golang's `Opts`.
@@ -96,6 +97,8 @@ struct DescInner {
     /// Every label in name order, as its index in the constant labels followed by the
     /// variable ones: a series' label set is built in this order, without sorting.
     name_order: Box<[usize]>,
+    /// The text of a series' label set, with holes for the variable values.
+    template: Template,
 }
 
 /// A validated metric descriptor, cheap to clone.
@@ -178,6 +181,10 @@ impl Desc {
                 .map_or("", |name| &**name),
         };
         name_order.sort_by(|&a, &b| label_name(a).cmp(label_name(b)));
+        let template = Template::new(name_order.iter().map(|&i| match const_labels.get(i) {
+            Some(pair) => (&*pair.name, Part::Constant(&pair.value)),
+            None => (label_name(i), Part::Variable(i - const_labels.len())),
+        }));
         Ok(Desc(Arc::new(DescInner {
             name: name.into(),
             help: opts.help.into(),
@@ -186,6 +193,7 @@ impl Desc {
             const_labels,
             variable_labels,
             name_order: name_order.into(),
+            template,
         })))
     }
 
@@ -234,8 +242,12 @@ impl Desc {
         f: impl FnOnce(LabelText<'_>) -> R,
     ) -> Result<R> {
         self.check_label_count(values.len())?;
-        // In name order straight away (names were checked distinct by `Desc::new`): no
-        // sort, no duplicate check.
+        let f = match self.0.template.render(values, f) {
+            Ok(r) => return Ok(r),
+            Err(f) => f,
+        };
+        // A value to escape, or a long text: pair by pair, in name order straight away
+        // (names were checked distinct by `Desc::new`): no sort, no duplicate check.
         let consts = &self.0.const_labels;
         let variable = &self.0.variable_labels;
         let pairs = self

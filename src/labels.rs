@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 
 use packed::Packed;
 pub(crate) use packed::PLACED_HEAD;
+pub(crate) use template::{Part, Template};
 
 mod packed;
+mod template;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_valid_metric_name(name: &str) -> bool {

@@ -247,6 +247,30 @@ pub(crate) fn render_plain<'a>(
     Some(at)
 }
 
+/// Writes a label set's text from its constant `text` and the values of its holes, as
+/// [`render_plain`] writes its pairs, to the start of `out`: `text` up to each hole's
+/// place, the hole's value, and after the last hole the rest of `text`. Returns the
+/// length written, or `None` (`out` then holding part of it) when a value may need
+/// escaping (see [`maybe_escaped`]), or the text does not fit.
+pub(crate) fn render_holes<'a>(
+    text: &[u8],
+    holes: impl Iterator<Item = (usize, &'a str)>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut at = 0;
+    let mut from = 0;
+    for (place, value) in holes {
+        let value = value.as_bytes();
+        if value.len() > SHORT || maybe_escaped(value) {
+            return None;
+        }
+        at = put(out, at, text.get(from..place)?)?;
+        at = put(out, at, value)?;
+        from = place;
+    }
+    put(out, at, text.get(from..)?)
+}
+
 /// Appends `s` with `\` → `\\` and newline → `\n`, and `"` → `\"` when `quote` is set.
 /// Every other character (including non-ASCII) is copied as is.
 pub(crate) fn write_escaped(buf: &mut Vec<u8>, s: &str, quote: bool) {
