@@ -6,7 +6,9 @@ use super::{LabelText, PLAIN_TEXT};
 /// A part of a label set in name order: a constant label's value, or the index of a
 /// variable label's value among a lookup's values (declaration order).
 pub(crate) enum Part<'a> {
+    /// A constant label, with this value.
     Constant(&'a str),
+    /// A variable label, whose value is a lookup's value at this index.
     Variable(usize),
 }
 
