@@ -1,5 +1,5 @@
 //! Exhaustive model check of a counter made on its own, whose threads each count in a
-//! row of their own, read while they count (run with
+//! row of their own, and of a vec's child getting rows, read while they count (run with
 //! `RUSTFLAGS="--cfg promsdk_loom" cargo test --release --test loom_counter`; see
 //! scripts/loom.sh): whatever the interleaving, a read sees whole increments only, two
 //! reads in turn never go down, and none is lost.
@@ -41,5 +41,34 @@ fn reads_race_with_two_counting_threads() {
             t.join().unwrap();
         }
         assert_eq!(c.get(), 3.0);
+    });
+}
+
+/// A vec's child, which starts with one shared total, gets rows while two threads take
+/// turns at it (under loom every increment looks, and the first turn makes them), read
+/// twice meanwhile: whatever the interleaving, no increment is lost on the way from the
+/// shared total to the rows, and two reads in turn never go down.
+#[test]
+fn a_child_getting_rows_while_counted_and_read_loses_nothing() {
+    model(|| {
+        let vec = promsdk::CounterVec::new(promsdk::Opts::new("c_total", "C."), &["k"]).unwrap();
+        let child = vec.with_label_values(&["a"]);
+        let counting: Vec<_> = (0..2)
+            .map(|_| {
+                let c = child.clone();
+                loom::thread::spawn(move || {
+                    c.inc();
+                    c.inc();
+                })
+            })
+            .collect();
+        let first = child.get();
+        let second = child.get();
+        assert!((0.0..=4.0).contains(&first), "{first}");
+        assert!(second >= first, "{first}, then {second}");
+        for t in counting {
+            t.join().unwrap();
+        }
+        assert_eq!(child.get(), 4.0);
     });
 }

@@ -1,12 +1,14 @@
 //! [`Counter`]: a monotonically increasing total with an integer fast path.
 
+use std::ptr;
+
 use super::shared::{HasLifecycle, Shared};
-use super::thread_shards::ThreadShards;
-use super::{atomic_f64_add, Lifecycle, Metric, NewChild, STATE_GAP};
+use super::thread_shards::{ThreadShards, SHARDS};
+use super::{atomic_f64_add, thread_slot, Lifecycle, Metric, NewChild, STATE_GAP};
 use crate::error::{Error, Result};
 use crate::family::{Exemplar, MetricType, Value};
 use crate::labels::LabelSet;
-use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
 
 /// The lifecycle, which every vec lookup reads (its identity), then the totals, which
 /// updates write: threads updating one child through its vec move only the totals' line
@@ -15,51 +17,32 @@ use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 /// its identity off the totals' line, and `_after`, with the label set's head
 /// placed after the state, keeps the totals out of the 128-byte block of whatever the
 /// allocator places next (see [`STATE_GAP`](super::STATE_GAP)).
-///
-/// `rows`, which every update of a counter with rows reads, lies in that padding,
-/// [`ROWS_GAP`] bytes after the totals: off their line, which threads past the rows add
-/// to (a read of a word on it before the add would move the line twice per update).
-/// Whether a counter has rows is the mark of its handles (see [`Shared::new_marked`]):
-/// a vec child's update reads nothing before its add.
 #[repr(C)]
 struct Core {
     lifecycle: Lifecycle,
     totals: Totals,
-    _gap: [u8; ROWS_GAP],
-    /// Per-thread totals (see [`ThreadShards`]), for a counter outside a vec or a
-    /// [`ShardedCounter`](crate::ShardedCounter): words [`INT`] and [`FLOAT`] of each
-    /// thread's row. `None` for a vec's children: a row per thread and child would cost
-    /// each new series an allocation per updating thread.
-    rows: Option<Box<ThreadShards>>,
-    _after: [u8; STATE_GAP - ROWS_GAP - ROWS_SIZE],
+    _after: [u8; STATE_GAP],
 }
 
-/// Bytes between the totals and `rows`: with the totals' last 32 bytes (the exemplar,
-/// rarely written), the [`LINE_GAP`](super::LINE_GAP) that keeps `rows` off the line of
-/// the totals' first 16 (the two words updates write).
-const ROWS_GAP: usize = 16;
-
-/// The size of `rows`, which the padding after the totals gives room to.
-const ROWS_SIZE: usize = std::mem::size_of::<Option<Box<ThreadShards>>>();
-
 impl HasLifecycle for Core {
-    /// Marked: the handles of a counter with rows, so that an update tells the two kinds
-    /// apart from the handle alone.
-    const MARKED: bool = true;
-
     fn lifecycle_mut(&mut self) -> &mut Lifecycle {
         &mut self.lifecycle
     }
 }
 
 /// 16-byte aligned, so that it ends where the padding after it starts counting (see
-/// `STATE_GAP`).
+/// `STATE_GAP`). `int` and `rows`, which every whole increment reads, share their 16
+/// bytes, so one line: an update reads no other line of the counter.
 #[repr(C, align(16))]
 struct Totals {
     /// Whole increments of threads without a row: one `fetch_add`.
     int: AtomicU64,
+    rows: Rows,
     /// Fractional increments of threads without a row, as `f64` bits.
     float: AtomicU64,
+    /// Who last crossed a multiple of [`CROSSING`] in `int`, and how often that was
+    /// another thread than the one before (see [`Core::crossed`]).
+    turns: AtomicU32,
     has_exemplar: AtomicBool,
     exemplar: Mutex<Option<Box<Exemplar>>>,
 }
@@ -69,49 +52,159 @@ const INT: usize = 0;
 /// A row's word for fractional increments, as `f64` bits.
 const FLOAT: usize = 1;
 
+/// Every this many whole increments in `int` (a power of two), the thread adding looks
+/// whether it takes turns at the counter with another (see [`Core::crossed`]). Under
+/// loom, every increment, so that a model reaches the rows in a few steps.
+const CROSSING: u64 = if cfg!(promsdk_loom) { 1 } else { 256 };
+
+/// Crossings by another thread than the one before after which a vec's child gets rows.
+const TURNS: u32 = if cfg!(promsdk_loom) { 1 } else { 4 };
+
+/// A counter's rows (see [`ThreadShards`]), made with the counter or later: null until
+/// made, then never changed until the counter is dropped.
+struct Rows(AtomicPtr<ThreadShards>);
+
+impl Rows {
+    /// Rows made now if `made`, else none yet.
+    fn new(made: bool) -> Self {
+        let shards = if made {
+            Box::into_raw(Box::new(ThreadShards::new(FLOAT + 1)))
+        } else {
+            ptr::null_mut()
+        };
+        Rows(AtomicPtr::new(shards))
+    }
+
+    /// The rows, if made.
+    #[inline]
+    fn get(&self) -> Option<&ThreadShards> {
+        // Acquire: pairs with the Release in `make`, so a thread that finds the rows
+        // finds them made. A plain load on x86 and a load-acquire on ARM.
+        let shards = self.0.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer is a `Box` made by `new` or `make`, freed only by
+        // `drop`, which `&self` rules out meanwhile.
+        unsafe { shards.as_ref() }
+    }
+
+    /// Makes the rows, unless another thread has.
+    #[cold]
+    fn make(&self) {
+        let shards = Box::into_raw(Box::new(ThreadShards::new(FLOAT + 1)));
+        // Release: see `get`. Relaxed on failure: the rows found are not read here.
+        if self
+            .0
+            .compare_exchange(
+                ptr::null_mut(),
+                shards,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: made just above and published nowhere.
+            drop(unsafe { Box::from_raw(shards) });
+        }
+    }
+}
+
+impl Drop for Rows {
+    fn drop(&mut self) {
+        // Relaxed: `&mut self`, nothing else reads the pointer.
+        let shards = self.0.load(Ordering::Relaxed);
+        if !shards.is_null() {
+            // SAFETY: made by `new` or `make` from a `Box`, freed only here.
+            drop(unsafe { Box::from_raw(shards) });
+        }
+    }
+}
+
 impl Core {
     fn new(lifecycle: Lifecycle, per_thread: bool) -> Self {
         Core {
             lifecycle,
             totals: Totals {
                 int: AtomicU64::new(0),
+                rows: Rows::new(per_thread),
                 float: AtomicU64::new(0),
+                turns: AtomicU32::new(0),
                 has_exemplar: AtomicBool::new(false),
                 exemplar: Mutex::new(None),
             },
-            _gap: [0; ROWS_GAP],
-            rows: per_thread.then(|| Box::new(ThreadShards::new(FLOAT + 1))),
-            _after: [0; STATE_GAP - ROWS_GAP - ROWS_SIZE],
+            _after: [0; STATE_GAP],
         }
     }
 
     /// This thread's row, if the counter has rows and the thread one of them.
     #[inline]
     fn own_row(&self) -> Option<&[AtomicU64]> {
-        self.rows.as_deref()?.own()
+        self.totals.rows.get()?.own()
     }
 
-    /// Adds `n` in this thread's row, or to the shared total if it has none.
+    /// Adds `n` in this thread's row; without one, to the shared total, and at every
+    /// [`CROSSING`] there, looks whether threads take turns at it.
     #[inline]
-    fn inc_by_in_row(&self, n: u64) {
-        if let Some(row) = self.own_row() {
-            // Relaxed: only this thread writes its row, and a reader needs each word
-            // read whole, which every atomic load and store is.
-            let int = &row[INT];
-            int.store(
-                int.load(Ordering::Relaxed).wrapping_add(n),
-                Ordering::Relaxed,
-            );
-        } else {
-            // Relaxed: only atomicity matters (see the `metrics` module doc).
-            self.totals.int.fetch_add(n, Ordering::Relaxed);
+    fn inc_by(&self, n: u64) {
+        match self.totals.rows.get() {
+            None => {
+                // Relaxed: only atomicity matters (see the `metrics` module doc).
+                let before = self.totals.int.fetch_add(n, Ordering::Relaxed);
+                // Some bit from `CROSSING`'s up changed: a multiple of it was passed.
+                if before ^ before.wrapping_add(n) >= CROSSING {
+                    self.crossed();
+                }
+            }
+            Some(rows) => match rows.own() {
+                Some(row) => {
+                    // Relaxed: only this thread writes its row, and a reader needs each
+                    // word read whole, which every atomic load and store is.
+                    let int = &row[INT];
+                    int.store(
+                        int.load(Ordering::Relaxed).wrapping_add(n),
+                        Ordering::Relaxed,
+                    );
+                }
+                // Relaxed: as above.
+                None => _ = self.totals.int.fetch_add(n, Ordering::Relaxed),
+            },
         }
     }
 
+    /// A thread passed a multiple of [`CROSSING`] in the shared total of a counter
+    /// without rows (a vec's child): if the thread that passed the one before was another
+    /// one, [`TURNS`] times, threads take turns at the counter, and each such turn moves
+    /// its line between cores. The child then gets rows: from then on each thread adds
+    /// to a row of its own. A child only one thread updates never gets any, so series
+    /// churn allocates no rows.
+    ///
+    /// `turns` holds the last crossing thread's slot plus one in its low byte, the turns
+    /// above: a plain load and store, as a crossing racing with another may lose one
+    /// (the rows come a crossing later).
+    #[cold]
+    #[inline(never)]
+    fn crossed(&self) {
+        let Some(slot) = thread_slot::current().filter(|&slot| slot < SHARDS) else {
+            // No row for this thread: rows would not spare it the shared total.
+            return;
+        };
+        let me = slot as u32 + 1;
+        // Relaxed: a hint; nothing is published through it.
+        let seen = self.totals.turns.load(Ordering::Relaxed);
+        let (last, turns) = (seen & 0xFF, seen >> 8);
+        if last == me {
+            return;
+        }
+        let turns = turns + u32::from(last != 0);
+        if turns >= TURNS {
+            self.totals.rows.make();
+        }
+        self.totals.turns.store(me | turns << 8, Ordering::Relaxed);
+    }
+
     /// Adds `v` in this thread's row, or to the shared total if it has none.
-    fn add_in_row(&self, v: f64) {
+    #[inline]
+    fn add(&self, v: f64) {
         if let Some(row) = self.own_row() {
-            // Relaxed: as in `inc_by_in_row`.
+            // Relaxed: as in `inc_by`.
             let float = &row[FLOAT];
             let sum = f64::from_bits(float.load(Ordering::Relaxed)) + v;
             float.store(sum.to_bits(), Ordering::Relaxed);
@@ -120,23 +213,21 @@ impl Core {
         }
     }
 
-    /// The whole and the fractional total of the shared words.
+    /// The whole and the fractional total: the shared words and every row.
     #[inline]
-    fn shared_totals(&self) -> (u64, f64) {
+    fn totals(&self) -> (u64, f64) {
         // Relaxed: a statistic; each word is read atomically, and each only grows, so
         // a later read by the same thread is never smaller.
-        let int = self.totals.int.load(Ordering::Relaxed);
-        (
-            int,
-            f64::from_bits(self.totals.float.load(Ordering::Relaxed)),
-        )
-    }
-
-    /// The whole and the fractional total: the shared words and every row.
-    fn totals_with_rows(&self) -> (u64, f64) {
-        let (mut int, mut float) = self.shared_totals();
-        for row in self.rows.iter().flat_map(|rows| rows.rows()) {
-            // Relaxed: as in `shared_totals`.
+        let mut int = self.totals.int.load(Ordering::Relaxed);
+        let mut float = f64::from_bits(self.totals.float.load(Ordering::Relaxed));
+        for row in self
+            .totals
+            .rows
+            .get()
+            .into_iter()
+            .flat_map(ThreadShards::rows)
+        {
+            // Relaxed: as above.
             int = int.wrapping_add(row[INT].load(Ordering::Relaxed));
             float += f64::from_bits(row[FLOAT].load(Ordering::Relaxed));
         }
@@ -155,9 +246,13 @@ impl Core {
 /// 128 bytes, for the first 8 threads alive at once), with a plain load and store and
 /// no locked instruction, and threads sharing the counter never write the same cache
 /// line. Reading adds up the rows. A vec's child (see
-/// [`CounterVec`](crate::CounterVec)) has one atomic total instead, updated by one
+/// [`CounterVec`](crate::CounterVec)) starts with one atomic total, updated by one
 /// atomic add: a row per thread and series would cost series churn an allocation
-/// each; [`ShardedCounter`](crate::ShardedCounter) is the per-thread kind as a child.
+/// each. Every 256 whole increments, the thread adding looks whether another thread
+/// added the 256 before; after a few such turns the child counts per thread too, as
+/// a counter on its own does, so a series that several threads update at once stops
+/// moving its cache line between their cores. [`ShardedCounter`](crate::ShardedCounter)
+/// is a child with rows from the start.
 ///
 /// ```
 /// use promsdk::Counter;
@@ -200,13 +295,7 @@ impl Counter {
         if n == 0 {
             self.0.lifecycle.touch();
         }
-        // A vec's child is unmarked (no rows): told from the handle alone, so its
-        // update reads nothing before its add.
-        match self.0.unmarked() {
-            // Relaxed: only atomicity matters (see the `metrics` module doc).
-            Some(core) => _ = core.totals.int.fetch_add(n, Ordering::Relaxed),
-            None => self.0.inc_by_in_row(n),
-        }
+        self.0.inc_by(n);
     }
 
     /// Adds `v`, which must be non-negative and not NaN.
@@ -216,10 +305,7 @@ impl Counter {
             return Err(Error::NegativeCounterAdd { value: v });
         }
         self.0.lifecycle.touch();
-        match self.0.unmarked() {
-            Some(core) => atomic_f64_add(&core.totals.float, v),
-            None => self.0.add_in_row(v),
-        }
+        self.0.add(v);
         Ok(())
     }
 
@@ -263,27 +349,18 @@ impl Counter {
 
     /// The current total.
     pub fn get(&self) -> f64 {
-        let (int, float) = self.totals();
+        let (int, float) = self.0.totals();
         int as f64 + float
     }
 
-    /// The whole and the fractional total. A vec's child (unmarked) has no rows to read:
-    /// a gather or a TTL sweep reads its totals' line alone, not the line of `rows`.
-    #[inline]
-    fn totals(&self) -> (u64, f64) {
-        match self.0.unmarked() {
-            Some(core) => core.shared_totals(),
-            None => self.0.totals_with_rows(),
-        }
-    }
-
     /// A counter on its own if `child` is the default (see [`NewChild`]), counting per
-    /// thread; a vec's child with one atomic total otherwise, or per thread if
-    /// `per_thread`.
+    /// thread; a vec's child with one atomic total otherwise (until threads take turns
+    /// at it, see [`Core::crossed`]), or per thread from the start if `per_thread`.
     pub(crate) fn with_rows(child: NewChild<'_>, per_thread: bool) -> Self {
         let per_thread = per_thread || child.is_standalone();
-        let state = |lifecycle| Core::new(lifecycle, per_thread);
-        Counter(Shared::new_marked(child, state, per_thread))
+        Counter(Shared::new(child, |lifecycle| {
+            Core::new(lifecycle, per_thread)
+        }))
     }
 }
 
@@ -328,7 +405,7 @@ impl Metric for Counter {
         // (see `crate::vec::ttl`), and a gather hides it for that gather at most. Plain
         // loads: a read-modify-write here (as before) took the totals' line exclusive
         // at every gather of a TTL vec, a locked instruction per child.
-        self.totals().0
+        self.0.totals().0
     }
 }
 
@@ -338,7 +415,8 @@ mod tests {
 
     /// The identity a lookup reads, the totals an update writes and the handle count a
     /// clone writes are on different 64-byte lines, without the over-alignment that
-    /// would take the allocator's slow path; `rows` is off the totals' line.
+    /// would take the allocator's slow path; `rows`, which a whole increment reads, is
+    /// on the line of `int`, which it writes.
     #[test]
     fn identity_and_totals_have_cache_lines_of_their_own() {
         crate::metrics::layout::assert_state_apart(
@@ -350,11 +428,9 @@ mod tests {
             std::mem::size_of::<Core>(),
             std::mem::align_of::<Core>(),
         );
-        // The words updates write, and `rows`, which they read.
-        crate::metrics::layout::assert_state_parts_apart(&[
-            (std::mem::offset_of!(Core, totals), 16),
-            (std::mem::offset_of!(Core, rows), 8),
-        ]);
+        assert_eq!(std::mem::offset_of!(Totals, int), 0);
+        assert_eq!(std::mem::offset_of!(Totals, rows), 8);
+        assert_eq!(std::mem::align_of::<Totals>(), 16);
     }
 
     /// `inc` is one atomic add: no mark, but the progress TTL expiry compares moves;
@@ -396,7 +472,10 @@ mod tests {
         let totals = &c.0.totals;
         let shared = totals.int.load(Ordering::Relaxed) as f64
             + f64::from_bits(totals.float.load(Ordering::Relaxed));
-        (c.0.rows.as_ref().map(|rows| rows.rows().count()), shared)
+        (
+            c.0.totals.rows.get().map(|rows| rows.rows().count()),
+            shared,
+        )
     }
 
     /// Whether the calling thread has a row in metrics with rows (tests running beside
@@ -431,7 +510,7 @@ mod tests {
         let child = vec.with_label_values(&["x"]);
         child.inc();
         child.add(0.5).unwrap();
-        assert_eq!(rows_and_shared(&child), (None, 1.5));
+        assert_eq!(rows_and_shared(&child), (None, 1.5), "a vec's child");
         let vec = crate::MetricVec::<crate::ShardedCounter>::new(
             crate::Opts::new("s_total", "S."),
             &["a"],
@@ -441,6 +520,81 @@ mod tests {
         child.inc();
         let expected = if row { (Some(1), 0.0) } else { (Some(0), 1.0) };
         assert_eq!(rows_and_shared(&child.0), expected, "a sharded child");
+    }
+
+    /// A vec's child that one thread updates, however often, keeps its one atomic total.
+    #[test]
+    fn a_child_one_thread_updates_gets_no_rows() {
+        const INCS: u64 = if cfg!(miri) {
+            2 * CROSSING
+        } else {
+            100 * CROSSING
+        };
+        let vec = crate::CounterVec::new(crate::Opts::new("c_total", "C."), &["a"]).unwrap();
+        let child = vec.with_label_values(&["x"]);
+        for _ in 0..INCS {
+            child.inc();
+        }
+        child.inc_by(3 * CROSSING);
+        assert_eq!(
+            rows_and_shared(&child),
+            (None, (INCS + 3 * CROSSING) as f64)
+        );
+    }
+
+    /// Two threads take turns at a vec's child, `CROSSING` increments each: after
+    /// `TURNS` turns it has rows, which both then count in, and nothing is lost.
+    #[test]
+    fn a_child_threads_take_turns_at_gets_rows() {
+        let vec = crate::CounterVec::new(crate::Opts::new("c_total", "C."), &["a"]).unwrap();
+        let child = vec.with_label_values(&["x"]);
+        let turn = std::sync::Barrier::new(2);
+        let rounds = 2 * u64::from(TURNS) + 2;
+        // Per round, whether the child had rows before it, as seen by its thread (if
+        // that has a row: tests beside this one may hold the low slots).
+        let (seen, both_rows) = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..2)
+                .map(|t| {
+                    let (child, turn) = (&child, &turn);
+                    s.spawn(move || {
+                        let row = has_row();
+                        let mut seen = Vec::new();
+                        turn.wait();
+                        for round in 0..rounds {
+                            if round % 2 == t {
+                                seen.push((round, rows_and_shared(child).0.is_some()));
+                                for _ in 0..CROSSING {
+                                    child.inc();
+                                }
+                            }
+                            turn.wait();
+                        }
+                        child.add(0.5).unwrap();
+                        (row, seen)
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            let mut both_rows = true;
+            for t in threads {
+                let (row, seen) = t.join().unwrap();
+                both_rows &= row;
+                all.extend(seen);
+            }
+            all.sort_unstable();
+            (all, both_rows)
+        });
+        let total = rounds * CROSSING;
+        assert_eq!(child.get(), total as f64 + 1.0);
+        if both_rows {
+            let expected: Vec<_> = (0..rounds).map(|r| (r, r > u64::from(TURNS))).collect();
+            assert_eq!(seen, expected, "rows only after `TURNS` turns");
+            // The turns up to the one that made the rows went to the shared total; each
+            // thread counted its later turns, and its half, in a row of its own.
+            let (rows, shared) = rows_and_shared(&child);
+            assert_eq!(rows, Some(2));
+            assert_eq!(shared, ((u64::from(TURNS) + 1) * CROSSING) as f64);
+        }
     }
 
     /// 12 threads alive at once: at least 4 of them past the rows, in the shared words;

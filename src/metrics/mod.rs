@@ -69,8 +69,8 @@ pub trait Metric: Clone + Send + Sync + 'static {
     /// [`Lifecycle::touch`]: TTL expiry counts a change of it since its previous look as
     /// an update. `0` (the default) for metric types whose updates all touch.
     ///
-    /// A [`Counter`](crate::Counter) returns its integer total, so its `inc` is a single
-    /// atomic add: a mark on the counter's cache line would make threads sharing a
+    /// A [`Counter`](crate::Counter) returns its integer total (its rows' included), so
+    /// its `inc` sets no mark: a mark on the counter's cache line would make threads sharing a
     /// counter move that line between cores twice per increment, once to read the mark
     /// and once to add.
     fn untouched_progress(&self) -> u64 {
@@ -321,16 +321,6 @@ pub(crate) mod layout {
     /// line, wherever a 16-byte-aligned allocation starts.
     fn assert_apart(parts: &[(usize, usize)]) {
         assert_apart_in(64, parts);
-    }
-
-    /// Asserts that no two of `parts` (offset, length) of a metric's shared state share
-    /// a 64-byte line, wherever its 16-byte-aligned allocation starts.
-    pub(crate) fn assert_state_parts_apart(parts: &[(usize, usize)]) {
-        let in_allocation: Vec<_> = parts
-            .iter()
-            .map(|&(offset, len)| (ARC_COUNTS + offset, len))
-            .collect();
-        assert_apart(&in_allocation);
     }
 
     /// Asserts that no two of `parts` share a `block`-byte block, wherever a

@@ -32,10 +32,6 @@ use crate::sync::{fence, AtomicUsize, Ordering};
 
 /// A metric's state whose lifecycle [`Shared`] reaches to drop its label set last.
 pub(crate) trait HasLifecycle {
-    /// Whether handles to this state may be marked (see [`Shared::new_marked`]): only
-    /// then does reaching the state clear the mark from the handle's pointer.
-    const MARKED: bool = false;
-
     /// The lifecycle in the state.
     fn lifecycle_mut(&mut self) -> &mut Lifecycle;
 }
@@ -60,10 +56,6 @@ struct Counts {
     handles: AtomicUsize,
 }
 
-/// The bit of a marked handle's pointer (see [`Shared::new_marked`]): the allocation is
-/// 16-byte aligned, so the pointer's low bits are free.
-const MARK: usize = 1;
-
 /// Above this many handles a clone aborts, as `Arc`'s does: only a leak reaches it.
 const MAX_HANDLES: usize = isize::MAX as usize;
 
@@ -86,19 +78,6 @@ impl<T: HasLifecycle> Shared<T> {
     /// The state `state` makes from the lifecycle of `child`, whose label set is placed
     /// after it in the same allocation.
     pub(crate) fn new(child: NewChild<'_>, state: impl FnOnce(Lifecycle) -> T) -> Self {
-        Self::new_marked(child, state, false)
-    }
-
-    /// As [`new`](Shared::new), with the handles marked if `marked`: a bit in the
-    /// handle's own pointer that [`unmarked`](Shared::unmarked) tests without reading
-    /// the state, for a metric type with two kinds of state (`T::MARKED`).
-    pub(crate) fn new_marked(
-        child: NewChild<'_>,
-        state: impl FnOnce(Lifecycle) -> T,
-        marked: bool,
-    ) -> Self {
-        // Only a type whose handles clear the mark before reaching the state gets one.
-        let marked = marked && T::MARKED;
         // The state, then the key's bytes if they do not fit in the lifecycle (where
         // nothing writes them after it is made), then the label set.
         let placed_len = Key::placed_len(child.values);
@@ -149,42 +128,16 @@ impl<T: HasLifecycle> Shared<T> {
         // (`layout` extends its layout), not yet written.
         unsafe { ptr.as_ptr().write(inner) };
         Shared {
-            ptr: if marked {
-                ptr.map_addr(|a| a | MARK)
-            } else {
-                ptr
-            },
+            ptr,
             _owns: PhantomData,
-        }
-    }
-
-    /// The `Inner` that `new_marked` wrote, without the mark.
-    #[inline]
-    fn inner_ptr(&self) -> *mut Inner<T> {
-        if T::MARKED {
-            self.ptr.as_ptr().map_addr(|a| a & !MARK)
-        } else {
-            self.ptr.as_ptr()
         }
     }
 
     #[inline]
     fn inner(&self) -> &Inner<T> {
-        // SAFETY: `inner_ptr` points to the `Inner` that `new_marked` wrote, alive while
-        // a handle is (the count this one holds keeps `Drop` from dropping it).
-        unsafe { &*self.inner_ptr() }
-    }
-
-    /// The state, if this handle is not marked: then its pointer is the state's as it
-    /// is, and nothing but the handle is read to tell.
-    #[inline]
-    pub(crate) fn unmarked(&self) -> Option<&T> {
-        if self.ptr.addr().get() & MARK == 0 {
-            // SAFETY: as in `inner`; without the mark, `ptr` is `inner_ptr`.
-            Some(unsafe { &self.ptr.as_ref().state })
-        } else {
-            None
-        }
+        // SAFETY: `ptr` points to the `Inner` that `new` wrote, alive while a handle is
+        // (the count this one holds keeps `Drop` from dropping it).
+        unsafe { self.ptr.as_ref() }
     }
 
     /// How many handles there are, this one included (as `Arc::strong_count`).
@@ -235,7 +188,7 @@ impl<T: HasLifecycle> Drop for Shared<T> {
         }
         // Acquire: pairs with every other handle's release above.
         fence(Ordering::Acquire);
-        let inner = self.inner_ptr();
+        let inner = self.ptr.as_ptr();
         // SAFETY: this was the last handle, so nothing else reaches the state: its label
         // set (kept from drop glue by `ManuallyDrop`) is moved out, the rest dropped in
         // place once, and the set dropped last, after which the state is not touched.
@@ -263,8 +216,6 @@ mod tests {
     }
 
     impl HasLifecycle for State {
-        const MARKED: bool = true;
-
         fn lifecycle_mut(&mut self) -> &mut Lifecycle {
             &mut self.lifecycle
         }
@@ -296,9 +247,8 @@ mod tests {
 
     #[test]
     fn samples_outlive_handles_and_handles_outlive_samples() {
-        // Marked handles or not: both reach their state and free it once.
         let dropped = std::sync::Arc::new(());
-        for (samples_last, marked) in [(false, false), (true, false), (false, true), (true, true)] {
+        for samples_last in [false, true] {
             // The last two values are too long for the key to be inline: it is placed
             // in the allocation, after the state.
             let long = [
@@ -310,11 +260,9 @@ mod tests {
                     lifecycle,
                     _held: dropped.clone(),
                 };
-                let shared = with_child(&values, |child| Shared::new_marked(child, state, marked));
+                let shared = with_child(&values, |child| Shared::new(child, state));
                 let twin = shared.clone();
                 assert_eq!(shared.handle_count(), 2);
-                assert_eq!(shared.unmarked().is_none(), marked);
-                assert_eq!(twin.unmarked().is_none(), marked, "clones keep the mark");
                 let labels: LabelSet = (*shared.lifecycle_ref().child.labels).clone();
                 let expected =
                     LabelSet::from_pairs("m", &[("a", values[0]), ("b", values[1])]).unwrap();
