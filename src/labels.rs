@@ -296,8 +296,9 @@ impl LabelSet {
 /// Renders the `(name, value)` pairs `pairs`, already sorted by name, with distinct
 /// names, as both exposition formats write them inside `{…}`, and hands the text to `f`.
 ///
-/// Most sets' text is short and needs no escaping: rendered on the stack, else (or too
-/// long) in a buffer kept per thread.
+/// Rendered in a buffer kept per thread. A descriptor renders most sets on the stack,
+/// from its template (see `Template::render`); this renders the rest: sets with a value
+/// that may need escaping, or a text too long for the stack.
 pub(crate) fn render_sorted<'a, R>(
     pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
     f: impl FnOnce(LabelText<'_>) -> R,
@@ -305,14 +306,6 @@ pub(crate) fn render_sorted<'a, R>(
     let n = pairs.clone().count();
     if n == 0 {
         return f(LabelText::default());
-    }
-    let mut plain = [0; PLAIN_TEXT];
-    if let Some(len) = crate::encoding::render_plain(pairs.clone(), &mut plain) {
-        return f(LabelText {
-            pairs: n,
-            text: plain.get(..len).unwrap_or_default(),
-            escaped: false,
-        });
     }
     // Cell::take: this thread's buffer, or a new one if its thread-locals are gone.
     let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();

@@ -216,42 +216,15 @@ pub(crate) fn write_named<'a>(
     }
 }
 
-/// Writes `(name, value)` pairs as [`write_named`] appends them to the start of `out`
-/// and returns the length written, when none of their values may need escaping (see
-/// [`maybe_escaped`]) and the text fits; else `None`, `out` then holding part of it.
-///
-/// For a set built from a descriptor, rendered once into a buffer on the stack: unlike
-/// `write_named`, no capacity check per piece and no `memcpy` call per name or value
-/// (each is copied, and each value checked, a word at a time: see [`put`]).
-pub(crate) fn render_plain<'a>(
-    pairs: impl Iterator<Item = (&'a str, &'a str)>,
-    out: &mut [u8],
-) -> Option<usize> {
-    let mut at = 0;
-    for (i, (name, value)) in pairs.enumerate() {
-        if i > 0 {
-            // The previous value's closing quote and the comma, as one piece.
-            at = put(out, at, b"\",")?;
-        }
-        let value = value.as_bytes();
-        if value.len() > SHORT || maybe_escaped(value) {
-            return None;
-        }
-        at = put(out, at, name.as_bytes())?;
-        at = put(out, at, b"=\"")?;
-        at = put(out, at, value)?;
-    }
-    if at > 0 {
-        at = put(out, at, b"\"")?;
-    }
-    Some(at)
-}
-
 /// Writes a label set's text from its constant `text` and the values of its holes, as
-/// [`render_plain`] writes its pairs, to the start of `out`: `text` up to each hole's
+/// [`write_named`] appends its pairs, to the start of `out`: `text` up to each hole's
 /// place, the hole's value, and after the last hole the rest of `text`. Returns the
 /// length written, or `None` (`out` then holding part of it) when a value may need
 /// escaping (see [`maybe_escaped`]), or the text does not fit.
+///
+/// For a set built from a descriptor's template, rendered on the stack: unlike
+/// `write_named`, no capacity check per piece and no `memcpy` call per piece (each is
+/// copied, and each value checked, a word at a time: see [`put`]).
 pub(crate) fn render_holes<'a>(
     text: &[u8],
     holes: impl Iterator<Item = (usize, &'a str)>,
@@ -420,12 +393,24 @@ mod tests {
         }
     }
 
-    /// A descriptor-built set's text rendered on the stack is `write_pairs`' text, for
-    /// names and values of every length around the word size; values that may need
-    /// escaping, and text that does not fit, are left to `write_pairs`.
+    /// A descriptor-built set's text rendered on the stack from a template whose every
+    /// value is a hole is `write_pairs`' text, for names and values of every length
+    /// around the word size; values that may need escaping, and text that does not fit,
+    /// are left to `write_pairs`.
     #[test]
-    fn plain_pairs_render_as_write_pairs_writes_them() {
+    fn values_in_holes_render_as_write_pairs_writes_them() {
         let names = ["a", "le", "kind", "route_name", "a_rather_long_label_name"];
+        let mut text = Vec::new();
+        let mut places = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            text.extend_from_slice(name.as_bytes());
+            text.extend_from_slice(b"=\"");
+            places.push(text.len());
+            text.push(b'"');
+        }
         let mut out = [0; 256];
         for len in 0..=SHORT + 9 {
             for special in ["", "é", "#", "\\", "\n", "\"", " "] {
@@ -442,8 +427,8 @@ mod tests {
                 let value = format!("{digits}{special}");
                 let mut expected = Vec::new();
                 write_pairs(&mut expected, &pairs);
-                let named = || pairs.iter().map(|p| (&*p.name, &*p.value));
-                match render_plain(named(), &mut out) {
+                let holes = || places.iter().copied().zip(pairs.iter().map(|p| &*p.value));
+                match render_holes(&text, holes(), &mut out) {
                     Some(n) => assert_eq!(out[..n], expected, "{value:?}"),
                     None => assert!(
                         expected.len() > out.len()
@@ -454,10 +439,13 @@ mod tests {
                 }
                 let plain = special.is_empty() || special == "é" || special == "#";
                 if plain && expected.len() <= out.len() && len + special.len() <= SHORT {
-                    assert!(render_plain(named(), &mut out).is_some(), "{value:?}");
+                    assert!(
+                        render_holes(&text, holes(), &mut out).is_some(),
+                        "{value:?}"
+                    );
                 }
                 let short = out.len().min(expected.len() - 1);
-                assert_eq!(render_plain(named(), &mut out[..short]), None);
+                assert_eq!(render_holes(&text, holes(), &mut out[..short]), None);
             }
         }
     }
