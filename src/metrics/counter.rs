@@ -37,6 +37,9 @@ impl HasLifecycle for Core {
 struct Totals {
     /// Whole increments of threads without a row: one `fetch_add`.
     int: AtomicU64,
+    /// Per-thread totals, words [`INT`] and [`FLOAT`] of each thread's row: made with a
+    /// counter on its own or a [`ShardedCounter`](crate::ShardedCounter), and with a
+    /// vec's child once threads take turns at it (see [`Core::crossed`]).
     rows: Rows,
     /// Fractional increments of threads without a row, as `f64` bits.
     float: AtomicU64,
