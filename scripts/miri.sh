@@ -20,6 +20,6 @@ MIRIFLAGS="-Zmiri-strict-provenance" \
     cargo +nightly miri test -p promsdk --lib -- labels:: metrics::shared:: metrics::bucket_counts:: \
     metrics::thread_shards:: metrics::counter::tests::a_counter_on_its_own \
     metrics::counter::tests::threads_with_and_without_rows metrics::counter::tests::clones_share \
-    metrics::counter::tests::a_child_ \
+    metrics::counter::tests::a_child_ metrics::counter::tests::threads_taking_turns \
     metrics::sharded_counter:: metrics::key::tests::long_values metrics::key::tests::matches_exactly \
     vec::recent vec::typed encoding::

@@ -164,8 +164,9 @@ fn the_counter_sees_allocations() {
     assert!(n > 0, "growing a cold buffer allocated nothing?");
 }
 
-/// Updates allocate nothing, except a thread's first observation of each histogram and
-/// its first update of each counter made on its own (not a vec's child).
+/// Updates allocate nothing, except a thread's first observation of each histogram, its
+/// first update of each counter made on its own, and a vec's counter child getting rows
+/// once hot (its 1,024th whole increment) and the thread's first update after.
 #[test]
 fn updates_and_lookups_of_existing_children_do_not_allocate() {
     let counter = Counter::default();
@@ -193,6 +194,23 @@ fn updates_and_lookups_of_existing_children_do_not_allocate() {
     assert_eq!(n, 0, "{n} allocations on update paths");
     assert_eq!(vec.with_label_values(&["x", "y"]).get(), 1_001.0);
     assert_eq!(counter.get(), 1_501.0);
+    // The child is hot at its 1,024th increment, which makes its rows' table; the
+    // thread's next increment makes the thread's row, and the ones after allocate
+    // nothing.
+    let child = vec.with_label_values(&["x", "y"]);
+    let n = allocations_during(|| child.inc_by(22));
+    assert_eq!(n, 0, "{n} allocations before the child is hot");
+    let n = allocations_during(|| child.inc());
+    assert_eq!(n, 1, "{n} allocations for the child's rows");
+    let n = allocations_during(|| child.inc());
+    assert_eq!(n, 1, "{n} allocations for the thread's row");
+    let n = allocations_during(|| {
+        for _ in 0..1_000 {
+            vec.with_label_values(&["x", "y"]).inc();
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations once the child has rows");
+    assert_eq!(child.get(), 2_025.0);
 }
 
 /// A series' label set is one allocation, its exposition text included, however many

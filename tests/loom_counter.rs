@@ -44,8 +44,8 @@ fn reads_race_with_two_counting_threads() {
     });
 }
 
-/// A vec's child, which starts with one shared total, gets rows while two threads take
-/// turns at it (under loom every increment looks, and the first turn makes them), read
+/// A vec's child, which starts with one shared total, gets rows while two threads count
+/// in it (under loom every increment is a crossing, and the first makes them), read
 /// twice meanwhile: whatever the interleaving, no increment is lost on the way from the
 /// shared total to the rows, and two reads in turn never go down.
 #[test]
