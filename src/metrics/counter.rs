@@ -71,12 +71,16 @@ struct Rows(AtomicPtr<ThreadShards>);
 impl Rows {
     /// Rows made now if `made`, else none yet.
     fn new(made: bool) -> Self {
-        let shards = if made {
-            Box::into_raw(Box::new(ThreadShards::new(FLOAT + 1)))
+        Rows(AtomicPtr::new(if made {
+            Self::shards()
         } else {
             ptr::null_mut()
-        };
-        Rows(AtomicPtr::new(shards))
+        }))
+    }
+
+    /// New rows (none of the threads' rows made yet), for the pointer.
+    fn shards() -> *mut ThreadShards {
+        Box::into_raw(Box::new(ThreadShards::new(FLOAT + 1)))
     }
 
     /// The rows, if made.
@@ -93,7 +97,7 @@ impl Rows {
     /// Makes the rows, unless another thread has.
     #[cold]
     fn make(&self) {
-        let shards = Box::into_raw(Box::new(ThreadShards::new(FLOAT + 1)));
+        let shards = Self::shards();
         // Release: see `get`. Relaxed on failure: the rows found are not read here.
         if self
             .0
@@ -544,9 +548,9 @@ mod tests {
         };
         assert_eq!(rows_and_shared(&child), expected);
         assert_eq!(child.get(), hot as f64 + 10.5);
-        // One `inc_by` passing several multiples crosses once.
+        // One `inc_by` passing `HOT` multiples crosses once: no rows yet.
         let other = vec.with_label_values(&["y"]);
-        other.inc_by(hot - 1);
+        other.inc_by(hot);
         assert_eq!(rows_and_shared(&other).0, None);
     }
 

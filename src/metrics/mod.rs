@@ -70,9 +70,9 @@ pub trait Metric: Clone + Send + Sync + 'static {
     /// an update. `0` (the default) for metric types whose updates all touch.
     ///
     /// A [`Counter`](crate::Counter) returns its integer total (its rows' included), so
-    /// its `inc` sets no mark: a mark on the counter's cache line would make threads sharing a
-    /// counter move that line between cores twice per increment, once to read the mark
-    /// and once to add.
+    /// its `inc` sets no mark: a mark on the counter's cache line would make threads
+    /// sharing a counter move that line between cores twice per increment, once to read
+    /// the mark and once to add.
     fn untouched_progress(&self) -> u64 {
         0
     }
