@@ -398,6 +398,10 @@ impl Metric for Counter {
         self.0.handle_count()
     }
 
+    fn into_handles<const N: usize>(self) -> [Self; N] {
+        self.0.into_handles().map(Counter)
+    }
+
     /// The integer total, which every `inc_by` of at least one changes (it would take
     /// 2^64 increments between two looks of a sweep to come back to the same value).
     fn untouched_progress(&self) -> u64 {

@@ -131,6 +131,10 @@ impl Metric for Gauge {
     fn handle_count(&self) -> usize {
         self.0.handle_count()
     }
+
+    fn into_handles<const N: usize>(self) -> [Self; N] {
+        self.0.into_handles().map(Gauge)
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,13 @@ pub trait Metric: Clone + Send + Sync + 'static {
     /// expired child only when it holds the last one.
     fn handle_count(&self) -> usize;
 
+    /// This handle as `N` handles (`N` of at least 1). promsdk's metric types make them
+    /// without a locked instruction each when this is the only handle, as a vec's
+    /// child just made is; by default, clones.
+    fn into_handles<const N: usize>(self) -> [Self; N] {
+        std::array::from_fn(|_| self.clone())
+    }
+
     /// A number that changes with every update that does not call
     /// [`Lifecycle::touch`]: TTL expiry counts a change of it since its previous look as
     /// an update. `0` (the default) for metric types whose updates all touch.

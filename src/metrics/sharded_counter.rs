@@ -87,6 +87,10 @@ impl Metric for ShardedCounter {
         self.0.handle_count()
     }
 
+    fn into_handles<const N: usize>(self) -> [Self; N] {
+        self.0.into_handles().map(ShardedCounter)
+    }
+
     fn untouched_progress(&self) -> u64 {
         self.0.untouched_progress()
     }

@@ -140,6 +140,26 @@ impl<T: HasLifecycle> Shared<T> {
         unsafe { self.ptr.as_ref() }
     }
 
+    /// This handle as `N` handles. When it is the only one (a metric just made, not yet
+    /// handed to anyone), the count is set rather than added to: nothing else can change
+    /// it meanwhile, since every other handle would be a clone of this one, so plain
+    /// loads and stores do, without the locked instruction of a clone (which, on a
+    /// metric just written, waits for all its stores to reach the cache first).
+    pub(crate) fn into_handles<const N: usize>(self) -> [Self; N] {
+        const { assert!(N > 0, "at least the handle given") };
+        let counts = &self.inner().counts;
+        // Relaxed: with one handle, ours, no other thread reaches the count (see above).
+        if counts.handles.load(Ordering::Relaxed) != 1 {
+            return std::array::from_fn(|_| self.clone());
+        }
+        counts.handles.store(N, Ordering::Relaxed);
+        let this = ManuallyDrop::new(self);
+        std::array::from_fn(|_| Shared {
+            ptr: this.ptr,
+            _owns: PhantomData,
+        })
+    }
+
     /// How many handles there are, this one included (as `Arc::strong_count`).
     pub(crate) fn handle_count(&self) -> usize {
         // Acquire, as `Arc::strong_count`: a count read after another handle's drop
@@ -289,6 +309,38 @@ mod tests {
                     assert_eq!(std::sync::Arc::strong_count(&dropped), 1);
                 }
             }
+        }
+    }
+
+    /// A sole handle becomes `N` by setting the count, a handle among others by clones:
+    /// either way the count is exact, and the state is dropped once, with the last.
+    #[test]
+    fn into_handles_counts_every_handle() {
+        let dropped = std::sync::Arc::new(());
+        for others in [0, 1] {
+            let shared = with_child(&["x", "y"], |child| {
+                Shared::new(child, |lifecycle| State {
+                    lifecycle,
+                    _held: dropped.clone(),
+                })
+            });
+            let kept: Vec<_> = (0..others).map(|_| shared.clone()).collect();
+            let [a, b, c] = shared.into_handles();
+            assert_eq!(a.handle_count(), 3 + others);
+            drop([a, b]);
+            assert_eq!(c.handle_count(), 1 + others);
+            drop(kept);
+            assert_eq!(
+                std::sync::Arc::strong_count(&dropped),
+                2,
+                "alive with a handle"
+            );
+            drop(c);
+            assert_eq!(
+                std::sync::Arc::strong_count(&dropped),
+                1,
+                "dropped with the last"
+            );
         }
     }
 

@@ -662,6 +662,9 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let metric = inner
             .desc
             .with_label_text(values, |labels| self.new_child(hash, values, labels))?;
+        // The handles of the map, of the gather's list of new children and of the
+        // caller, made while the child is this thread's alone.
+        let [metric, for_table, for_fresh] = metric.into_handles();
         let mut map = inner.shard(hash).write();
         let found = map
             .table
@@ -690,8 +693,8 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             }
         }
         map.table
-            .insert_unique(hash, metric.clone(), |e| e.lifecycle().hash());
-        map.fresh.push(metric.clone());
+            .insert_unique(hash, for_table, |e| e.lifecycle().hash());
+        map.fresh.push(for_fresh);
         Ok((metric, map.table.len() * SHARDS))
     }
 
