@@ -112,7 +112,7 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
                 shards: (0..SHARDS).map(|_| Shard::new()).collect(),
                 limited: AtomicU64::new(0),
                 sorted: Mutex::new(Vec::new()),
-                dead: AtomicU64::new(0),
+                accounted: AtomicU64::new(0),
                 key_order: key_order.into(),
                 max_series: self.max_series,
                 rejected_desc,

@@ -118,8 +118,10 @@ pub(crate) struct Inner<M: Metric, S> {
     /// a TTL sweep holds it while it looks at children, so the two never look at once.
     /// Taken before any shard's lock, never after.
     pub(crate) sorted: Mutex<Entries<M>>,
-    /// Removed children that `sorted` and the shards' `fresh` lists may still hold.
-    dead: AtomicU64,
+    /// The count of [`Inner::removals`] that the gather's lists have caught up with:
+    /// every child removed before it was counted is out of `sorted` and the shards'
+    /// `fresh` lists. Written only with `sorted` locked.
+    accounted: AtomicU64,
     /// The positions of the variable labels in name order, the order of exported
     /// series; empty when that is the declaration order.
     key_order: Box<[usize]>,
@@ -131,9 +133,11 @@ pub(crate) struct Inner<M: Metric, S> {
     invalid_lookups: AtomicU64,
     pub(crate) ttl: Option<Ttl>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Bumped (under the write lock of the shard they leave) whenever children are
-    /// removed, or kept only because a thread cache holds them; thread caches older than
-    /// it empty themselves.
+    /// Removed children, counted (under the write lock of the shard they leave) as they
+    /// leave, plus one whenever children are kept only because a thread cache holds
+    /// them: thread caches whose epoch is older empty themselves, and what it counts
+    /// beyond [`Inner::accounted`] are removed children the gather's lists may still
+    /// hold. One count for both, so a removal takes one locked instruction on the vec.
     removals: AtomicU64,
     caches: ThreadCaches<M>,
 }
@@ -148,18 +152,18 @@ impl<M: Metric, S> Inner<M, S> {
         &self.shards[(hash >> 52) as usize % SHARDS].0
     }
 
-    /// Bookkeeping after `count` children left a shard (each marked `removed`), with
-    /// that shard's write lock held: thread caches must let go of them, and the gather's
-    /// lists drop them at the next gather (or [`Inner::compact`] does).
+    /// Bookkeeping after `count` (at least one) children left a shard (each marked
+    /// `removed`), with that shard's write lock held: thread caches must let go of them,
+    /// and the gather's lists drop them at the next gather (or [`Inner::compact`] does).
     pub(crate) fn removed(&self, count: usize) {
         if self.max_series.is_some() {
             // Relaxed: a count; `insert` reserves with a read-modify-write.
             self.limited.fetch_sub(count as u64, Ordering::Relaxed);
         }
         // Release: pairs with the Acquire load of the gather or of `compact`, so the
-        // marks counted in what they load are seen set.
-        self.dead.fetch_add(count as u64, Ordering::Release);
-        self.forget_cached();
+        // marks counted in what they load are seen set. Thread caches read it as their
+        // epoch (see `forget_cached`).
+        self.removals.fetch_add(count as u64, Ordering::Release);
     }
 
     /// Whether the gather's lists may hold more removed children than the `live` ones
@@ -168,14 +172,16 @@ impl<M: Metric, S> Inner<M, S> {
     /// removals). `live` may be an estimate.
     pub(crate) fn compaction_due(&self, live: usize) -> bool {
         // Relaxed: only decides whether to compact.
-        self.dead.load(Ordering::Relaxed) > live as u64 + DEAD_SLACK
+        let dead = (self.removals.load(Ordering::Relaxed))
+            .saturating_sub(self.accounted.load(Ordering::Relaxed));
+        dead > live as u64 + DEAD_SLACK
     }
 
     /// Drops removed children from `sorted` (the locked list) and from the shards'
     /// `fresh` lists.
     pub(crate) fn compact(&self, sorted: &mut Entries<M>) {
         // Acquire: see `removed`; every child counted here is seen marked and dropped.
-        let seen = self.dead.load(Ordering::Acquire);
+        let seen = self.removals.load(Ordering::Acquire);
         // Relaxed: see `Child::removed`.
         sorted.retain(|e| !child(e).removed.load(Ordering::Relaxed));
         for shard in self.shards.iter() {
@@ -185,17 +191,15 @@ impl<M: Metric, S> Inner<M, S> {
                 .fresh
                 .retain(|e| !child(e).removed.load(Ordering::Relaxed));
         }
-        // Relaxed: only those holding `sorted` take from the count, one at a time, and
-        // never more than they loaded.
-        self.dead.fetch_sub(seen, Ordering::Relaxed);
+        self.dropped(seen);
     }
 
-    /// The children inserted since the last call, and how many removed children the
-    /// caller (holding `sorted`) must drop from its lists before it returns that count
-    /// with [`Inner::dropped`].
+    /// The children inserted since the last call, and the count of removals whose
+    /// children the caller (holding `sorted`) must drop from its lists before it passes
+    /// that count to [`Inner::dropped`].
     pub(crate) fn take_fresh(&self) -> (Entries<M>, u64) {
         // Acquire: see `removed`.
-        let seen = self.dead.load(Ordering::Acquire);
+        let seen = self.removals.load(Ordering::Acquire);
         let mut fresh = Vec::new();
         for shard in self.shards.iter() {
             fresh.append(&mut shard.0.write().fresh);
@@ -203,18 +207,21 @@ impl<M: Metric, S> Inner<M, S> {
         (fresh, seen)
     }
 
-    /// Takes `seen` removed children, now dropped from the lists, off the count.
+    /// Records that the children of the first `seen` removals are out of the lists.
     pub(crate) fn dropped(&self, seen: u64) {
-        // Relaxed: as in `compact`.
-        self.dead.fetch_sub(seen, Ordering::Relaxed);
+        // Relaxed: written and read for compaction only by those holding `sorted`, one at
+        // a time, each having loaded `removals` after the previous one's store (so `seen`
+        // never goes back); elsewhere only an estimate.
+        self.accounted.store(seen, Ordering::Relaxed);
     }
 
-    /// Makes every thread cache empty itself before its next lookup. Called with the
-    /// write lock held of the shard children left.
+    /// Makes every thread cache empty itself before its next lookup, without a removal
+    /// (a sweep's, when only handles kept idle children). Removals do the same through
+    /// their count (see [`Inner::removed`]).
     pub(crate) fn forget_cached(&self) {
-        // Relaxed: a reader that must see the bump (one that learnt of the removal, by
-        // that shard's lock or otherwise) is ordered after it by that very
-        // synchronisation, and coherence then forbids it from reading an older epoch.
+        // Relaxed: a reader that must see the bump (one that learnt of it, by a lock or
+        // otherwise) is ordered after it by that very synchronisation, and coherence
+        // then forbids it from reading an older epoch.
         self.removals.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -406,9 +413,15 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
         let hash = hash_values(&self.inner.hasher, &full);
         let live = {
             let mut map = self.inner.shard(hash).write();
-            let found = map
-                .table
-                .find_entry(hash, |e| e.lifecycle().is_child(hash, &full));
+            let found = map.table.find_entry(hash, |e| {
+                // The removal writes the child's mark and drops the map's handle, each
+                // on a line of its own: ask for both while the compare waits for the
+                // identity's, instead of missing on each in turn.
+                let lifecycle = e.lifecycle();
+                crate::prefetch::prefetch(&lifecycle.child);
+                crate::prefetch::prefetch_handle(lifecycle);
+                lifecycle.is_child(hash, &full)
+            });
             let Ok(entry) = found else {
                 return false;
             };
