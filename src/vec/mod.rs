@@ -172,7 +172,9 @@ impl<M: Metric, S> Inner<M, S> {
     /// removals). `live` may be an estimate.
     pub(crate) fn compaction_due(&self, live: usize) -> bool {
         // Relaxed: only decides whether to compact.
-        let dead = (self.removals.load(Ordering::Relaxed))
+        let dead = self
+            .removals
+            .load(Ordering::Relaxed)
             .saturating_sub(self.accounted.load(Ordering::Relaxed));
         dead > live as u64 + DEAD_SLACK
     }
