@@ -562,6 +562,60 @@ fn vec_children_come_out_in_label_order_through_churn() {
     }
 }
 
+/// A vec's gather keeps label order when new children's values share less of their
+/// start with the children it already lists than those did with each other (the gather
+/// then places children by what follows a shorter shared start), and when values agree
+/// for long past it (placed by comparing whole values). Checked against a model, for a
+/// vec declared in name order and one not.
+#[test]
+fn vec_children_stay_in_label_order_as_values_share_less_of_their_start() {
+    for names in [["a", "b"], ["b", "a"]] {
+        let registry = Registry::default();
+        let vec = promsdk::CounterVec::new(Opts::new("m", "h"), &names).unwrap();
+        registry.register(vec.clone()).unwrap();
+        let mut model = std::collections::BTreeMap::<[String; 2], u64>::new();
+        let mut next = pseudo_random(11);
+        // Each phase's values share less of their start with the earlier ones'; the
+        // last ones agree for more than sixteen bytes after what they share.
+        let phases = [
+            "shared-start-longer-than-sixteen-bytes-",
+            "shared-start-longer-",
+            "shared-",
+            "s",
+            "",
+            "shared-start-longer-than-sixteen-bytes-and-then-some-",
+        ];
+        for (phase, start) in phases.iter().enumerate() {
+            for round in 0..4 {
+                for _ in 0..1 + next(60) {
+                    let a = format!("{start}{}", next(500));
+                    let b = format!("{}{}", phases[next(phases.len() as u64) as usize], next(9));
+                    let by_declaration = if names[0] == "a" { [&a, &b] } else { [&b, &a] };
+                    vec.with_label_values(&by_declaration.map(String::as_str))
+                        .inc();
+                    *model.entry([a, b]).or_default() += 1;
+                }
+                let present: Vec<[String; 2]> = model.keys().cloned().collect();
+                for _ in 0..next(20).min(present.len() as u64) {
+                    let [a, b] = &present[next(present.len() as u64) as usize];
+                    if model.remove(&[a.clone(), b.clone()]).is_some() {
+                        let by_declaration = if names[0] == "a" { [a, b] } else { [b, a] };
+                        assert!(vec.remove(&by_declaration.map(String::as_str)));
+                    }
+                }
+                let gathered = registry.gather();
+                let got: Vec<[String; 2]> = gathered.families[0]
+                    .samples
+                    .iter()
+                    .map(|s| ["a", "b"].map(|n| s.labels.get(n).unwrap().to_owned()))
+                    .collect();
+                let want: Vec<[String; 2]> = model.keys().cloned().collect();
+                assert_eq!(got, want, "names {names:?}, phase {phase}, round {round}");
+            }
+        }
+    }
+}
+
 /// A repeatable stream of numbers below the `n` given each time (a linear congruential
 /// generator started at `seed`).
 fn pseudo_random(mut seed: u64) -> impl FnMut(u64) -> u64 {

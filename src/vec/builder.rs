@@ -5,6 +5,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::order::Sorted;
 use super::ttl::Ttl;
 use super::{DefaultHasher, Inner, MetricVec, Shard, REJECTED_FAMILY, SHARDS};
 use crate::clock::{system_clock, Clock};
@@ -111,7 +112,7 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
                 hasher: self.hasher,
                 shards: (0..SHARDS).map(|_| Shard::new()).collect(),
                 limited: AtomicU64::new(0),
-                sorted: Mutex::new(Vec::new()),
+                sorted: Mutex::new(Sorted::new()),
                 accounted: AtomicU64::new(0),
                 key_order: key_order.into(),
                 max_series: self.max_series,

@@ -5,7 +5,6 @@
 
 use std::hash::BuildHasher;
 
-use super::order::add_in_order;
 use super::{child, MetricVec};
 use crate::collector::{Collected, Collector};
 use crate::desc::Desc;
@@ -37,7 +36,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             // children removed meanwhile are dropped now or at the next gather.
             let (fresh, seen) = inner.take_fresh();
             if !fresh.is_empty() {
-                add_in_order(&mut sorted, fresh, &inner.key_order);
+                sorted.add(fresh, &inner.key_order);
             }
             // Children created at different times lie anywhere in memory: ask for the
             // lines a gather reads of the children a few steps ahead, the child state
@@ -54,13 +53,13 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
             let samples = family.samples_mut();
             // One allocation for all, rather than growing by doubling (copying what is
             // there each time) when many children are new.
-            samples.reserve(sorted.len().saturating_sub(samples.len()));
+            samples.reserve(sorted.children().len().saturating_sub(samples.len()));
             let mut n = 0;
             // Removed children are dropped from the list as it is read: the ones kept
             // move down to `kept`, keeping their order.
             let mut kept = 0;
-            for i in 0..sorted.len() {
-                if let Some(ahead) = sorted.get(i + 2 * AHEAD) {
+            for i in 0..sorted.children().len() {
+                if let Some(ahead) = sorted.children().get(i + 2 * AHEAD) {
                     let lifecycle = ahead.lifecycle();
                     crate::prefetch::prefetch(&lifecycle.child);
                     crate::prefetch::prefetch_after(lifecycle);
@@ -68,16 +67,16 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                         crate::prefetch::prefetch(lifecycle.identity());
                     }
                 }
-                if let Some(ahead) = sorted.get(i + AHEAD) {
+                if let Some(ahead) = sorted.children().get(i + AHEAD) {
                     child(ahead).labels.prefetch_count();
                 }
                 // Relaxed: see `Child::removed`; a child removed after this read is
                 // reported once more, as if the gather had run just before the removal.
-                if child(&sorted[i]).removed.load(Ordering::Relaxed) {
+                if child(&sorted.children()[i]).removed.load(Ordering::Relaxed) {
                     continue;
                 }
-                sorted.swap(kept, i);
-                let e = &sorted[kept];
+                sorted.keep(kept, i);
+                let e = &sorted.children()[kept];
                 kept += 1;
                 if inner.ttl.as_ref().is_some_and(|ttl| ttl.is_expired(e, now)) {
                     continue;
@@ -94,7 +93,7 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                 }
                 n += 1;
             }
-            drop_from(&mut sorted, kept);
+            sorted.truncate(kept);
             inner.dropped(seen);
             samples.truncate(n);
         }
@@ -121,29 +120,6 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> Collector for MetricVec<
                     inner.desc.variable_label_names()
                 ),
             });
-        }
-    }
-}
-
-/// Drops `children[from..]` (removed children, most of which only the list still holds,
-/// so that each drop frees the child), asking ahead for what the drops change: a freed
-/// child's reference counts and child state (which holds its label set's address), then
-/// its label set's count lie far apart in memory, the second found only through the
-/// first, and each changed by a locked instruction that holds up what follows until its
-/// line is in.
-fn drop_from<M: Metric>(children: &mut Vec<M>, from: usize) {
-    let mut dead = children.drain(from..);
-    loop {
-        let ahead = dead.as_slice();
-        if let Some(e) = ahead.get(2 * AHEAD) {
-            crate::prefetch::prefetch_handle(e.lifecycle());
-            crate::prefetch::prefetch(&child(e).labels);
-        }
-        if let Some(e) = ahead.get(AHEAD) {
-            child(e).labels.prefetch_count();
-        }
-        if dead.next().is_none() {
-            break;
         }
     }
 }

@@ -44,6 +44,7 @@ pub use builder::VecBuilder;
 use cache::{Cache, Streak, ThreadCaches};
 use hash::hash_values;
 pub use hash::{LabelHasher, LabelValuesHasher};
+use order::Sorted;
 pub use typed::TypedVec;
 
 /// The hasher vecs use unless told otherwise: [`LabelHasher`], keyed per vec.
@@ -117,7 +118,7 @@ pub(crate) struct Inner<M: Metric, S> {
     /// inserted since (sorting only them) and drops removed ones as it reads the list;
     /// a TTL sweep holds it while it looks at children, so the two never look at once.
     /// Taken before any shard's lock, never after.
-    pub(crate) sorted: Mutex<Entries<M>>,
+    pub(crate) sorted: Mutex<Sorted<M>>,
     /// The count of [`Inner::removals`] that the gather's lists have caught up with:
     /// every child removed before it was counted is out of `sorted` and the shards'
     /// `fresh` lists. Written only with `sorted` locked.
@@ -181,7 +182,7 @@ impl<M: Metric, S> Inner<M, S> {
 
     /// Drops removed children from `sorted` (the locked list) and from the shards'
     /// `fresh` lists.
-    pub(crate) fn compact(&self, sorted: &mut Entries<M>) {
+    pub(crate) fn compact(&self, sorted: &mut Sorted<M>) {
         // Acquire: see `removed`; every child counted here is seen marked and dropped.
         let seen = self.removals.load(Ordering::Acquire);
         // Relaxed: see `Child::removed`.
