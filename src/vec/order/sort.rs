@@ -39,14 +39,17 @@ impl Keys<()> {
 }
 
 impl<T> Keys<T> {
+    /// How many keys.
     pub(super) fn len(&self) -> usize {
         self.keyed.len()
     }
 
+    /// The first key, if any.
     pub(super) fn first(&self) -> Option<&[u8]> {
         self.keyed.first().map(|k| k.key(&self.bytes))
     }
 
+    /// The last key, if any.
     pub(super) fn last(&self) -> Option<&[u8]> {
         self.keyed.last().map(|k| k.key(&self.bytes))
     }
@@ -70,6 +73,7 @@ impl<T> Keys<T> {
             .collect()
     }
 
+    /// What the keys went with, in the keys' order.
     pub(super) fn into_children(self) -> Vec<T> {
         // Into a list of its own size: collected in place, the list would keep the
         // items' room, four times what it needs (and, freed at another time than the
@@ -89,6 +93,7 @@ pub(super) enum Fresh<M> {
 }
 
 impl<M> Fresh<M> {
+    /// The children, sorted.
     pub(super) fn into_children(self) -> Vec<M> {
         match self {
             Fresh::Keyed(keys) => keys.into_children(),
