@@ -512,10 +512,7 @@ fn a_reused_sink_matches_a_fresh_gather_through_churn() {
 #[test]
 fn vec_children_come_out_in_label_order_through_churn() {
     for names in [["a", "b"], ["b", "a"]] {
-        let registry = Registry::default();
-        let vec = promsdk::CounterVec::new(Opts::new("m", "h"), &names).unwrap();
-        registry.register(vec.clone()).unwrap();
-        let mut model = std::collections::BTreeMap::<[String; 2], u64>::new();
+        let mut vec = Modelled::new(names);
         let mut next = pseudo_random(7);
         let prefixes = ["", "p", "p ", "p!", "prefix-shared-by-many-", "p\0"];
         for round in 0..120 {
@@ -526,38 +523,14 @@ fn vec_children_come_out_in_label_order_through_churn() {
             };
             for _ in 0..next(400) {
                 let (a, b) = (value(&mut next), value(&mut next));
-                let by_declaration = if names[0] == "a" { [&a, &b] } else { [&b, &a] };
-                vec.with_label_values(&by_declaration.map(String::as_str))
-                    .inc();
-                *model.entry([a, b]).or_default() += 1;
+                vec.inc(a, b);
             }
-            let present: Vec<[String; 2]> = model.keys().cloned().collect();
-            for _ in 0..next(400).min(present.len() as u64) {
-                let [a, b] = &present[next(present.len() as u64) as usize];
-                if model.remove(&[a.clone(), b.clone()]).is_some() {
-                    let by_declaration = if names[0] == "a" { [a, b] } else { [b, a] };
-                    assert!(vec.remove(&by_declaration.map(String::as_str)));
-                }
-            }
+            let count = next(400);
+            vec.remove_some(count, &mut next);
             if round == 90 {
                 vec.clear();
-                model.clear();
             }
-            let gathered = registry.gather();
-            let got: Vec<([String; 2], u64)> = gathered.families[0]
-                .samples
-                .iter()
-                .map(|s| {
-                    let v = |n: &str| s.labels.get(n).unwrap().to_owned();
-                    let Value::Counter { total, .. } = s.value else {
-                        panic!("not a counter: {:?}", s.value)
-                    };
-                    ([v("a"), v("b")], total as u64)
-                })
-                .collect();
-            let want: Vec<([String; 2], u64)> =
-                model.iter().map(|(k, &c)| (k.clone(), c)).collect();
-            assert_eq!(got, want, "names {names:?}, round {round}");
+            vec.check(&format!("round {round}"));
         }
     }
 }
@@ -570,10 +543,7 @@ fn vec_children_come_out_in_label_order_through_churn() {
 #[test]
 fn vec_children_stay_in_label_order_as_values_share_less_of_their_start() {
     for names in [["a", "b"], ["b", "a"]] {
-        let registry = Registry::default();
-        let vec = promsdk::CounterVec::new(Opts::new("m", "h"), &names).unwrap();
-        registry.register(vec.clone()).unwrap();
-        let mut model = std::collections::BTreeMap::<[String; 2], u64>::new();
+        let mut vec = Modelled::new(names);
         let mut next = pseudo_random(11);
         // Each phase's values share less of their start with the earlier ones'; the
         // last ones agree for more than sixteen bytes after what they share.
@@ -590,29 +560,86 @@ fn vec_children_stay_in_label_order_as_values_share_less_of_their_start() {
                 for _ in 0..1 + next(60) {
                     let a = format!("{start}{}", next(500));
                     let b = format!("{}{}", phases[next(phases.len() as u64) as usize], next(9));
-                    let by_declaration = if names[0] == "a" { [&a, &b] } else { [&b, &a] };
-                    vec.with_label_values(&by_declaration.map(String::as_str))
-                        .inc();
-                    *model.entry([a, b]).or_default() += 1;
+                    vec.inc(a, b);
                 }
-                let present: Vec<[String; 2]> = model.keys().cloned().collect();
-                for _ in 0..next(20).min(present.len() as u64) {
-                    let [a, b] = &present[next(present.len() as u64) as usize];
-                    if model.remove(&[a.clone(), b.clone()]).is_some() {
-                        let by_declaration = if names[0] == "a" { [a, b] } else { [b, a] };
-                        assert!(vec.remove(&by_declaration.map(String::as_str)));
-                    }
-                }
-                let gathered = registry.gather();
-                let got: Vec<[String; 2]> = gathered.families[0]
-                    .samples
-                    .iter()
-                    .map(|s| ["a", "b"].map(|n| s.labels.get(n).unwrap().to_owned()))
-                    .collect();
-                let want: Vec<[String; 2]> = model.keys().cloned().collect();
-                assert_eq!(got, want, "names {names:?}, phase {phase}, round {round}");
+                let count = next(20);
+                vec.remove_some(count, &mut next);
+                vec.check(&format!("phase {phase}, round {round}"));
             }
         }
+    }
+}
+
+/// A registered two-label counter vec beside a model of its series (a `BTreeMap` of the
+/// values in label-name order, `a` then `b`, to their counts); the vec declares its
+/// labels in the order `names` gives.
+struct Modelled {
+    registry: Registry,
+    vec: promsdk::CounterVec,
+    names: [&'static str; 2],
+    model: std::collections::BTreeMap<[String; 2], u64>,
+}
+
+impl Modelled {
+    fn new(names: [&'static str; 2]) -> Self {
+        let registry = Registry::default();
+        let vec = promsdk::CounterVec::new(Opts::new("m", "h"), &names).unwrap();
+        registry.register(vec.clone()).unwrap();
+        Modelled {
+            registry,
+            vec,
+            names,
+            model: Default::default(),
+        }
+    }
+
+    /// The values of `a` and `b` in the vec's declaration order.
+    fn declared<'v>(&self, a: &'v str, b: &'v str) -> [&'v str; 2] {
+        if self.names[0] == "a" {
+            [a, b]
+        } else {
+            [b, a]
+        }
+    }
+
+    fn inc(&mut self, a: String, b: String) {
+        self.vec.with_label_values(&self.declared(&a, &b)).inc();
+        *self.model.entry([a, b]).or_default() += 1;
+    }
+
+    /// Removes up to `count` series picked by `next` (one picked twice goes once).
+    fn remove_some(&mut self, count: u64, next: &mut dyn FnMut(u64) -> u64) {
+        let present: Vec<[String; 2]> = self.model.keys().cloned().collect();
+        for _ in 0..count.min(present.len() as u64) {
+            let [a, b] = &present[next(present.len() as u64) as usize];
+            if self.model.remove(&[a.clone(), b.clone()]).is_some() {
+                assert!(self.vec.remove(&self.declared(a, b)));
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.vec.clear();
+        self.model.clear();
+    }
+
+    /// Checks that a gather reports the model's series, in order, with their counts.
+    fn check(&self, context: &str) {
+        let gathered = self.registry.gather();
+        let got: Vec<([String; 2], u64)> = gathered.families[0]
+            .samples
+            .iter()
+            .map(|s| {
+                let v = |n: &str| s.labels.get(n).unwrap().to_owned();
+                let Value::Counter { total, .. } = s.value else {
+                    panic!("not a counter: {:?}", s.value)
+                };
+                ([v("a"), v("b")], total as u64)
+            })
+            .collect();
+        let want: Vec<([String; 2], u64)> =
+            self.model.iter().map(|(k, &c)| (k.clone(), c)).collect();
+        assert_eq!(got, want, "names {:?}, {context}", self.names);
     }
 }
 
