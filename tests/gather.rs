@@ -570,6 +570,26 @@ fn vec_children_stay_in_label_order_as_values_share_less_of_their_start() {
     }
 }
 
+/// A vec whose gather listed one child, removed and made again before the next gather
+/// (the list then holds the removed child and gets a new one with the same values),
+/// still reports its series in label order through the gathers after.
+#[test]
+fn vec_order_holds_after_its_only_child_is_made_again() {
+    let mut vec = Modelled::new(["b", "a"]);
+    vec.inc("x".into(), "y".into());
+    vec.check("one child");
+    vec.remove_some(1, &mut |_| 0);
+    vec.inc("x".into(), "y".into());
+    vec.check("made again");
+    for (round, values) in [["w", "z"], ["x", "a"], ["a", "b"], ["xx", "y"]]
+        .iter()
+        .enumerate()
+    {
+        vec.inc(values[0].into(), values[1].into());
+        vec.check(&format!("round {round}"));
+    }
+}
+
 /// A registered two-label counter vec beside a model of its series (a `BTreeMap` of the
 /// values in label-name order, `a` then `b`, to their counts); the vec declares its
 /// labels in the order `names` gives.

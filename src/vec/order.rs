@@ -32,7 +32,7 @@ pub(crate) struct Sorted<M> {
 enum Prefix {
     /// No words yet: the list's children came at once into an empty list, and no merge
     /// has needed their words since (a vec gathered once, say). The next merge writes
-    /// them (see [`Sorted::start_words`]).
+    /// them (see [`Sorted::words_of_fresh`]).
     Unset,
     /// Every child's sort key starts with the first `len` bytes of `reference`, the sort
     /// key of a child added earlier; a word is the sort key's bytes from `len` on (see
@@ -192,8 +192,9 @@ impl<M: Metric> Sorted<M> {
     }
 
     /// The new children, sorted, with their words: narrows the shared prefix to what
-    /// their keys share with the reference, rewriting the words of the children in the
-    /// list if it narrowed.
+    /// their keys share with the reference, writing the words of the children in the
+    /// list if it narrowed, or if they have none yet (then the first of them is the
+    /// reference, and what the list's own first and last keys share narrows it too).
     fn words_of_fresh(&mut self, fresh: Fresh<M>, key_order: &[usize]) -> (Vec<M>, Vec<u128>) {
         let keys = match fresh {
             Fresh::Keyed(keys) => keys,
@@ -203,49 +204,45 @@ impl<M: Metric> Sorted<M> {
                 return (children, words);
             }
         };
+        let mut listed = None;
         if matches!(self.prefix, Prefix::Unset) {
-            self.start_words(key_order);
-        }
-        let len = match &mut self.prefix {
-            Prefix::Shared { reference, len } => {
-                let before = *len;
-                // The keys are sorted: what the first and the last share with the
-                // reference, all between share too.
-                for key in [keys.first(), keys.last()].into_iter().flatten() {
-                    *len = common_prefix(reference.get(..*len).unwrap_or_default(), key);
-                }
-                let len = *len;
-                if len < before {
-                    match Keys::of(&self.children, key_order) {
-                        Some(list) => self.words = list.words(len),
-                        None => self.words_off(),
+            match Keys::of(&self.children, key_order) {
+                Some(list) => {
+                    if let Some(first) = list.first() {
+                        self.prefix = Prefix::Shared {
+                            reference: first.to_vec(),
+                            len: first.len(),
+                        };
                     }
+                    listed = Some(list);
                 }
-                Some(len)
+                None => self.words_off(),
             }
-            Prefix::Unset | Prefix::Off => None,
-        };
-        let words = match len {
-            Some(len) => keys.words(len),
-            None => vec![0; keys.len()],
-        };
-        (keys.into_children(), words)
-    }
-
-    /// Words for the children in the list, which has none yet: their shared prefix is
-    /// what its first and last keys share, and the first is the reference.
-    fn start_words(&mut self, key_order: &[usize]) {
-        let Some(keys) = Keys::of(&self.children, key_order) else {
-            return self.words_off();
-        };
-        if let (Some(first), Some(last)) = (keys.first(), keys.last()) {
-            let len = common_prefix(first, last);
-            self.prefix = Prefix::Shared {
-                reference: first.to_vec(),
-                len,
-            };
-            self.words = keys.words(len);
         }
+        let Prefix::Shared { reference, len } = &mut self.prefix else {
+            let words = vec![0; keys.len()];
+            return (keys.into_children(), words);
+        };
+        let before = *len;
+        // Keys are sorted: what the first and the last share with the reference, all
+        // between share too.
+        let listed_ends = listed.iter().flat_map(|list| [list.first(), list.last()]);
+        for key in [keys.first(), keys.last()]
+            .into_iter()
+            .chain(listed_ends)
+            .flatten()
+        {
+            *len = common_prefix(reference.get(..*len).unwrap_or_default(), key);
+        }
+        let len = *len;
+        if len < before || listed.is_some() {
+            match listed.or_else(|| Keys::of(&self.children, key_order)) {
+                Some(list) => self.words = list.words(len),
+                None => self.words_off(),
+            }
+        }
+        let words = keys.words(len);
+        (keys.into_children(), words)
     }
 
     /// Orders children by comparing keys alone from now on (see [`Prefix::Off`]).
