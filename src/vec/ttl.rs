@@ -104,7 +104,7 @@ pub(crate) fn sweep<M: Metric, S: BuildHasher>(inner: &Inner<M, S>) -> usize {
     let mut live = 0;
     let mut kept_for_handles = false;
     for shard in inner.shards.iter() {
-        let mut map = shard.0.write();
+        let mut map = shard.map.write();
         let before = map.table.len();
         // Where each child's lifecycle is, in the order `retain` visits them (the
         // table's), to ask a few children ahead for the lines a look reads (see
