@@ -123,7 +123,7 @@ impl<M: Metric, S: BuildHasher> VecBuilder<M, S> {
                 ttl,
                 clock: self.clock,
                 removals: AtomicU64::new(0),
-                caches: super::ThreadCaches::new(),
+                caches: super::cache::ThreadCaches::new(),
             }),
             curried: None,
         };

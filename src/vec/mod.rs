@@ -21,32 +21,28 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
-use smallvec::SmallVec;
-
-use crate::clock::Clock;
 use crate::desc::Desc;
 use crate::error::{Error, Result};
 use crate::labels::{LabelSet, LabelText};
 use crate::metrics::{Child, Metric, NewChild};
-use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
-use ttl::Ttl;
+use crate::sync::Ordering;
 
 mod buckets;
 mod builder;
 mod cache;
 mod collect;
+mod curry;
 mod hash;
+mod inner;
 mod order;
 mod recent;
 pub mod ttl;
 mod typed;
-use buckets::Buckets;
 pub use builder::VecBuilder;
-use cache::{Cache, Streak, ThreadCaches};
+use cache::{Cache, Streak};
 use hash::hash_values;
 pub use hash::{LabelHasher, LabelValuesHasher};
-use order::Sorted;
+pub(crate) use inner::{Inner, Shard, SHARDS};
 pub use typed::TypedVec;
 
 /// The hasher vecs use unless told otherwise: [`LabelHasher`], keyed per vec.
@@ -67,181 +63,6 @@ fn key<M: Metric>(child: &M) -> &crate::metrics::key::Key {
 /// What the vec keeps about a child, through its lifecycle.
 pub(crate) fn child<M: Metric>(metric: &M) -> &Child {
     &metric.lifecycle().child
-}
-
-/// One shard of the map of children: those whose hash picks it.
-pub(crate) struct Map<M> {
-    pub(crate) table: HashTable<M>,
-    /// The shard's children inserted since the last gather took them.
-    fresh: Entries<M>,
-}
-
-/// Children in some order: handles to the metrics the map holds.
-type Entries<M> = Vec<M>;
-
-/// Shards of the map, each with its own lock: threads creating (or removing) different
-/// series at once mostly take different locks, instead of taking turns at one lock whose
-/// cache line moves between their cores on every insert.
-///
-/// One under `cfg(promsdk_loom)`: a vec's hash keys are random, and loom replays each
-/// execution expecting the same locks to be taken.
-const SHARDS: usize = if cfg!(promsdk_loom) { 1 } else { 16 };
-
-/// A shard's lock and table, and where the table's buckets are, on cache lines of their
-/// own (two lines: some CPUs fetch lines in pairs), so that threads working in different
-/// shards share no line.
-#[repr(align(128))]
-pub(crate) struct Shard<M> {
-    pub(crate) map: RwLock<Map<M>>,
-    /// Read without the lock, to ask for the buckets a hash probes before taking it.
-    buckets: Buckets,
-}
-
-impl<M> Shard<M> {
-    pub(crate) fn new() -> Self {
-        Shard {
-            map: RwLock::new(Map {
-                table: HashTable::new(),
-                fresh: Vec::new(),
-            }),
-            buckets: Buckets::new(),
-        }
-    }
-}
-
-/// Removed children that the gather's lists may still hold, beyond the number of live
-/// ones, before a removal drops them from the lists itself (see
-/// [`Inner::compaction_due`]).
-const DEAD_SLACK: u64 = 1024;
-
-pub(crate) struct Inner<M: Metric, S> {
-    pub(crate) desc: Desc,
-    config: M::Config,
-    hasher: S,
-    /// The children, in [`SHARDS`] shards picked by their hash.
-    pub(crate) shards: Box<[Shard<M>]>,
-    /// How many children the shards hold together, counted only under `max_series`
-    /// (inserts reserve from it): a count every insert changed would be a cache line
-    /// moving between the cores of threads that create series at once.
-    limited: AtomicU64,
-    /// The children a gather has seen, in label order. A gather adds the children
-    /// inserted since (sorting only them) and drops removed ones as it reads the list;
-    /// a TTL sweep holds it while it looks at children, so the two never look at once.
-    /// Taken before any shard's lock, never after.
-    pub(crate) sorted: Mutex<Sorted<M>>,
-    /// The count of [`Inner::removals`] that the gather's lists have caught up with:
-    /// every child removed before it was counted is out of `sorted` and the shards'
-    /// `fresh` lists. Written only with `sorted` locked.
-    accounted: AtomicU64,
-    /// The positions of the variable labels in name order, the order of exported
-    /// series; empty when that is the declaration order.
-    key_order: Box<[usize]>,
-    max_series: Option<usize>,
-    rejected_desc: Option<Desc>,
-    rejected: AtomicU64,
-    overflow: once_cell::sync::OnceCell<M>,
-    /// Infallible lookups answered with a detached metric (wrong label count).
-    invalid_lookups: AtomicU64,
-    pub(crate) ttl: Option<Ttl>,
-    pub(crate) clock: Arc<dyn Clock>,
-    /// Removed children, counted (under the write lock of the shard they leave) as they
-    /// leave, plus one whenever children are kept only because a thread cache holds
-    /// them: thread caches whose epoch is older empty themselves, and what it counts
-    /// beyond [`Inner::accounted`] are removed children the gather's lists may still
-    /// hold. One count for both, so a removal takes one locked instruction on the vec.
-    removals: AtomicU64,
-    caches: ThreadCaches<M>,
-}
-
-impl<M: Metric, S> Inner<M, S> {
-    /// The shard of the children whose hash is `hash`.
-    #[inline]
-    fn shard(&self, hash: u64) -> &Shard<M> {
-        // Bits that neither the thread caches (from bit 32 up, at most 12 of them) nor
-        // hashbrown (the lowest and the top seven) pick by, so none of them sees a
-        // shard's children share bits.
-        &self.shards[(hash >> 52) as usize % SHARDS]
-    }
-
-    /// Bookkeeping after `count` (at least one) children left a shard (each marked
-    /// `removed`), with that shard's write lock held: thread caches must let go of them,
-    /// and the gather's lists drop them at the next gather (or [`Inner::compact`] does).
-    pub(crate) fn removed(&self, count: usize) {
-        if self.max_series.is_some() {
-            // Relaxed: a count; `insert` reserves with a read-modify-write.
-            self.limited.fetch_sub(count as u64, Ordering::Relaxed);
-        }
-        // Release: pairs with the Acquire load of the gather or of `compact`, so the
-        // marks counted in what they load are seen set. Thread caches read it as their
-        // epoch (see `forget_cached`).
-        self.removals.fetch_add(count as u64, Ordering::Release);
-    }
-
-    /// Whether the gather's lists may hold more removed children than the `live` ones
-    /// (plus [`DEAD_SLACK`]): then they should be compacted, so that a vec nobody
-    /// gathers does not keep removed children forever (linear work paid for by as many
-    /// removals). `live` may be an estimate.
-    pub(crate) fn compaction_due(&self, live: usize) -> bool {
-        // Relaxed: only decides whether to compact.
-        let dead = self
-            .removals
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.accounted.load(Ordering::Relaxed));
-        dead > live as u64 + DEAD_SLACK
-    }
-
-    /// Drops removed children from `sorted` (the locked list) and from the shards'
-    /// `fresh` lists.
-    pub(crate) fn compact(&self, sorted: &mut Sorted<M>) {
-        // Acquire: see `removed`; every child counted here is seen marked and dropped.
-        let seen = self.removals.load(Ordering::Acquire);
-        // Relaxed: see `Child::removed`.
-        sorted.retain(|e| !child(e).removed.load(Ordering::Relaxed));
-        for shard in self.shards.iter() {
-            shard
-                .map
-                .write()
-                .fresh
-                .retain(|e| !child(e).removed.load(Ordering::Relaxed));
-        }
-        self.dropped(seen);
-    }
-
-    /// The children inserted since the last call, and the count of removals whose
-    /// children the caller (holding `sorted`) must drop from its lists before it passes
-    /// that count to [`Inner::dropped`].
-    pub(crate) fn take_fresh(&self) -> (Entries<M>, u64) {
-        // Acquire: see `removed`.
-        let seen = self.removals.load(Ordering::Acquire);
-        let mut fresh = Vec::new();
-        for shard in self.shards.iter() {
-            fresh.append(&mut shard.map.write().fresh);
-        }
-        (fresh, seen)
-    }
-
-    /// Records that the children of the first `seen` removals are out of the lists.
-    pub(crate) fn dropped(&self, seen: u64) {
-        // Relaxed: written and read for compaction only by those holding `sorted`, one at
-        // a time, each having loaded `removals` after the previous one's store (so `seen`
-        // never goes back); elsewhere only an estimate.
-        self.accounted.store(seen, Ordering::Relaxed);
-    }
-
-    /// Makes every thread cache empty itself before its next lookup, without a removal
-    /// (a sweep's, when only handles kept idle children). Removals do the same through
-    /// their count (see [`Inner::removed`]).
-    pub(crate) fn forget_cached(&self) {
-        // Relaxed: a reader that must see the bump (one that learnt of it, by a lock or
-        // otherwise) is ordered after it by that very synchronisation, and coherence
-        // then forbids it from reading an older epoch.
-        self.removals.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Empties the calling thread's lookup cache for this vec.
-    pub(crate) fn forget_own_cache(&self) {
-        self.caches.clear_mine();
-    }
 }
 
 /// A labelled vec of metrics of type `M`: `CounterVec`, `GaugeVec`, … Cheap to clone;
@@ -279,28 +100,6 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> std::fmt::Debug for Metr
             .field("name", &self.desc().name())
             .field("series", &self.len())
             .finish()
-    }
-}
-
-/// Label values on the stack: vecs rarely have more than eight labels.
-type Values<'a> = SmallVec<[&'a str; 8]>;
-
-/// The full label values of a lookup: the caller's own slice when the vec is not
-/// curried (the common case, copied nowhere), else merged with the curried ones.
-enum Full<'a, 'b> {
-    Given(&'b [&'a str]),
-    Merged(Values<'a>),
-}
-
-impl<'a> std::ops::Deref for Full<'a, '_> {
-    type Target = [&'a str];
-
-    #[inline]
-    fn deref(&self) -> &[&'a str] {
-        match self {
-            Full::Given(values) => values,
-            Full::Merged(values) => values,
-        }
     }
 }
 
@@ -495,32 +294,6 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
                     .all(|(want, have)| want.as_deref().is_none_or(|w| w == have))
             });
             in_view && !keep(&child(e).labels, e)
-        })
-    }
-
-    /// A view of this vec with some labels fixed: its lookups and removals take values
-    /// for the remaining labels only (client_golang's `CurryWith`). The view shares the
-    /// children; register the original vec, not the view.
-    pub fn curry_with(&self, pairs: &[(&str, &str)]) -> Result<Self> {
-        let n = self.inner.desc.variable_labels().len();
-        let mut fixed: Vec<Option<Box<str>>> = match &self.curried {
-            Some(c) => c.to_vec(),
-            None => vec![None; n],
-        };
-        for &(name, value) in pairs {
-            let i = self.label_position(name)?;
-            if fixed[i].is_some() {
-                return Err(Error::UnknownLabel {
-                    metric: self.inner.desc.name().to_owned(),
-                    label: name.to_owned(),
-                    names: self.free_label_names(),
-                });
-            }
-            fixed[i] = Some(value.into());
-        }
-        Ok(MetricVec {
-            inner: self.inner.clone(),
-            curried: Some(fixed.into()),
         })
     }
 
@@ -779,84 +552,6 @@ impl<M: Metric, S: BuildHasher + Send + Sync + 'static> MetricVec<M, S> {
             self.inner.compact(&mut self.inner.sorted.lock());
         }
         removed
-    }
-
-    #[inline]
-    fn apply_curry<'a, 'b>(&'a self, values: &'b [&'a str]) -> Result<Full<'a, 'b>> {
-        let Some(curried) = &self.curried else {
-            self.inner.desc.check_label_count(values.len())?;
-            return Ok(Full::Given(values));
-        };
-        let free = curried.iter().filter(|c| c.is_none()).count();
-        if values.len() != free {
-            return Err(Error::LabelCount {
-                metric: self.inner.desc.name().to_owned(),
-                names: self.free_label_names(),
-                expected: free,
-                got: values.len(),
-            });
-        }
-        let mut given = values.iter();
-        Ok(Full::Merged(
-            curried
-                .iter()
-                .map(|c| match c {
-                    Some(v) => &**v,
-                    None => given.next().copied().unwrap_or_default(),
-                })
-                .collect(),
-        ))
-    }
-
-    fn label_position(&self, name: &str) -> Result<usize> {
-        self.inner
-            .desc
-            .variable_labels()
-            .iter()
-            .position(|l| &**l == name)
-            .ok_or_else(|| Error::UnknownLabel {
-                metric: self.inner.desc.name().to_owned(),
-                label: name.to_owned(),
-                names: self.inner.desc.variable_label_names(),
-            })
-    }
-
-    fn free_label_names(&self) -> Vec<String> {
-        let names = self.inner.desc.variable_labels().iter();
-        match &self.curried {
-            Some(c) => names
-                .zip(c.iter())
-                .filter(|(_, v)| v.is_none())
-                .map(|(n, _)| n.to_string())
-                .collect(),
-            None => names.map(|n| n.to_string()).collect(),
-        }
-    }
-
-    /// Values in the order of the free labels, from `(name, value)` pairs.
-    fn values_from_pairs<'a>(&self, pairs: &[(&str, &'a str)]) -> Result<Values<'a>> {
-        let free = self.free_label_names();
-        for &(name, _) in pairs {
-            if !free.iter().any(|f| f == name) {
-                return Err(Error::UnknownLabel {
-                    metric: self.inner.desc.name().to_owned(),
-                    label: name.to_owned(),
-                    names: free,
-                });
-            }
-        }
-        free.iter()
-            .map(|f| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| n == f)
-                    .map(|&(_, v)| v)
-                    .ok_or_else(|| Error::MissingLabel {
-                        metric: self.inner.desc.name().to_owned(),
-                        label: f.clone(),
-                    })
-            })
-            .collect()
     }
 }
 
