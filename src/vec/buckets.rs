@@ -41,6 +41,7 @@ const GROUP: usize = 16;
 const SLOTS: usize = 8;
 
 impl Buckets {
+    /// No hint yet: nothing is asked for until the first insert records one.
     pub(crate) fn new() -> Self {
         Buckets {
             ctrl: AtomicPtr::new(std::ptr::null_mut()),
@@ -48,8 +49,8 @@ impl Buckets {
         }
     }
 
-    /// Records where the buckets of the table `entry` (a child just inserted) is in are.
-    /// Called under the shard's write lock.
+    /// Records where the buckets are of the table that `entry`, a child just inserted,
+    /// is in. Called under the shard's write lock.
     pub(crate) fn record<M>(&self, entry: OccupiedEntry<'_, M>) {
         let ctrl = std::ptr::from_ref(entry.get())
             .cast::<u8>()
