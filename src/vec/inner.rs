@@ -46,6 +46,7 @@ pub(crate) struct Shard<M> {
 }
 
 impl<M> Shard<M> {
+    /// An empty shard.
     pub(crate) fn new() -> Self {
         Shard {
             map: RwLock::new(Map {
@@ -62,6 +63,8 @@ impl<M> Shard<M> {
 /// [`Inner::compaction_due`]).
 const DEAD_SLACK: u64 = 1024;
 
+/// What the clones of a vec share: its children, the gather's list of them in label
+/// order, and the counts that keep the two in step (see the module doc).
 pub(crate) struct Inner<M: Metric, S> {
     pub(crate) desc: Desc,
     pub(super) config: M::Config,
